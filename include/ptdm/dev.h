@@ -1,0 +1,145 @@
+/*
+ * dev.h - the core device API every front end uses.
+ *
+ * A struct ptdm_dev is one assigned device: a host backend (struct host_dev)
+ * seen through a virtual config space, virtual BARs and an emulated MSI-X
+ * table.  Front ends turn their protocol into these calls; the core calls
+ * back through struct ptdm_dev_events when the guest changes something the
+ * owner must act on (a BAR moved, MSI enabled, an FLR asked for).
+ *
+ * Config accesses are 1, 2 or 4 bytes at any offset below 0x1000; the core
+ * splits them at register boundaries.  All calls return 0 or -errno.
+ */
+#ifndef PTDM_DEV_H
+#define PTDM_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ptdm/err.h"
+#include "ptdm/host.h"
+
+struct ptdm_dev;
+
+struct ptdm_dev_opts {
+	bool permissive;    /* writes to bits no rule covers reach the host */
+	bool power_mgmt;    /* guest PM D-state writes reach the host */
+	bool msitranslate;  /* recorded for the Xen front end */
+	bool multifunction; /* guest sees the header multifunction bit */
+	int32_t vendor_id;  /* -1: the host's; else the override */
+	int32_t device_id;
+	int32_t subsystem_vendor_id;
+	int32_t subsystem_id;
+};
+
+/* Defaults: everything off, no overrides. */
+void ptdm_dev_opts_init(struct ptdm_dev_opts *o);
+
+enum ptdm_reset_kind { PTDM_RESET_FLR, PTDM_RESET_DEVICE };
+
+struct ptdm_dev_events {
+	void *opaque;
+	void (*bar_changed)(void *opaque, int bar); /* address or decode */
+	void (*msi_changed)(void *opaque);
+	void (*msix_changed)(void *opaque, int vector); /* -1: control */
+	void (*power_changed)(void *opaque, int d_state);
+	/* NULL: the core resets through the host backend itself */
+	int (*reset_request)(void *opaque, enum ptdm_reset_kind kind);
+};
+
+/*
+ * Build the virtual device over h.  Refuses type-1 headers (bridges) and
+ * malformed config with a message in err.  Unless h->readonly, turns host
+ * decode on for the BAR types present (XSA-120/126).  h stays the
+ * caller's: ptdm_dev_free() does not close it.
+ */
+int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
+		    const struct ptdm_dev_opts *opts, struct ptdm_err *err);
+void ptdm_dev_free(struct ptdm_dev *d);
+void ptdm_dev_set_events(struct ptdm_dev *d, const struct ptdm_dev_events *ev);
+struct host_dev *ptdm_dev_host(const struct ptdm_dev *d);
+const struct ptdm_dev_opts *ptdm_dev_opts(const struct ptdm_dev *d);
+
+/* Host reset (if the backend has one) and virtual state back to power-on. */
+int ptdm_dev_reset(struct ptdm_dev *d);
+
+/* ---- config space ---- */
+unsigned ptdm_cfg_size(const struct ptdm_dev *d); /* 256 or 4096 */
+int ptdm_cfg_read(struct ptdm_dev *d, unsigned off, unsigned size,
+		  uint32_t *val);
+int ptdm_cfg_write(struct ptdm_dev *d, unsigned off, unsigned size,
+		   uint32_t val);
+/* Any length, split into naturally aligned 1/2/4-byte accesses. */
+int ptdm_cfg_rw(struct ptdm_dev *d, unsigned off, void *buf, size_t len,
+		bool write);
+
+/* ---- capabilities, for inspect ---- */
+struct ptdm_cap_info {
+	uint16_t id;
+	uint16_t pos;     /* offset in config space (host = guest) */
+	uint16_t len;     /* bytes owned, 0 if unknown */
+	uint8_t version;  /* extended caps; PCIe cap version for PCI_CAP_ID_EXP */
+	bool ext;
+	bool hidden;
+	const char *name;
+	const char *reason; /* why hidden, NULL when kept */
+};
+
+size_t ptdm_dev_ncaps(const struct ptdm_dev *d);
+const struct ptdm_cap_info *ptdm_dev_cap(const struct ptdm_dev *d, size_t i);
+/* Problems found in the host config (hostile chains etc.), for inspect. */
+size_t ptdm_dev_nproblems(const struct ptdm_dev *d);
+const char *ptdm_dev_problem(const struct ptdm_dev *d, size_t i);
+
+/* ---- BARs ---- */
+struct ptdm_bar_info {
+	enum host_bar_kind kind;
+	bool prefetch;
+	bool size_known;
+	uint64_t size;
+	uint64_t guest_addr; /* as the guest programmed it */
+	bool guest_enabled;  /* decode on, not being sized: map it */
+};
+
+void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out);
+
+/*
+ * Trapped access to BAR bar at offset off: the MSI-X table and PBA are
+ * emulated (4/8-byte aligned only; out of range writes dropped, XSA-164),
+ * everything else goes to the host backend.
+ */
+int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
+		size_t len, bool write);
+
+/* ---- interrupts as the guest programmed them ---- */
+struct ptdm_msi_state {
+	bool present, enabled, is64, maskable;
+	unsigned nvec_max, nvec; /* nvec: enabled vectors (power of two) */
+	uint64_t addr;
+	uint16_t data;
+	uint32_t mask, pending;
+};
+
+struct ptdm_msix_info {
+	bool present, enabled, function_masked;
+	unsigned nvec;
+	int table_bar, pba_bar;
+	uint32_t table_off, pba_off;
+};
+
+struct ptdm_msix_entry {
+	uint64_t addr;
+	uint32_t data;
+	bool masked;
+};
+
+void ptdm_msi_get(const struct ptdm_dev *d, struct ptdm_msi_state *out);
+void ptdm_msix_get(const struct ptdm_dev *d, struct ptdm_msix_info *out);
+int ptdm_msix_entry_get(const struct ptdm_dev *d, unsigned vec,
+			struct ptdm_msix_entry *out);
+/* The owner reports a vector that fired while masked (sets PBA/pending). */
+int ptdm_msi_set_pending(struct ptdm_dev *d, unsigned vec, bool pending);
+int ptdm_msix_set_pending(struct ptdm_dev *d, unsigned vec, bool pending);
+
+#endif

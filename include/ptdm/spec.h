@@ -1,0 +1,44 @@
+/*
+ * spec.h - xl-compatible PCI spec strings (xl-pci-configuration(5)).
+ *
+ *   [DDDD:]BB:DD.F[@VSLOT][,key=value]...    or    key=value[,key=value]...
+ *
+ * Keys: bdf, vslot (hex), permissive, msitranslate, power_mgmt, seize,
+ * rdm_policy (strict|relaxed), name; ptdm adds image=PATH, sizes=PATH (an
+ * lspci -vvv file) and the ID overrides vendor, device, subvendor,
+ * subdevice (hex).  A first token that is not a BDF is an image path.
+ * Errors name the offending token.
+ */
+#ifndef PTDM_SPEC_H
+#define PTDM_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ptdm/err.h"
+
+#define PTDM_SPEC_FUNC_ALL (-2) /* F = '*' */
+
+enum ptdm_rdm_policy { PTDM_RDM_DEFAULT, PTDM_RDM_STRICT, PTDM_RDM_RELAXED };
+
+struct ptdm_spec {
+	bool has_bdf;
+	unsigned domain, bus, dev; /* domain 0..0xffff, bus 0..0xff, dev 0..0x1f */
+	int func;                  /* 0..7 or PTDM_SPEC_FUNC_ALL */
+	int vslot;                 /* -1: not given, else 0..0x1f */
+	int permissive;            /* -1: not given, else 0/1 */
+	int msitranslate;
+	int power_mgmt;
+	int seize;
+	enum ptdm_rdm_policy rdm_policy;
+	char name[64];
+	char image[4096]; /* image path, "" if none */
+	char sizes[4096]; /* -vvv file for BAR sizes, "" if none */
+	int32_t vendor_id, device_id, subsystem_vendor_id, subsystem_id; /* -1 */
+};
+
+int ptdm_spec_parse(struct ptdm_spec *s, const char *str, struct ptdm_err *err);
+/* Canonical "DDDD:BB:DD.F" of the spec's BDF into buf (>= 13 bytes). */
+void ptdm_spec_bdf_str(const struct ptdm_spec *s, char *buf, unsigned len);
+
+#endif

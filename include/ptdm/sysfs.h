@@ -1,0 +1,27 @@
+/*
+ * sysfs.h - a host device through /sys/bus/pci/devices/BDF, as Xen's
+ * xen-host-pci-device does: config file, resource (sizes and flags),
+ * resourceN for BAR access, reset.  Read-only mode never writes anything
+ * (the default for `ptdm inspect`).
+ */
+#ifndef PTDM_SYSFS_H
+#define PTDM_SYSFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ptdm/err.h"
+#include "ptdm/host.h"
+
+/* Tests point this at a fake tree; default "/sys/bus/pci/devices". */
+void sysfs_set_root(const char *root);
+const char *sysfs_root(void);
+
+/* bdf: "DDDD:BB:DD.F" (canonical form). */
+int sysfs_open(struct host_dev **out, const char *bdf, bool readonly,
+	       struct ptdm_err *err);
+/* Every device under the root, sorted; returns the count or -errno.
+ * *out is malloc'ed, an array of n canonical BDF strings of 16 bytes. */
+int sysfs_list(char (**out)[16], struct ptdm_err *err);
+
+#endif

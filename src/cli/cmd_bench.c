@@ -1,0 +1,1 @@
+/* cmd_bench.c: placeholder until written */

@@ -1,0 +1,1 @@
+/* cmd_capture.c: placeholder until written */

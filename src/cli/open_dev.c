@@ -1,0 +1,1 @@
+/* open_dev.c: placeholder until written */

@@ -1,0 +1,1 @@
+/* view.c: placeholder until written */

@@ -1,0 +1,1 @@
+/* cap_exp.c: placeholder until written */

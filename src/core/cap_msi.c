@@ -1,0 +1,1 @@
+/* cap_msi.c: placeholder until written */

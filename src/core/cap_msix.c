@@ -1,0 +1,1 @@
+/* cap_msix.c: placeholder until written */

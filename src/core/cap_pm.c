@@ -1,0 +1,1 @@
+/* cap_pm.c: placeholder until written */

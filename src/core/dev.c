@@ -1,0 +1,1 @@
+/* dev.c: placeholder until written */

@@ -1,0 +1,64 @@
+/*
+ * dev_priv.h - struct ptdm_dev, shared by the core's files only.
+ *
+ * Guest view and host view stay apart: shadow[] holds the guest's virtual
+ * bytes, host_init[] the host config recorded at attach (the cache XSA-337
+ * asks for), and host live values are read through the backend only for
+ * bits a rule passes through.
+ */
+#ifndef PTDM_DEV_PRIV_H
+#define PTDM_DEV_PRIV_H
+
+#include "core/cfg_priv.h"
+#include "ptdm/dev.h"
+#include "ptdm/log.h"
+
+#define DEV_MAX_CAPS 1024u
+#define DEV_MAX_PROBLEMS 16u
+#define MSIX_MAX_VECTORS 2048u
+
+struct bar_state {
+	struct host_bar host; /* as the backend reported it at attach */
+	uint64_t guest_addr;  /* address bits the guest wrote */
+	bool sizing;          /* last write was all-ones */
+	bool notified_enabled;
+	uint64_t notified_addr;
+};
+
+struct msix_state {
+	unsigned nvec; /* 0: no usable MSI-X */
+	int table_bar, pba_bar;
+	uint32_t table_off, pba_off;
+	uint32_t *table; /* nvec * 4 dwords: addr lo, addr hi, data, ctrl */
+	uint64_t *pba;   /* ceil(nvec / 64) qwords */
+};
+
+struct ptdm_dev {
+	struct host_dev *host;
+	struct ptdm_dev_opts opts;
+	struct ptdm_dev_events ev;
+	unsigned cfg_size;
+
+	uint8_t shadow[PTDM_CFG_SPACE_SIZE];
+	uint8_t host_init[PTDM_CFG_SPACE_SIZE];
+	uint16_t owner[PTDM_CFG_SPACE_SIZE];
+
+	struct cfg_slot *slots;
+	unsigned nslots;
+	struct cap_inst *caps;
+	unsigned ncaps;
+	/* index into caps[] of the kept modules, -1 when absent */
+	int cap_pm, cap_msi, cap_msix, cap_exp, cap_aer;
+	uint8_t first_cap;     /* guest's capability pointer */
+	uint16_t first_ecap;   /* first kept ext cap, 0 if none */
+
+	struct bar_state bars[PTDM_NUM_BARS + 1];
+	struct msix_state msix;
+
+	char problems[DEV_MAX_PROBLEMS][160];
+	unsigned nproblems;
+	bool warned_unknown_write;
+	struct ptdm_ratelimit guest_rl;
+};
+
+#endif

@@ -1,0 +1,1 @@
+/* ecaps.c: placeholder until written */

@@ -1,0 +1,1 @@
+/* hdr.c: placeholder until written */

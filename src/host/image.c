@@ -1,0 +1,275 @@
+/*
+ * image.c - the image host backend: a recorded device whose config space is
+ * a byte array and whose BARs are plain memory.
+ *
+ * The host-side config bytes are exactly what a real device would hold, so
+ * tests can check that nothing a guest writes reaches them (the advisory
+ * tests).  BAR memory is mapped lazily (MAP_NORESERVE) on first access, so
+ * an 8 GiB GPU BAR costs nothing until touched.  Reset restores the config
+ * bytes recorded at creation and drops BAR contents.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "host/image_priv.h"
+#include "ptdm/image.h"
+
+static struct image_dev *to_image(struct host_dev *h)
+{
+	return (struct image_dev *)h;
+}
+
+static int image_cfg_read(struct host_dev *h, unsigned off, void *buf,
+			  size_t len)
+{
+	struct image_dev *im = to_image(h);
+
+	if (off > h->cfg_size || len > h->cfg_size - off)
+		return -EINVAL;
+	memcpy(buf, im->cfg + off, len);
+	return 0;
+}
+
+static int image_cfg_write(struct host_dev *h, unsigned off, const void *buf,
+			   size_t len)
+{
+	struct image_dev *im = to_image(h);
+
+	if (off > h->cfg_size || len > h->cfg_size - off)
+		return -EINVAL;
+	memcpy(im->cfg + off, buf, len);
+	im->cfg_writes++;
+	return 0;
+}
+
+/* Map BAR memory on first use; the ROM and unsized BARs have none. */
+static int bar_mem(struct image_dev *im, int bar, uint64_t off, size_t len,
+		   uint8_t **out)
+{
+	const struct host_bar *b;
+
+	if (bar < 0 || bar > PTDM_ROM_INDEX)
+		return -EINVAL;
+	b = &im->h.bars[bar];
+	if (b->kind == HOST_BAR_NONE || b->kind == HOST_BAR_MEM64_HI ||
+	    !b->size_known)
+		return -ENXIO;
+	if (off > b->size || len > b->size - off)
+		return -ERANGE;
+	if (!im->bar_mem[bar]) {
+		void *p = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			       0);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		im->bar_mem[bar] = p;
+		im->bar_maplen[bar] = b->size;
+	}
+	*out = (uint8_t *)im->bar_mem[bar] + off;
+	return 0;
+}
+
+static int image_bar_read(struct host_dev *h, int bar, uint64_t off, void *buf,
+			  size_t len)
+{
+	uint8_t *p;
+	int rc = bar_mem(to_image(h), bar, off, len, &p);
+
+	if (rc)
+		return rc;
+	memcpy(buf, p, len);
+	return 0;
+}
+
+static int image_bar_write(struct host_dev *h, int bar, uint64_t off,
+			   const void *buf, size_t len)
+{
+	uint8_t *p;
+	int rc;
+
+	if (bar == PTDM_ROM_INDEX)
+		return -EPERM;
+	rc = bar_mem(to_image(h), bar, off, len, &p);
+	if (rc)
+		return rc;
+	memcpy(p, buf, len);
+	return 0;
+}
+
+static void drop_bar_mem(struct image_dev *im)
+{
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++) {
+		if (im->bar_mem[i])
+			munmap(im->bar_mem[i], im->bar_maplen[i]);
+		im->bar_mem[i] = NULL;
+		im->bar_maplen[i] = 0;
+	}
+}
+
+static int image_reset(struct host_dev *h)
+{
+	struct image_dev *im = to_image(h);
+
+	memcpy(im->cfg, im->cfg_initial, sizeof(im->cfg));
+	drop_bar_mem(im);
+	im->resets++;
+	return 0;
+}
+
+static void image_close(struct host_dev *h)
+{
+	struct image_dev *im = to_image(h);
+
+	drop_bar_mem(im);
+	free(im);
+}
+
+static const struct host_ops image_ops = {
+	.name = "image",
+	.cfg_read = image_cfg_read,
+	.cfg_write = image_cfg_write,
+	.bar_read = image_bar_read,
+	.bar_write = image_bar_write,
+	.reset = image_reset,
+	.close = image_close,
+};
+
+static uint32_t le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/*
+ * BAR kinds from the BAR registers.  A zero register is taken as "not
+ * implemented" (an unassigned 32-bit BAR looks the same; a sizes file or
+ * image_set_bar_size() says otherwise).
+ */
+static void kinds_from_config(struct image_dev *im)
+{
+	struct host_bar *bars = im->h.bars;
+	uint8_t hdr = im->cfg[0x0e] & 0x7f;
+
+	memset(bars, 0, sizeof(im->h.bars));
+	if (hdr != 0)
+		return; /* bridges are refused by the core; no BARs to guess */
+	for (int i = 0; i < PTDM_NUM_BARS; i++) {
+		uint32_t v = le32_at(im->cfg + 0x10 + 4 * i);
+
+		if (v == 0)
+			continue;
+		if (v & 1) {
+			bars[i].kind = HOST_BAR_IO;
+			continue;
+		}
+		switch ((v >> 1) & 3) {
+		case 0:
+		case 1: /* "below 1M", legacy: a 32-bit BAR */
+			bars[i].kind = HOST_BAR_MEM32;
+			break;
+		case 2:
+			if (i == PTDM_NUM_BARS - 1)
+				continue; /* 64-bit BAR without an upper half */
+			bars[i].kind = HOST_BAR_MEM64;
+			bars[i + 1].kind = HOST_BAR_MEM64_HI;
+			bars[i].prefetch = v & 8;
+			bars[i + 1].size_known = true;
+			i++;
+			continue;
+		default:
+			continue; /* reserved type */
+		}
+		bars[i].prefetch = v & 8;
+	}
+	if (le32_at(im->cfg + 0x30) & ~0x7ffu)
+		bars[PTDM_ROM_INDEX].kind = HOST_BAR_ROM;
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
+		if (bars[i].kind == HOST_BAR_NONE)
+			bars[i].size_known = true; /* size 0 */
+}
+
+int image_new(struct host_dev **out, const char *name, const uint8_t *cfg,
+	      unsigned cfg_size, struct ptdm_err *err)
+{
+	struct image_dev *im;
+
+	if (cfg_size != PTDM_CFG_LEGACY_SIZE && cfg_size != PTDM_CFG_SPACE_SIZE &&
+	    !(cfg_size == 64)) /* lspci -x: header only, rest reads as 0 */
+		return ptdm_errf(err, -EINVAL,
+				 "%s: config size %u (want 64, 256 or 4096)",
+				 name, cfg_size);
+	im = calloc(1, sizeof(*im));
+	if (!im)
+		return ptdm_errf(err, -ENOMEM, "%s: out of memory", name);
+	im->h.ops = &image_ops;
+	snprintf(im->h.name, sizeof(im->h.name), "%s", name);
+	im->h.cfg_size = cfg_size == PTDM_CFG_SPACE_SIZE ? PTDM_CFG_SPACE_SIZE
+							 : PTDM_CFG_LEGACY_SIZE;
+	memcpy(im->cfg, cfg, cfg_size);
+	memcpy(im->cfg_initial, im->cfg, sizeof(im->cfg));
+	kinds_from_config(im);
+	*out = &im->h;
+	return 0;
+}
+
+int image_set_bar_size(struct host_dev *h, int bar, uint64_t size,
+		       struct ptdm_err *err)
+{
+	struct image_dev *im;
+	struct host_bar *b;
+
+	if (h->ops != &image_ops)
+		return ptdm_errf(err, -EINVAL, "%s: not an image", h->name);
+	im = to_image(h);
+	if (bar < 0 || bar > PTDM_ROM_INDEX)
+		return ptdm_errf(err, -EINVAL, "%s: no BAR %d", h->name, bar);
+	b = &h->bars[bar];
+	if (b->kind == HOST_BAR_MEM64_HI)
+		return ptdm_errf(err, -EINVAL,
+				 "%s: BAR %d is the upper half of BAR %d",
+				 h->name, bar, bar - 1);
+	if (size && (size & (size - 1)))
+		return ptdm_errf(err, -EINVAL,
+				 "%s: BAR %d size %#llx is not a power of two",
+				 h->name, bar, (unsigned long long)size);
+	if (bar == PTDM_ROM_INDEX ? (size && size < 2048)
+	    : (b->kind == HOST_BAR_IO ? (size && size < 4) : (size && size < 16)))
+		return ptdm_errf(err, -EINVAL, "%s: BAR %d size %#llx too small",
+				 h->name, bar, (unsigned long long)size);
+	if (b->kind == HOST_BAR_NONE && size)
+		b->kind = bar == PTDM_ROM_INDEX ? HOST_BAR_ROM : HOST_BAR_MEM32;
+	if (b->kind == HOST_BAR_IO && size > 0x10000)
+		return ptdm_errf(err, -EINVAL, "%s: I/O BAR %d size %#llx > 64K",
+				 h->name, bar, (unsigned long long)size);
+	if (b->kind == HOST_BAR_MEM32 && size > 0x80000000ull)
+		return ptdm_errf(err, -EINVAL,
+				 "%s: 32-bit BAR %d size %#llx > 2G", h->name,
+				 bar, (unsigned long long)size);
+	if (im->bar_mem[bar]) {
+		munmap(im->bar_mem[bar], im->bar_maplen[bar]);
+		im->bar_mem[bar] = NULL;
+	}
+	b->size = size;
+	b->size_known = true;
+	if (!size) {
+		if (b->kind == HOST_BAR_MEM64)
+			h->bars[bar + 1] = (struct host_bar){ .size_known = true };
+		*b = (struct host_bar){ .size_known = true };
+	}
+	return 0;
+}
+
+bool image_sizes_complete(const struct host_dev *h)
+{
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
+		if (!h->bars[i].size_known)
+			return false;
+	return true;
+}
+
+bool image_is_image(const struct host_dev *h)
+{
+	return h && h->ops == &image_ops;
+}

@@ -1,0 +1,1 @@
+/* lspci_text.c: placeholder until written */

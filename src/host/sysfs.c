@@ -1,0 +1,1 @@
+/* sysfs.c: placeholder until written */

@@ -1,0 +1,207 @@
+/*
+ * helpers.c - fixtures shared by the unit tests (see helpers.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "host/image_priv.h"
+#include "ptdm/image.h"
+#include "ptdm/log.h"
+
+void th_cfg_init(struct th_cfg *c, uint16_t vendor, uint16_t device,
+		 unsigned size)
+{
+	memset(c, 0, sizeof(*c));
+	c->size = size;
+	th_put(c, 0x00, 2, vendor);
+	th_put(c, 0x02, 2, device);
+	th_put(c, 0x08, 4, 0x02000001); /* class 02 00 00, rev 1 */
+	th_put(c, 0x2c, 2, vendor);
+	th_put(c, 0x2e, 2, 0x1234);
+	th_put(c, 0x3d, 1, 1); /* INTA */
+}
+
+void th_put(struct th_cfg *c, unsigned off, unsigned size, uint32_t v)
+{
+	for (unsigned i = 0; i < size; i++)
+		c->b[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+uint32_t th_get(const struct th_cfg *c, unsigned off, unsigned size)
+{
+	uint32_t v = 0;
+
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint32_t)c->b[off + i] << (8 * i);
+	return v;
+}
+
+unsigned th_add_cap(struct th_cfg *c, unsigned pos, uint8_t id,
+		    const uint8_t *body, size_t body_len)
+{
+	c->b[pos] = id;
+	c->b[pos + 1] = 0;
+	if (body)
+		memcpy(c->b + pos + 2, body, body_len);
+	if (c->last_cap)
+		c->b[c->last_cap + 1] = (uint8_t)pos;
+	else
+		c->b[0x34] = (uint8_t)pos;
+	c->b[0x06] |= 0x10; /* PCI_STATUS_CAP_LIST */
+	c->last_cap = (uint8_t)pos;
+	return pos;
+}
+
+unsigned th_add_ecap(struct th_cfg *c, unsigned pos, uint16_t id, uint8_t ver,
+		     const uint8_t *body, size_t body_len)
+{
+	th_put(c, pos, 4, id | (uint32_t)(ver & 0xf) << 16);
+	if (body)
+		memcpy(c->b + pos + 4, body, body_len);
+	if (c->last_ecap) {
+		uint32_t h = th_get(c, c->last_ecap, 4);
+		th_put(c, c->last_ecap, 4, (h & 0xfffff) | (uint32_t)pos << 20);
+	}
+	c->last_ecap = (uint16_t)pos;
+	return pos;
+}
+
+void th_set_bar(struct th_cfg *c, int i, uint32_t reg, uint64_t size)
+{
+	th_put(c, i == PTDM_ROM_INDEX ? 0x30 : 0x10 + 4 * i, 4, reg);
+	c->bar_size[i] = size;
+}
+
+struct host_dev *th_image(const struct th_cfg *c)
+{
+	struct host_dev *h = NULL;
+	struct ptdm_err err = { "" };
+	int rc = image_new(&h, "test", c->b, c->size, &err);
+
+	if (rc)
+		fail_msg("image_new: %s", err.msg);
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++) {
+		if (h->bars[i].kind == HOST_BAR_MEM64_HI)
+			continue;
+		if (c->bar_size[i] || h->bars[i].kind != HOST_BAR_NONE) {
+			rc = image_set_bar_size(h, i, c->bar_size[i], &err);
+			if (rc)
+				fail_msg("image_set_bar_size: %s", err.msg);
+		}
+	}
+	return h;
+}
+
+struct ptdm_dev *th_attach(struct host_dev *h, const struct ptdm_dev_opts *o)
+{
+	struct ptdm_dev_opts def;
+	struct ptdm_dev *d = NULL;
+	struct ptdm_err err = { "" };
+
+	if (!o) {
+		ptdm_dev_opts_init(&def);
+		o = &def;
+	}
+	if (ptdm_dev_attach(&d, h, o, &err))
+		fail_msg("attach: %s", err.msg);
+	return d;
+}
+
+struct ptdm_dev *th_dev(const struct th_cfg *c, const struct ptdm_dev_opts *o,
+			struct host_dev **host_out)
+{
+	struct host_dev *h = th_image(c);
+
+	*host_out = h;
+	return th_attach(h, o);
+}
+
+void th_free(struct ptdm_dev *d, struct host_dev *h)
+{
+	ptdm_dev_free(d);
+	host_close(h);
+}
+
+uint32_t th_rd(struct ptdm_dev *d, unsigned off, unsigned size)
+{
+	uint32_t v = 0xdeadbeef;
+	int rc = ptdm_cfg_read(d, off, size, &v);
+
+	if (rc)
+		fail_msg("cfg read %#x/%u: %d", off, size, rc);
+	return v;
+}
+
+void th_wr(struct ptdm_dev *d, unsigned off, unsigned size, uint32_t v)
+{
+	int rc = ptdm_cfg_write(d, off, size, v);
+
+	if (rc)
+		fail_msg("cfg write %#x/%u: %d", off, size, rc);
+}
+
+uint32_t th_host(struct host_dev *h, unsigned off, unsigned size)
+{
+	uint8_t b[4] = { 0 };
+	uint32_t v = 0;
+
+	if (h->ops->cfg_read(h, off, b, size))
+		fail_msg("host read %#x", off);
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint32_t)b[i] << (8 * i);
+	return v;
+}
+
+unsigned th_host_writes(struct host_dev *h)
+{
+	return ((struct image_dev *)h)->cfg_writes;
+}
+
+const char *th_dump(const char *name)
+{
+	static char path[4096];
+	const char *dir = getenv("PTDM_DUMPS");
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "../shared/pci-dumps",
+		 name);
+	return path;
+}
+
+static unsigned log_lines;
+static size_t log_bytes;
+static char log_last[512];
+
+static void capture_sink(enum ptdm_log_level lvl, const char *line, void *o)
+{
+	(void)lvl;
+	(void)o;
+	log_lines++;
+	log_bytes += strlen(line) + 1;
+	snprintf(log_last, sizeof(log_last), "%s", line);
+}
+
+void th_log_capture(void)
+{
+	log_lines = 0;
+	log_bytes = 0;
+	log_last[0] = 0;
+	ptdm_log_set_level(PTDM_LOG_DEBUG);
+	ptdm_log_set_sink(capture_sink, NULL);
+}
+
+unsigned th_log_lines(void)
+{
+	return log_lines;
+}
+
+size_t th_log_bytes(void)
+{
+	return log_bytes;
+}
+
+const char *th_log_last(void)
+{
+	return log_last;
+}

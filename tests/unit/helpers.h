@@ -1,0 +1,66 @@
+/*
+ * helpers.h - shared fixtures for the unit tests: a builder for crafted
+ * config spaces, image devices from it, and short access wrappers that
+ * fail the test on error.  Include after <cmocka.h>'s prerequisites.
+ */
+#ifndef PTDM_TEST_HELPERS_H
+#define PTDM_TEST_HELPERS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "ptdm/dev.h"
+#include "ptdm/host.h"
+
+struct th_cfg {
+	uint8_t b[PTDM_CFG_SPACE_SIZE];
+	unsigned size;     /* 256 or 4096 */
+	uint8_t last_cap;  /* for chaining std caps */
+	uint16_t last_ecap;
+	uint64_t bar_size[PTDM_NUM_BARS + 1]; /* 0: unimplemented */
+};
+
+/* Type-0 header vendor:device, class 0x020000, no caps, no BARs. */
+void th_cfg_init(struct th_cfg *c, uint16_t vendor, uint16_t device,
+		 unsigned size);
+void th_put(struct th_cfg *c, unsigned off, unsigned size, uint32_t v);
+uint32_t th_get(const struct th_cfg *c, unsigned off, unsigned size);
+/* Append a std cap at pos (links it after the last one); body after the
+ * 2-byte header, may be NULL (zeros).  Returns pos. */
+unsigned th_add_cap(struct th_cfg *c, unsigned pos, uint8_t id,
+		    const uint8_t *body, size_t body_len);
+/* Append an ext cap at pos with version ver. */
+unsigned th_add_ecap(struct th_cfg *c, unsigned pos, uint16_t id, uint8_t ver,
+		     const uint8_t *body, size_t body_len);
+/* BAR i: kind by flags in the register, size in bar_size (also ROM=6). */
+void th_set_bar(struct th_cfg *c, int i, uint32_t reg, uint64_t size);
+
+/* An image host device from c (asserts on failure). */
+struct host_dev *th_image(const struct th_cfg *c);
+/* Attach with opts (NULL: defaults); asserts success. */
+struct ptdm_dev *th_attach(struct host_dev *h, const struct ptdm_dev_opts *o);
+/* Build, image, attach in one go. */
+struct ptdm_dev *th_dev(const struct th_cfg *c, const struct ptdm_dev_opts *o,
+			struct host_dev **host_out);
+void th_free(struct ptdm_dev *d, struct host_dev *h);
+
+uint32_t th_rd(struct ptdm_dev *d, unsigned off, unsigned size);
+void th_wr(struct ptdm_dev *d, unsigned off, unsigned size, uint32_t v);
+/* Host-side bytes, straight from the backend. */
+uint32_t th_host(struct host_dev *h, unsigned off, unsigned size);
+/* Host config writes the backend has seen (image backend). */
+unsigned th_host_writes(struct host_dev *h);
+
+/* Path of a shared dump: $PTDM_DUMPS/name. */
+const char *th_dump(const char *name);
+
+/* Capture log output: lines and bytes since the last reset. */
+void th_log_capture(void);
+unsigned th_log_lines(void);
+size_t th_log_bytes(void);
+const char *th_log_last(void);
+
+#endif
