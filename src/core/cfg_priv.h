@@ -26,6 +26,25 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/pci_regs.h>
+
+/* Newer than Debian 12's <linux/pci_regs.h> (PCIe 5.0, 6.0 names). */
+#ifndef PCI_EXT_CAP_ID_PL_32GT
+#define PCI_EXT_CAP_ID_PL_32GT 0x2A /* Physical Layer 32.0 GT/s */
+#endif
+#ifndef PCI_EXT_CAP_ID_LMR
+#define PCI_EXT_CAP_ID_LMR 0x27 /* Lane Margining at the Receiver */
+#endif
+#ifndef PCI_EXT_CAP_ID_HIER_ID
+#define PCI_EXT_CAP_ID_HIER_ID 0x28 /* Hierarchy ID */
+#endif
+#ifndef PCI_EXT_CAP_ID_NPEM
+#define PCI_EXT_CAP_ID_NPEM 0x29 /* Native PCIe Enclosure Management */
+#endif
+#ifndef PCI_EXT_CAP_ID_PL_64GT
+#define PCI_EXT_CAP_ID_PL_64GT 0x31 /* Physical Layer 64.0 GT/s */
+#endif
+#define PTDM_EXT_CAP_ID_LAST 0x31
 
 #include "ptdm/dev.h"
 
@@ -62,6 +81,7 @@ struct cfg_slot {
 /* d->owner[] values that are not slot indices */
 #define OWNER_RAW 0xffffu  /* no rule: read host, write only if permissive */
 #define OWNER_ZERO 0xfffeu /* hidden: reads 0, writes dropped */
+#define OWNER_ABSENT 0xfffdu /* past the host's config size: reads ~0 */
 #define CFG_MAX_SLOTS 2048u
 
 /* ---- capability modules ---- */
@@ -111,6 +131,8 @@ extern const struct cap_ops ecap_vndr_ops;
 /* The header (hdr.c). */
 extern const struct cfg_reg hdr_type0_regs[];
 void hdr_reset(struct ptdm_dev *d);
+/* Decode on, an address, no wrap: the owner should map BAR i. */
+bool hdr_bar_enabled(const struct ptdm_dev *d, int i);
 
 /* ---- helpers for hooks (cfg.c) ---- */
 static inline uint32_t cfg_le_get(const uint8_t *p, unsigned size)
@@ -155,8 +177,15 @@ void dev_notify_msi(struct ptdm_dev *d);
 void dev_notify_msix(struct ptdm_dev *d, int vector);
 void dev_notify_power(struct ptdm_dev *d, int d_state);
 
-/* Engine entry points used by dev.c */
+/* Engine entry points (cfg.c, caps.c) used by dev.c */
 int cfg_build(struct ptdm_dev *d, struct ptdm_err *err);
 void cfg_reset_shadow(struct ptdm_dev *d);
+/* Place a CFG_REG_END-terminated table at base for cap (-1: header);
+ * all rows or none.  limit: end of the area the table may use. */
+int cfg_place(struct ptdm_dev *d, const struct cfg_reg *table, unsigned base,
+	      int cap, unsigned limit);
+int caps_build(struct ptdm_dev *d, struct ptdm_err *err);
+/* Rewrite the guest's chain pointers in the shadow (attach and reset). */
+void caps_relink(struct ptdm_dev *d);
 
 #endif

@@ -1,1 +1,341 @@
-/* dev.c: placeholder until written */
+/*
+ * dev.c - one assigned device: attach, reset, trapped BAR access, and the
+ * owner's view of what the guest programmed.
+ *
+ * Attach reads the host config once into host_init (the snapshot XSA-337
+ * wants), refuses what cannot be assigned (bridges, no device), builds the
+ * owner map through the engine and puts the virtual registers in their
+ * power-on state.  Unless the backend is read-only it then turns host decode
+ * on for the BAR types present (XSA-126): from here on the guest's decode
+ * bits are virtual.  Trapped BAR accesses go to the emulated MSI-X table
+ * and PBA first, to the backend otherwise - and to nothing while the guest's
+ * decode for that BAR is off (the CVE-2020-12888 rule, for trapped paths).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/caps_priv.h"
+#include "core/dev_priv.h"
+
+void ptdm_dev_opts_init(struct ptdm_dev_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->vendor_id = o->device_id = -1;
+	o->subsystem_vendor_id = o->subsystem_id = -1;
+}
+
+static int check_override(int32_t v, const char *what, const char *name,
+			  struct ptdm_err *err)
+{
+	if (v < -1 || v > 0xffff)
+		return ptdm_errf(err, -EINVAL, "%s: %s override %d out of range",
+				 name, what, v);
+	return 0;
+}
+
+/* Refuse what a guest cannot be given, with the reason. */
+static int check_assignable(struct ptdm_dev *d, struct ptdm_err *err)
+{
+	const char *name = d->host->name;
+	uint16_t vendor = (uint16_t)cfg_host_init(d, PCI_VENDOR_ID, 2);
+	uint8_t type = d->host_init[PCI_HEADER_TYPE] & 0x7f;
+
+	if (vendor == 0xffff || vendor == 0)
+		return ptdm_errf(err, -ENODEV,
+				 "%s: vendor ID %#06x: no device there", name,
+				 vendor);
+	if (type == PCI_HEADER_TYPE_BRIDGE)
+		return ptdm_errf(err, -EPERM,
+				 "%s: is a PCI bridge (type 1 header); bridges "
+				 "cannot be assigned to a guest - assign the "
+				 "devices behind it instead", name);
+	if (type == PCI_HEADER_TYPE_CARDBUS)
+		return ptdm_errf(err, -EPERM,
+				 "%s: is a CardBus bridge (type 2 header) and "
+				 "cannot be assigned", name);
+	if (type != PCI_HEADER_TYPE_NORMAL)
+		return ptdm_errf(err, -EINVAL,
+				 "%s: unknown header type %#04x", name, type);
+	return 0;
+}
+
+/* Compare what the backend says about BARs with the registers. */
+static void check_bars(struct ptdm_dev *d)
+{
+	for (int i = 0; i < PTDM_NUM_BARS; i++) {
+		const struct host_bar *b = &d->bars[i].host;
+		uint32_t reg = cfg_host_init(d, PCI_BASE_ADDRESS_0 + 4u * i, 4);
+		bool io = reg & PCI_BASE_ADDRESS_SPACE_IO;
+
+		if (b->kind == HOST_BAR_NONE || b->kind == HOST_BAR_MEM64_HI)
+			continue;
+		if (io != (b->kind == HOST_BAR_IO) && reg)
+			dev_problem(d, "BAR %d: backend says %s, register "
+				    "%#010x says otherwise", i,
+				    host_bar_kind_name(b->kind), reg);
+		if (b->size_known && b->size & (b->size - 1))
+			dev_problem(d, "BAR %d: size %#llx is not a power "
+				    "of two", i, (unsigned long long)b->size);
+	}
+	if (d->bars[PTDM_NUM_BARS - 1].host.kind == HOST_BAR_MEM64)
+		d->bars[PTDM_NUM_BARS - 1].host = (struct host_bar){
+			.size_known = true
+		};
+}
+
+/* XSA-120/126: the host decodes every BAR type it has, whatever the guest
+ * writes to its own COMMAND. */
+static void host_decode_on(struct ptdm_dev *d)
+{
+	uint32_t cmd, want = 0;
+
+	if (d->host->readonly)
+		return;
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++) {
+		switch (d->bars[i].host.kind) {
+		case HOST_BAR_IO:
+			want |= PCI_COMMAND_IO;
+			break;
+		case HOST_BAR_MEM32:
+		case HOST_BAR_MEM64:
+		case HOST_BAR_ROM:
+			want |= PCI_COMMAND_MEMORY;
+			break;
+		default:
+			break;
+		}
+	}
+	if (cfg_host_read(d, PCI_COMMAND, 2, &cmd))
+		return;
+	if ((cmd & want) != want)
+		cfg_host_write(d, PCI_COMMAND, 2, cmd | want);
+}
+
+int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
+		    const struct ptdm_dev_opts *opts, struct ptdm_err *err)
+{
+	struct ptdm_dev *d;
+	int rc;
+
+	if (h->cfg_size != PTDM_CFG_LEGACY_SIZE &&
+	    h->cfg_size != PTDM_CFG_SPACE_SIZE)
+		return ptdm_errf(err, -EINVAL, "%s: config size %u", h->name,
+				 h->cfg_size);
+	rc = check_override(opts->vendor_id, "vendor", h->name, err);
+	rc = rc ? rc : check_override(opts->device_id, "device", h->name, err);
+	rc = rc ? rc : check_override(opts->subsystem_vendor_id,
+				      "subsystem vendor", h->name, err);
+	rc = rc ? rc : check_override(opts->subsystem_id, "subsystem",
+				      h->name, err);
+	if (rc)
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ptdm_errf(err, -ENOMEM, "%s: out of memory", h->name);
+	d->slots = calloc(CFG_MAX_SLOTS, sizeof(*d->slots));
+	d->caps = calloc(DEV_MAX_CAPS, sizeof(*d->caps));
+	if (!d->slots || !d->caps) {
+		rc = ptdm_errf(err, -ENOMEM, "%s: out of memory", h->name);
+		goto fail;
+	}
+	d->host = h;
+	d->opts = *opts;
+	d->cfg_size = h->cfg_size;
+	rc = host_cfg_read(h, 0, d->host_init, h->cfg_size);
+	if (rc) {
+		ptdm_errf(err, rc, "%s: cannot read config space: %s", h->name,
+			  strerror(-rc));
+		goto fail;
+	}
+	rc = check_assignable(d, err);
+	if (rc)
+		goto fail;
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
+		d->bars[i].host = h->bars[i];
+	check_bars(d);
+	rc = cfg_build(d, err);
+	if (rc)
+		goto fail;
+	cfg_reset_shadow(d);
+	host_decode_on(d);
+	*out = d;
+	return 0;
+fail:
+	ptdm_dev_free(d);
+	return rc;
+}
+
+void ptdm_dev_free(struct ptdm_dev *d)
+{
+	if (!d)
+		return;
+	for (unsigned i = 0; d->caps && i < d->ncaps; i++) {
+		struct cap_inst *c = &d->caps[i];
+
+		if (!c->info.hidden && c->ops && c->ops->fini)
+			c->ops->fini(d, c);
+	}
+	free(d->slots);
+	free(d->caps);
+	free(d);
+}
+
+void ptdm_dev_set_events(struct ptdm_dev *d, const struct ptdm_dev_events *ev)
+{
+	if (ev)
+		d->ev = *ev;
+	else
+		memset(&d->ev, 0, sizeof(d->ev));
+}
+
+struct host_dev *ptdm_dev_host(const struct ptdm_dev *d)
+{
+	return d->host;
+}
+
+const struct ptdm_dev_opts *ptdm_dev_opts(const struct ptdm_dev *d)
+{
+	return &d->opts;
+}
+
+int ptdm_dev_reset(struct ptdm_dev *d)
+{
+	int rc = 0;
+
+	if (d->host->ops->reset && !d->host->readonly)
+		rc = d->host->ops->reset(d->host);
+	host_decode_on(d);
+	cfg_reset_shadow(d);
+	return rc;
+}
+
+int dev_request_reset(struct ptdm_dev *d, enum ptdm_reset_kind kind)
+{
+	if (d->ev.reset_request)
+		return d->ev.reset_request(d->ev.opaque, kind);
+	return ptdm_dev_reset(d);
+}
+
+void dev_notify_bar(struct ptdm_dev *d, int bar)
+{
+	if (d->ev.bar_changed)
+		d->ev.bar_changed(d->ev.opaque, bar);
+}
+
+void dev_notify_msi(struct ptdm_dev *d)
+{
+	if (d->ev.msi_changed)
+		d->ev.msi_changed(d->ev.opaque);
+}
+
+void dev_notify_msix(struct ptdm_dev *d, int vector)
+{
+	if (d->ev.msix_changed)
+		d->ev.msix_changed(d->ev.opaque, vector);
+}
+
+void dev_notify_power(struct ptdm_dev *d, int d_state)
+{
+	if (d->ev.power_changed)
+		d->ev.power_changed(d->ev.opaque, d_state);
+}
+
+void dev_guest_warn(struct ptdm_dev *d, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ptdm_log_ratelimited(&d->guest_rl, PTDM_LOG_WARN, "%s: %s",
+			     d->host->name, line);
+}
+
+/* ---- introspection ---- */
+
+size_t ptdm_dev_ncaps(const struct ptdm_dev *d)
+{
+	return d->ncaps;
+}
+
+const struct ptdm_cap_info *ptdm_dev_cap(const struct ptdm_dev *d, size_t i)
+{
+	return i < d->ncaps ? &d->caps[i].info : NULL;
+}
+
+size_t ptdm_dev_nproblems(const struct ptdm_dev *d)
+{
+	return d->nproblems;
+}
+
+const char *ptdm_dev_problem(const struct ptdm_dev *d, size_t i)
+{
+	return i < d->nproblems ? d->problems[i] : NULL;
+}
+
+void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out)
+{
+	const struct bar_state *b;
+
+	memset(out, 0, sizeof(*out));
+	if (bar < 0 || bar > PTDM_ROM_INDEX)
+		return;
+	b = &d->bars[bar];
+	out->kind = b->host.kind;
+	out->prefetch = b->host.prefetch;
+	out->size_known = b->host.size_known;
+	out->size = b->host.size;
+	out->guest_addr = b->guest_addr;
+	out->guest_enabled = hdr_bar_enabled(d, bar);
+}
+
+/* ---- trapped BAR access ---- */
+
+/* Is the guest's decode for this BAR's space on? */
+static bool guest_decodes(const struct ptdm_dev *d, int bar)
+{
+	uint16_t cmd = (uint16_t)cfg_shadow_get(d, PCI_COMMAND, 2);
+
+	if (d->bars[bar].host.kind == HOST_BAR_IO)
+		return cmd & PCI_COMMAND_IO;
+	return cmd & PCI_COMMAND_MEMORY;
+}
+
+int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
+		size_t len, bool write)
+{
+	const struct bar_state *b;
+	bool handled = false;
+	int rc;
+
+	if (bar < 0 || bar > PTDM_ROM_INDEX || !len || len > 4096)
+		return -EINVAL;
+	b = &d->bars[bar];
+	if (b->host.kind == HOST_BAR_NONE || b->host.kind == HOST_BAR_MEM64_HI)
+		return -ENXIO;
+	if (!b->host.size_known)
+		return -ENXIO;
+	if (off >= b->host.size || len > b->host.size - off)
+		return -ERANGE;
+	if (bar == PTDM_ROM_INDEX && write)
+		return -EPERM;
+	rc = msix_bar_rw(d, bar, off, buf, len, write, &handled);
+	if (handled)
+		return rc;
+	if (!guest_decodes(d, bar)) {
+		/* decode off: nothing reaches the device */
+		if (!write)
+			memset(buf, 0xff, len);
+		return 0;
+	}
+	if (write)
+		return d->host->readonly ? -EROFS
+					 : d->host->ops->bar_write(d->host, bar,
+								   off, buf,
+								   len);
+	return d->host->ops->bar_read(d->host, bar, off, buf, len);
+}

@@ -37,9 +37,16 @@ static int image_cfg_write(struct host_dev *h, unsigned off, const void *buf,
 {
 	struct image_dev *im = to_image(h);
 
+	const uint8_t *p = buf;
+
 	if (off > h->cfg_size || len > h->cfg_size - off)
 		return -EINVAL;
-	memcpy(im->cfg + off, buf, len);
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = im->rw1c[off + i];
+
+		im->cfg[off + i] = (uint8_t)((p[i] & ~c) |
+					     (im->cfg[off + i] & c & ~p[i]));
+	}
 	im->cfg_writes++;
 	return 0;
 }
@@ -190,6 +197,44 @@ static void kinds_from_config(struct image_dev *im)
 			bars[i].size_known = true; /* size 0 */
 }
 
+static void rw1c_set(struct image_dev *im, unsigned off, unsigned size,
+		     uint32_t bits)
+{
+	for (unsigned i = 0; i < size && off + i < sizeof(im->rw1c); i++)
+		im->rw1c[off + i] |= (uint8_t)(bits >> (8 * i));
+}
+
+/* Where the write-1-to-clear bits of this device are (bounded walks). */
+static void find_rw1c(struct image_dev *im)
+{
+	const uint8_t *c = im->cfg;
+	unsigned pos, n;
+
+	rw1c_set(im, 0x06, 2, 0xf900); /* STATUS error bits */
+	if (c[0x06] & 0x10) {
+		for (pos = c[0x34] & ~3u, n = 0; pos >= 0x40 && pos < 0x100 &&
+						   n < 48; n++) {
+			if (c[pos] == 0x01) /* PM: PMCSR PME_Status */
+				rw1c_set(im, pos + 4, 2, 0x8000);
+			if (c[pos] == 0x10) /* PCIe: DEVSTA error bits */
+				rw1c_set(im, pos + 0x0a, 2, 0x000f);
+			pos = c[pos + 1] & ~3u;
+		}
+	}
+	if (im->h.cfg_size < PTDM_CFG_SPACE_SIZE)
+		return;
+	for (pos = 0x100, n = 0; pos >= 0x100 && pos < 0x1000 && n < 960;
+	     n++) {
+		uint32_t hdr = le32_at(c + pos);
+
+		if ((hdr & 0xffff) == 0x0001 && pos + 0x14 <= 0x1000) {
+			rw1c_set(im, pos + 0x04, 4, ~0u); /* uncorrectable */
+			rw1c_set(im, pos + 0x10, 4, ~0u); /* correctable */
+		}
+		pos = (hdr >> 20) & ~3u;
+	}
+}
+
 int image_new(struct host_dev **out, const char *name, const uint8_t *cfg,
 	      unsigned cfg_size, struct ptdm_err *err)
 {
@@ -210,6 +255,7 @@ int image_new(struct host_dev **out, const char *name, const uint8_t *cfg,
 	memcpy(im->cfg, cfg, cfg_size);
 	memcpy(im->cfg_initial, im->cfg, sizeof(im->cfg));
 	kinds_from_config(im);
+	find_rw1c(im);
 	*out = &im->h;
 	return 0;
 }
