@@ -1,0 +1,1 @@
+/* vfio.c: placeholder until written */
