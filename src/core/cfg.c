@@ -215,6 +215,8 @@ static void slot_write(struct ptdm_dev *d, const struct cfg_slot *s,
 	}
 	if (rs && d->opts.permissive)
 		hw |= rs;
+	/* an RW1C bit written as 0 changes nothing: no reason to write */
+	hw &= ~r->rw1c | val;
 	if (hw || rs) {
 		uint32_t cur;
 

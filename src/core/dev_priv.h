@@ -31,6 +31,8 @@ struct msix_state {
 	uint32_t table_off, pba_off;
 	uint32_t *table; /* nvec * 4 dwords: addr lo, addr hi, data, ctrl */
 	uint64_t *pba;   /* ceil(nvec / 64) qwords */
+	uint32_t *latch; /* nvec * 3 dwords written while the entry was live */
+	uint8_t *latched; /* per entry: bit i = latch[i] holds a value */
 };
 
 struct ptdm_dev {
