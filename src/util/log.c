@@ -33,6 +33,7 @@ void ptdm_log_set_level(enum ptdm_log_level max)
 	log_max = max;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(enum ptdm_log_level lvl, const char *fmt, va_list ap)
 {
 	char line[512];
