@@ -1,1 +1,68 @@
-/* cmd_capture.c: placeholder until written */
+/*
+ * cmd_capture.c - `ptdm capture DEVICE -o FILE`: record a device (config
+ * bytes, BAR kinds and sizes, ROM size) into a native image.  The device
+ * is opened read-only; the file is written whole or not at all.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ptdm/image.h"
+
+int cmd_capture(int argc, char **argv)
+{
+	const char *out = NULL;
+	struct opened_dev od;
+	struct ptdm_err err = { "" };
+	char tmp[4096];
+	FILE *f;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "o:h")) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'h':
+			printf("usage: ptdm capture DEVICE -o FILE|-\n");
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !out) {
+		fprintf(stderr, "usage: ptdm capture DEVICE -o FILE|-\n");
+		return EXIT_USAGE;
+	}
+	if (open_device(argv[optind], NULL, true, &od, &err)) {
+		fprintf(stderr, "ptdm capture: %s\n", err.msg);
+		return 1;
+	}
+	if (!strcmp(out, "-")) {
+		rc = image_write(stdout, od.host, &err);
+	} else {
+		snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+		f = fopen(tmp, "we");
+		if (!f) {
+			fprintf(stderr, "ptdm capture: %s: %s\n", tmp,
+				strerror(errno));
+			host_close(od.host);
+			return 1;
+		}
+		rc = image_write(f, od.host, &err);
+		if (fclose(f) && !rc)
+			rc = ptdm_errf(&err, -EIO, "%s: %s", tmp,
+				       strerror(errno));
+		if (!rc && rename(tmp, out))
+			rc = ptdm_errf(&err, -errno, "%s: %s", out,
+				       strerror(errno));
+		if (rc)
+			unlink(tmp);
+	}
+	if (rc)
+		fprintf(stderr, "ptdm capture: %s\n", err.msg);
+	host_close(od.host);
+	return rc ? 1 : 0;
+}

@@ -1,1 +1,56 @@
-int main(void) { return 1; } /* placeholder until written */
+/*
+ * main.c - the `ptdm` command: one table of subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cli_cmd cmds[] = {
+	{ "list", cmd_list, "list [--json]",
+	  "every PCI device: class, driver, IOMMU group, assignable or why not" },
+	{ "inspect", cmd_inspect,
+	  "inspect DEVICE [--json] [--permissive] [--dump guest|host] "
+	  "[--sizes FILE]",
+	  "host view and guest view of a device or an image, read-only" },
+	{ "capture", cmd_capture, "capture DEVICE -o FILE|-",
+	  "record a device (config, BAR sizes) into a native image" },
+	{ "bench", cmd_bench, "bench cfg [--seconds S]",
+	  "config reads per second through the engine vs the backend" },
+	{ "help", cmd_help, "help", "this text" },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	printf("usage: ptdm COMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		printf("  ptdm %-62s\n      %s\n", cmds[i].usage, cmds[i].help);
+	printf("\nDEVICE is an xl PCI spec string: [DDDD:]BB:DD.F[,key=value]...,"
+	       "\nor an image (an lspci -x/-xxx/-xxxx dump or a native image) "
+	       "path,\nwith keys permissive, power_mgmt, msitranslate, seize, "
+	       "rdm_policy,\nvslot, name, image, sizes, vendor, device, "
+	       "subvendor, subdevice.\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		cmd_help(0, NULL);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(0, NULL);
+	if (!strcmp(argv[1], "--version")) {
+		printf("ptdm 0.1.0\n");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "ptdm: unknown command \"%s\" (try ptdm help)\n",
+		argv[1]);
+	return EXIT_USAGE;
+}

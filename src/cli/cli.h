@@ -1,0 +1,51 @@
+/*
+ * cli.h - the `ptdm` command: one table of subcommands (main.c), each in
+ * its own file, sharing the device opener and the host/guest view.
+ */
+#ifndef PTDM_CLI_H
+#define PTDM_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "ptdm/dev.h"
+#include "ptdm/err.h"
+#include "ptdm/host.h"
+#include "ptdm/spec.h"
+
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+int cmd_list(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Exit codes: 0 ok, 1 the operation failed, 2 bad usage. */
+#define EXIT_USAGE 2
+
+struct opened_dev {
+	struct ptdm_spec spec;
+	struct host_dev *host;
+	struct ptdm_dev_opts opts;
+	const char *backend; /* "sysfs" or "image" */
+};
+
+/*
+ * Open what a spec string names: a BDF through sysfs (read-only when
+ * readonly), an image file.  sizes: a -vvv file for an image (NULL: the
+ * spec's sizes= or the one beside the dump).
+ */
+int open_device(const char *spec, const char *sizes, bool readonly,
+		struct opened_dev *od, struct ptdm_err *err);
+
+/* Lookups through libpci's pci.ids; fall back to hex. */
+void cli_vendor_name(char *buf, size_t n, unsigned vendor);
+void cli_device_name(char *buf, size_t n, unsigned vendor, unsigned device);
+void cli_class_name(char *buf, size_t n, unsigned class24);
+
+#endif
