@@ -148,6 +148,15 @@ static int apply_native(struct host_dev *h, const struct native *nv,
 						 i);
 			continue;
 		}
+		/* an unprogrammed ROM BAR reads 0 but may have a size */
+		if (i == PTDM_ROM_INDEX && b->kind == HOST_BAR_NONE &&
+		    dv->known && dv->size) {
+			rc = image_set_bar_size(h, i, dv->size, &e);
+			if (rc)
+				return ptdm_errf(err, rc, "%s:%u: %s", nv->name,
+						 dv->line, e.msg);
+			continue;
+		}
 		if (dv->kind != b->kind || (dv->prefetch && !b->prefetch) ||
 		    (!dv->prefetch && b->prefetch))
 			return ptdm_errf(err, -EINVAL,
