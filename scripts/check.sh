@@ -37,10 +37,10 @@ run_suite() { # label dir meson-setup-command...
 	out=$(meson test -C "$dir" --print-errorlogs --num-processes 2 2>&1)
 	echo "$out" | grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout): ' | tail -n +1
 	local ok fl to up
-	ok=$(echo "$out" | awk '/^Ok:/ {print $2}')
-	fl=$(echo "$out" | awk '/^Fail:/ {print $2}')
-	to=$(echo "$out" | awk '/^Timeout:/ {print $2}')
-	up=$(echo "$out" | awk '/^Unexpected Pass:/ {print $2}')
+	ok=$(echo "$out" | awk '/^Ok:/ {print $NF}')
+	fl=$(echo "$out" | awk '/^Fail:/ {print $NF}')
+	to=$(echo "$out" | awk '/^Timeout:/ {print $NF}')
+	up=$(echo "$out" | awk '/^Unexpected Pass:/ {print $NF}')
 	ok=${ok:-0}; fl=$(( ${fl:-0} + ${to:-0} + ${up:-0} ))
 	if [ "$ok" = 0 ] && [ "$fl" = 0 ]; then fl=1; fi  # ran nothing: a failure
 	passed=$((passed + ok)); failed=$((failed + fl))
