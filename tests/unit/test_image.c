@@ -252,6 +252,26 @@ static void test_native_directives(void **state)
 			  "bar 0 mem64 size 0x4000\n"), NULL, "not an lspci");
 }
 
+/* lspci -x: the 64-byte header only; the rest of the space reads 0 */
+static void test_header_only_dump(void **state)
+{
+	char *g = good_dump();
+	char *cut = strdup(g);
+	struct host_dev *h = NULL;
+	struct ptdm_err err = { "" };
+	uint8_t b[4];
+
+	*strstr(cut, "40:") = 0;
+	assert_int_equal(image_open_mem(&h, "x", cut, strlen(cut), NULL, 0,
+					&err), 0);
+	assert_int_equal(h->cfg_size, 256);
+	assert_int_equal(th_host(h, 0, 4), 0x10d38086);
+	assert_int_equal(h->ops->cfg_read(h, 0xfc, b, 4), 0);
+	assert_int_equal(b[0] | b[1] | b[2] | b[3], 0);
+	host_close(h);
+	free(cut);
+}
+
 static void test_open_errors(void **state)
 {
 	struct host_dev *h = NULL;
@@ -300,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_dumps),
 		cmocka_unit_test(test_sizes_rules),
 		cmocka_unit_test(test_native_directives),
+		cmocka_unit_test(test_header_only_dump),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_image_backend),
 	};
