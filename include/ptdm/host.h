@@ -51,6 +51,12 @@ struct host_ops {
 	int (*bar_write)(struct host_dev *h, int bar, uint64_t off,
 			 const void *buf, size_t len);
 	int (*reset)(struct host_dev *h); /* optional: NULL = no reset */
+	/*
+	 * Optional: an fd a VMM may mmap for BAR bar, at *offset in it (the
+	 * backend keeps the fd; callers dup it to pass it on).  -ENOTSUP when
+	 * the BAR cannot be mapped.
+	 */
+	int (*bar_fd)(struct host_dev *h, int bar, uint64_t *offset);
 	void (*close)(struct host_dev *h);
 };
 

@@ -4,14 +4,17 @@
  *
  * The host-side config bytes are exactly what a real device would hold, so
  * tests can check that nothing a guest writes reaches them (the advisory
- * tests).  BAR memory is mapped lazily (MAP_NORESERVE) on first access, so
- * an 8 GiB GPU BAR costs nothing until touched.  Reset restores the config
+ * tests).  BAR memory is a memfd per BAR, created on first use and sparse,
+ * so an 8 GiB GPU BAR costs nothing until touched, and a VMM can map the
+ * same memory ptdm sees (bar_fd).  Reset restores the config
  * bytes recorded at creation and drops BAR contents.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "host/image_priv.h"
 #include "ptdm/image.h"
@@ -51,9 +54,35 @@ static int image_cfg_write(struct host_dev *h, unsigned off, const void *buf,
 	return 0;
 }
 
-/* Map BAR memory on first use; the ROM and unsized BARs have none. */
-static int bar_mem(struct image_dev *im, int bar, uint64_t off, size_t len,
-		   uint8_t **out)
+/* Create BAR memory on first use; the ROM and unsized BARs have none. */
+static int bar_mem_create(struct image_dev *im, int bar)
+{
+	const struct host_bar *b = &im->h.bars[bar];
+	void *p;
+	int fd;
+
+	if (im->bar_mem[bar])
+		return 0;
+	fd = memfd_create("ptdm-image-bar", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)b->size)) {
+		close(fd);
+		return -errno;
+	}
+	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+		 fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return -ENOMEM;
+	}
+	im->bar_mem[bar] = p;
+	im->bar_maplen[bar] = b->size;
+	im->bar_fd[bar] = fd;
+	return 0;
+}
+
+static int bar_usable(struct image_dev *im, int bar)
 {
 	const struct host_bar *b;
 
@@ -61,21 +90,41 @@ static int bar_mem(struct image_dev *im, int bar, uint64_t off, size_t len,
 		return -EINVAL;
 	b = &im->h.bars[bar];
 	if (b->kind == HOST_BAR_NONE || b->kind == HOST_BAR_MEM64_HI ||
-	    !b->size_known)
+	    !b->size_known || !b->size)
 		return -ENXIO;
-	if (off > b->size || len > b->size - off)
+	return 0;
+}
+
+static int bar_mem(struct image_dev *im, int bar, uint64_t off, size_t len,
+		   uint8_t **out)
+{
+	int rc = bar_usable(im, bar);
+
+	if (rc)
+		return rc;
+	if (off > im->h.bars[bar].size || len > im->h.bars[bar].size - off)
 		return -ERANGE;
-	if (!im->bar_mem[bar]) {
-		void *p = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-			       0);
-		if (p == MAP_FAILED)
-			return -ENOMEM;
-		im->bar_mem[bar] = p;
-		im->bar_maplen[bar] = b->size;
-	}
+	rc = bar_mem_create(im, bar);
+	if (rc)
+		return rc;
 	*out = (uint8_t *)im->bar_mem[bar] + off;
 	return 0;
+}
+
+static int image_bar_fd(struct host_dev *h, int bar, uint64_t *offset)
+{
+	struct image_dev *im = to_image(h);
+	int rc = bar_usable(im, bar);
+
+	if (rc)
+		return rc;
+	if (bar == PTDM_ROM_INDEX || h->bars[bar].kind == HOST_BAR_IO)
+		return -ENOTSUP; /* trapped: the ROM is read-only, I/O is I/O */
+	rc = bar_mem_create(im, bar);
+	if (rc)
+		return rc;
+	*offset = 0;
+	return im->bar_fd[bar];
 }
 
 static int image_bar_read(struct host_dev *h, int bar, uint64_t off, void *buf,
@@ -105,14 +154,21 @@ static int image_bar_write(struct host_dev *h, int bar, uint64_t off,
 	return 0;
 }
 
+static void drop_one(struct image_dev *im, int i)
+{
+	if (im->bar_mem[i])
+		munmap(im->bar_mem[i], im->bar_maplen[i]);
+	if (im->bar_fd[i] >= 0)
+		close(im->bar_fd[i]);
+	im->bar_mem[i] = NULL;
+	im->bar_maplen[i] = 0;
+	im->bar_fd[i] = -1;
+}
+
 static void drop_bar_mem(struct image_dev *im)
 {
-	for (int i = 0; i <= PTDM_ROM_INDEX; i++) {
-		if (im->bar_mem[i])
-			munmap(im->bar_mem[i], im->bar_maplen[i]);
-		im->bar_mem[i] = NULL;
-		im->bar_maplen[i] = 0;
-	}
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
+		drop_one(im, i);
 }
 
 static int image_reset(struct host_dev *h)
@@ -120,7 +176,13 @@ static int image_reset(struct host_dev *h)
 	struct image_dev *im = to_image(h);
 
 	memcpy(im->cfg, im->cfg_initial, sizeof(im->cfg));
-	drop_bar_mem(im);
+	/* registers back to 0; the fds a VMM holds stay valid */
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
+		if (im->bar_fd[i] >= 0 &&
+		    fallocate(im->bar_fd[i], FALLOC_FL_PUNCH_HOLE |
+				     FALLOC_FL_KEEP_SIZE, 0,
+			      (off_t)im->bar_maplen[i]))
+			memset(im->bar_mem[i], 0, im->bar_maplen[i]);
 	im->resets++;
 	return 0;
 }
@@ -140,6 +202,7 @@ static const struct host_ops image_ops = {
 	.bar_read = image_bar_read,
 	.bar_write = image_bar_write,
 	.reset = image_reset,
+	.bar_fd = image_bar_fd,
 	.close = image_close,
 };
 
@@ -249,6 +312,8 @@ int image_new(struct host_dev **out, const char *name, const uint8_t *cfg,
 	if (!im)
 		return ptdm_errf(err, -ENOMEM, "%s: out of memory", name);
 	im->h.ops = &image_ops;
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
+		im->bar_fd[i] = -1;
 	snprintf(im->h.name, sizeof(im->h.name), "%s", name);
 	im->h.cfg_size = cfg_size == PTDM_CFG_SPACE_SIZE ? PTDM_CFG_SPACE_SIZE
 							 : PTDM_CFG_LEGACY_SIZE;
@@ -293,10 +358,7 @@ int image_set_bar_size(struct host_dev *h, int bar, uint64_t size,
 		return ptdm_errf(err, -EINVAL,
 				 "%s: 32-bit BAR %d size %#llx > 2G", h->name,
 				 bar, (unsigned long long)size);
-	if (im->bar_mem[bar]) {
-		munmap(im->bar_mem[bar], im->bar_maplen[bar]);
-		im->bar_mem[bar] = NULL;
-	}
+	drop_one(im, bar);
 	b->size = size;
 	b->size_known = true;
 	if (!size) {

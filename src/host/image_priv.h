@@ -15,6 +15,7 @@ struct image_dev {
 	uint8_t cfg_initial[PTDM_CFG_SPACE_SIZE]; /* restored by reset */
 	void *bar_mem[PTDM_NUM_BARS + 1];
 	uint64_t bar_maplen[PTDM_NUM_BARS + 1];
+	int bar_fd[PTDM_NUM_BARS + 1]; /* memfd per BAR, -1 until used */
 	uint8_t rw1c[PTDM_CFG_SPACE_SIZE]; /* write-1-to-clear bits, per byte */
 	unsigned cfg_writes; /* host config writes, for tests */
 	unsigned resets;

@@ -1,0 +1,874 @@
+/*
+ * vfio_user.c - one vfio-user connection: read a message, check it, act on
+ * the device, reply.
+ *
+ * Every message is checked against a const table {command, payload size
+ * bounds, fds allowed} before a handler sees it, and handlers check every
+ * field before allocating or touching the device.  A bad message gets an
+ * error reply (header only, errno in `error`) and the connection stays
+ * usable; only a stream that cannot be resynchronised (a header shorter
+ * than 16 bytes, a size below the header, a payload too large to drain) is
+ * dropped.  Received fds that a handler does not keep are closed.  Log
+ * lines a client can trigger are rate-limited per connection.
+ *
+ * Regions follow VFIO's PCI layout: 0-5 BARs, 6 ROM, 7 config, 8 VGA.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ptdm/vfio_user.h"
+#include "ptdm/vfu_server.h"
+
+#define PAGE 4096u
+#define MAX_PAYLOAD (VFU_SERVER_MAX_XFER + 4096u)
+#define MAX_DRAIN (64u << 20)
+#define NUM_REGIONS VFIO_PCI_NUM_REGIONS
+#define MAX_SPARSE 4
+
+struct msg {
+	const struct vfu_hdr *hdr;
+	uint8_t *p;     /* payload */
+	uint32_t len;
+	int *fds;
+	unsigned nfds;
+	uint8_t *r;     /* reply payload */
+	uint32_t rlen;
+	int rfd;        /* fd to send with the reply, -1 for none */
+};
+
+static void conn_warn(struct vfu_conn *c, const char *what, int err)
+{
+	ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "vfio-user: %s: %s", what,
+			     strerror(err));
+}
+
+/* ---- transport ---- */
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, (char *)buf + got, len - got, MSG_WAITALL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int send_reply(struct vfu_conn *c, const struct vfu_hdr *req,
+		      int error, const void *payload, uint32_t len, int fd)
+{
+	struct vfu_hdr h = {
+		.msg_id = req->msg_id,
+		.cmd = req->cmd,
+		.msg_size = (uint32_t)sizeof(h) + (error ? 0 : len),
+		.flags = VFU_F_REPLY | (error ? VFU_F_ERROR : 0),
+		.error = (uint32_t)error,
+	};
+	struct iovec iov[2] = { { &h, sizeof(h) },
+				{ (void *)payload, error ? 0 : len } };
+	char ctrl[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+	size_t total = h.msg_size, sent = 0;
+
+	if (fd >= 0 && !error) {
+		struct cmsghdr *cm;
+
+		memset(ctrl, 0, sizeof(ctrl));
+		m.msg_control = ctrl;
+		m.msg_controllen = sizeof(ctrl);
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	while (sent < total) {
+		ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		sent += (size_t)n;
+		m.msg_control = NULL;
+		m.msg_controllen = 0;
+		/* advance the iovecs past what went out */
+		for (size_t left = (size_t)n; left;) {
+			struct iovec *v = m.msg_iov;
+			size_t k = left < v->iov_len ? left : v->iov_len;
+
+			v->iov_base = (char *)v->iov_base + k;
+			v->iov_len -= k;
+			left -= k;
+			if (!v->iov_len && m.msg_iovlen > 1) {
+				m.msg_iov++;
+				m.msg_iovlen--;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- DMA ---- */
+
+static void dma_unmap_one(struct vfu_dma *m)
+{
+	if (m->map)
+		munmap(m->map, m->maplen);
+	m->map = NULL;
+}
+
+static int h_dma_map(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_dma_map r;
+	struct vfu_dma *n;
+	unsigned at;
+	int prot = 0;
+
+	memcpy(&r, m->p, sizeof(r));
+	if (r.flags & ~(VFU_DMA_READ_OK | VFU_DMA_WRITE_OK) || !r.size ||
+	    (r.addr | r.size | r.offset) % PAGE ||
+	    r.addr + r.size < r.addr || r.offset + r.size < r.offset ||
+	    r.size > SIZE_MAX)
+		return -EINVAL;
+	if (c->ndma >= VFU_SERVER_MAX_DMA_MAPS)
+		return -ENOSPC;
+	for (at = 0; at < c->ndma && c->dma[at].iova < r.addr; at++)
+		;
+	if ((at < c->ndma && c->dma[at].iova < r.addr + r.size) ||
+	    (at > 0 && c->dma[at - 1].iova + c->dma[at - 1].size > r.addr))
+		return -EEXIST;
+	if (r.flags & VFU_DMA_READ_OK)
+		prot |= PROT_READ;
+	if (r.flags & VFU_DMA_WRITE_OK)
+		prot |= PROT_WRITE;
+	n = realloc(c->dma, (c->ndma + 1) * sizeof(*c->dma));
+	if (!n)
+		return -ENOMEM;
+	c->dma = n;
+	memmove(&c->dma[at + 1], &c->dma[at], (c->ndma - at) * sizeof(*n));
+	c->dma[at] = (struct vfu_dma){ .iova = r.addr, .size = r.size,
+				       .prot = r.flags };
+	if (m->nfds == 1) {
+		void *p = mmap(NULL, r.size, prot ? prot : PROT_NONE, MAP_SHARED,
+			       m->fds[0], (off_t)r.offset);
+
+		if (p == MAP_FAILED) {
+			int e = -errno;
+
+			memmove(&c->dma[at], &c->dma[at + 1],
+				(c->ndma - at) * sizeof(*n));
+			return e;
+		}
+		c->dma[at].map = p;
+		c->dma[at].maplen = r.size;
+	}
+	c->ndma++;
+	return 0;
+}
+
+static int h_dma_unmap(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_dma_unmap r;
+
+	memcpy(&r, m->p, sizeof(r));
+	if (r.flags & ~VFU_DMA_UNMAP_ALL)
+		return -EINVAL;
+	if (r.flags & VFU_DMA_UNMAP_ALL) {
+		if (r.addr || r.size)
+			return -EINVAL;
+		for (unsigned i = 0; i < c->ndma; i++)
+			dma_unmap_one(&c->dma[i]);
+		c->ndma = 0;
+	} else {
+		unsigned i;
+
+		for (i = 0; i < c->ndma; i++)
+			if (c->dma[i].iova == r.addr && c->dma[i].size == r.size)
+				break;
+		if (i == c->ndma)
+			return -ENOENT;
+		dma_unmap_one(&c->dma[i]);
+		memmove(&c->dma[i], &c->dma[i + 1],
+			(c->ndma - i - 1) * sizeof(*c->dma));
+		c->ndma--;
+	}
+	memcpy(m->r, &r, sizeof(r));
+	m->rlen = sizeof(r);
+	return 0;
+}
+
+/* ---- device info, regions, IRQs ---- */
+
+static int h_device_info(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_device_info r = {
+		.argsz = sizeof(r),
+		.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET,
+		.num_regions = NUM_REGIONS,
+		.num_irqs = VFU_NUM_IRQ_INDEX,
+	};
+	uint32_t argsz;
+
+	memcpy(&argsz, m->p, 4);
+	if (argsz < sizeof(r))
+		return -EINVAL;
+	memcpy(m->r, &r, sizeof(r));
+	m->rlen = sizeof(r);
+	return 0;
+}
+
+static uint64_t region_size(struct vfu_conn *c, unsigned index)
+{
+	struct ptdm_bar_info b;
+
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
+		return ptdm_cfg_size(c->dev);
+	if (index > VFIO_PCI_ROM_REGION_INDEX)
+		return 0;
+	ptdm_dev_bar(c->dev, (int)index, &b);
+	if (b.kind == HOST_BAR_NONE || b.kind == HOST_BAR_MEM64_HI ||
+	    !b.size_known)
+		return 0;
+	return b.size;
+}
+
+/* Mappable parts of a BAR: everything but the MSI-X table and PBA pages. */
+static unsigned sparse_areas(struct vfu_conn *c, unsigned bar, uint64_t size,
+			     struct vfio_region_sparse_mmap_area *a)
+{
+	struct ptdm_msix_info mi;
+	uint64_t hole[2][2];
+	unsigned nh = 0, n = 0;
+	uint64_t at = 0;
+
+	ptdm_msix_get(c->dev, &mi);
+	if (!mi.present)
+		return 0;
+	if ((unsigned)mi.table_bar == bar) {
+		hole[nh][0] = mi.table_off & ~(uint64_t)(PAGE - 1);
+		hole[nh][1] = ((uint64_t)mi.table_off + 16ull * mi.nvec + PAGE - 1) &
+			      ~(uint64_t)(PAGE - 1);
+		nh++;
+	}
+	if ((unsigned)mi.pba_bar == bar) {
+		hole[nh][0] = mi.pba_off & ~(uint64_t)(PAGE - 1);
+		hole[nh][1] = ((uint64_t)mi.pba_off + (mi.nvec + 63) / 64 * 8 +
+			       PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		nh++;
+	}
+	if (!nh)
+		return 0;
+	if (nh == 2 && hole[1][0] < hole[0][0]) {
+		uint64_t t0 = hole[0][0], t1 = hole[0][1];
+
+		hole[0][0] = hole[1][0];
+		hole[0][1] = hole[1][1];
+		hole[1][0] = t0;
+		hole[1][1] = t1;
+	}
+	for (unsigned i = 0; i < nh; i++) {
+		if (hole[i][0] > at) {
+			a[n].offset = at;
+			a[n].size = hole[i][0] - at;
+			n++;
+		}
+		if (hole[i][1] > at)
+			at = hole[i][1];
+	}
+	if (at < size) {
+		a[n].offset = at;
+		a[n].size = size - at;
+		n++;
+	}
+	return n ? n : MAX_SPARSE + 1; /* all holes: nothing mappable */
+}
+
+static int h_region_info(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_region_info q, r;
+	struct vfio_region_sparse_mmap_area areas[MAX_SPARSE];
+	struct vfio_region_info_cap_sparse_mmap cap;
+	struct ptdm_bar_info b;
+	unsigned nareas = 0;
+	uint32_t need = sizeof(r);
+	uint64_t off = 0;
+	int fd = -1;
+
+	memcpy(&q, m->p, sizeof(q));
+	if (q.index >= NUM_REGIONS || q.argsz < sizeof(r))
+		return -EINVAL;
+	r = (struct vfu_region_info){ .argsz = sizeof(r), .index = q.index,
+				      .size = region_size(c, q.index) };
+	if (q.index == VFIO_PCI_CONFIG_REGION_INDEX) {
+		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	} else if (r.size && q.index == VFIO_PCI_ROM_REGION_INDEX) {
+		r.flags = VFIO_REGION_INFO_FLAG_READ;
+	} else if (r.size) {
+		struct host_dev *h = ptdm_dev_host(c->dev);
+
+		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+		ptdm_dev_bar(c->dev, (int)q.index, &b);
+		if (b.kind != HOST_BAR_IO && h->ops->bar_fd && c->peer_max_fds)
+			fd = h->ops->bar_fd(h, (int)q.index, &off);
+		if (fd >= 0) {
+			nareas = sparse_areas(c, q.index, r.size, areas);
+			if (nareas > MAX_SPARSE) {
+				fd = -1; /* the table fills the BAR */
+				nareas = 0;
+			}
+		}
+		if (fd >= 0) {
+			r.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+			r.offset = off;
+		}
+	}
+	if (nareas) {
+		r.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		need += (uint32_t)(sizeof(cap) + nareas * sizeof(areas[0]));
+	}
+	r.argsz = need;
+	if (q.argsz < need) {
+		/* too small: say how much is needed, send no fd */
+		memcpy(m->r, &r, sizeof(r));
+		m->rlen = sizeof(r);
+		return 0;
+	}
+	if (nareas) {
+		r.cap_offset = sizeof(r);
+		memset(&cap, 0, sizeof(cap));
+		cap.header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+		cap.header.version = 1;
+		cap.nr_areas = nareas;
+		memcpy(m->r + sizeof(r), &cap, sizeof(cap));
+		memcpy(m->r + sizeof(r) + sizeof(cap), areas,
+		       nareas * sizeof(areas[0]));
+	}
+	memcpy(m->r, &r, sizeof(r));
+	m->rlen = need;
+	m->rfd = fd;
+	return 0;
+}
+
+static unsigned irq_count(struct vfu_conn *c, unsigned index)
+{
+	struct ptdm_msi_state msi;
+	struct ptdm_msix_info msix;
+	uint32_t pin = 0;
+
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		ptdm_cfg_read(c->dev, 0x3d, 1, &pin);
+		return pin ? 1 : 0;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		ptdm_msi_get(c->dev, &msi);
+		return msi.present ? msi.nvec_max : 0;
+	case VFIO_PCI_MSIX_IRQ_INDEX:
+		ptdm_msix_get(c->dev, &msix);
+		return msix.present ? msix.nvec : 0;
+	default:
+		return 0; /* ERR and REQ: an image reports neither */
+	}
+}
+
+static int h_irq_info(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_irq_info q, r;
+
+	memcpy(&q, m->p, sizeof(q));
+	if (q.index >= VFU_NUM_IRQ_INDEX || q.argsz < sizeof(r))
+		return -EINVAL;
+	r = (struct vfu_irq_info){ .argsz = sizeof(r), .index = q.index,
+				   .count = irq_count(c, q.index),
+				   .flags = VFIO_IRQ_INFO_EVENTFD };
+	if (q.index == VFIO_PCI_INTX_IRQ_INDEX)
+		r.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+	else
+		r.flags |= VFIO_IRQ_INFO_NORESIZE;
+	memcpy(m->r, &r, sizeof(r));
+	m->rlen = sizeof(r);
+	return 0;
+}
+
+static void close_irq_range(struct vfu_conn *c, unsigned index,
+			    unsigned start, unsigned count)
+{
+	for (unsigned v = start; v < start + count && v < c->nirq_fds[index];
+	     v++) {
+		if (c->irq_fds[index][v] >= 0)
+			close(c->irq_fds[index][v]);
+		c->irq_fds[index][v] = -1;
+	}
+}
+
+static int grow_irq(struct vfu_conn *c, unsigned index, unsigned n)
+{
+	int *p;
+
+	if (n <= c->nirq_fds[index])
+		return 0;
+	p = realloc(c->irq_fds[index], n * sizeof(int));
+	if (!p)
+		return -ENOMEM;
+	for (unsigned v = c->nirq_fds[index]; v < n; v++)
+		p[v] = -1;
+	c->irq_fds[index] = p;
+	c->nirq_fds[index] = n;
+	return 0;
+}
+
+int vfu_conn_trigger(struct vfu_conn *c, unsigned index, unsigned vec)
+{
+	uint64_t one = 1;
+
+	if (index >= VFU_NUM_IRQ_INDEX || vec >= c->nirq_fds[index] ||
+	    c->irq_fds[index][vec] < 0)
+		return -ENOENT;
+	if (index == VFIO_PCI_INTX_IRQ_INDEX && c->intx_masked)
+		return -EAGAIN;
+	if (write(c->irq_fds[index][vec], &one, sizeof(one)) != sizeof(one))
+		return -errno;
+	if (index == VFIO_PCI_INTX_IRQ_INDEX)
+		c->intx_masked = true; /* automasked until unmasked */
+	return 0;
+}
+
+static int h_set_irqs(struct vfu_conn *c, struct msg *m)
+{
+	const uint32_t data = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL |
+			      VFIO_IRQ_SET_DATA_EVENTFD;
+	const uint32_t action = VFIO_IRQ_SET_ACTION_MASK |
+				VFIO_IRQ_SET_ACTION_UNMASK |
+				VFIO_IRQ_SET_ACTION_TRIGGER;
+	struct vfu_irq_set q;
+	uint32_t d, a, max;
+	int rc;
+
+	memcpy(&q, m->p, sizeof(q));
+	d = q.flags & data;
+	a = q.flags & action;
+	if (q.flags & ~(data | action) || __builtin_popcount(d) != 1 ||
+	    __builtin_popcount(a) != 1 || q.index >= VFU_NUM_IRQ_INDEX)
+		return -EINVAL;
+	max = irq_count(c, q.index);
+	/* count 0 with DATA_NONE|TRIGGER: the whole index off */
+	if (!q.count) {
+		if (d != VFIO_IRQ_SET_DATA_NONE || a != VFIO_IRQ_SET_ACTION_TRIGGER ||
+		    m->nfds)
+			return -EINVAL;
+		close_irq_range(c, q.index, 0, c->nirq_fds[q.index]);
+		return 0;
+	}
+	if (q.start >= max || q.count > max - q.start)
+		return -EINVAL;
+	if (a != VFIO_IRQ_SET_ACTION_TRIGGER) {
+		/* masking exists for INTx only */
+		if (q.index != VFIO_PCI_INTX_IRQ_INDEX || m->nfds)
+			return -EINVAL;
+		c->intx_masked = a == VFIO_IRQ_SET_ACTION_MASK;
+		return 0;
+	}
+	switch (d) {
+	case VFIO_IRQ_SET_DATA_EVENTFD:
+		/* the fds travel as SCM_RIGHTS; the payload may carry s32s */
+		if (m->len != sizeof(q) && m->len != sizeof(q) + 4 * q.count)
+			return -EINVAL;
+		if (m->nfds && m->nfds != q.count)
+			return -EINVAL;
+		rc = grow_irq(c, q.index, q.start + q.count);
+		if (rc)
+			return rc;
+		close_irq_range(c, q.index, q.start, q.count);
+		for (unsigned i = 0; i < m->nfds; i++) {
+			c->irq_fds[q.index][q.start + i] = m->fds[i];
+			m->fds[i] = -1; /* kept */
+		}
+		return 0;
+	case VFIO_IRQ_SET_DATA_BOOL:
+		if (m->len != sizeof(q) + q.count || m->nfds)
+			return -EINVAL;
+		for (unsigned i = 0; i < q.count; i++)
+			if (m->p[sizeof(q) + i])
+				vfu_conn_trigger(c, q.index, q.start + i);
+		return 0;
+	default:
+		if (m->len != sizeof(q) || m->nfds)
+			return -EINVAL;
+		for (unsigned i = 0; i < q.count; i++)
+			vfu_conn_trigger(c, q.index, q.start + i);
+		return 0;
+	}
+}
+
+/* ---- region access ---- */
+
+static int region_rw(struct vfu_conn *c, unsigned region, uint64_t off,
+		     uint8_t *buf, uint32_t count, bool write)
+{
+	uint64_t size = region_size(c, region);
+
+	if (region >= NUM_REGIONS || !count || off > size || count > size - off)
+		return -EINVAL;
+	if (region == VFIO_PCI_CONFIG_REGION_INDEX)
+		return ptdm_cfg_rw(c->dev, (unsigned)off, buf, count, write);
+	if (region == VFIO_PCI_ROM_REGION_INDEX && write)
+		return -EINVAL;
+	while (count) {
+		/* small pieces keep MSI-X table accesses exact */
+		uint32_t n = count > 4096 ? 4096 : count;
+		int rc = ptdm_bar_rw(c->dev, (int)region, off, buf, n, write);
+
+		if (rc)
+			return rc;
+		off += n;
+		buf += n;
+		count -= n;
+	}
+	return 0;
+}
+
+static int h_region_read(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_region_rw q;
+	int rc;
+
+	memcpy(&q, m->p, sizeof(q));
+	if (q.count > VFU_SERVER_MAX_XFER)
+		return -E2BIG;
+	rc = region_rw(c, q.region, q.offset, m->r + sizeof(q), q.count, false);
+	if (rc)
+		return rc;
+	memcpy(m->r, &q, sizeof(q));
+	m->rlen = (uint32_t)sizeof(q) + q.count;
+	return 0;
+}
+
+static int h_region_write(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_region_rw q;
+	int rc;
+
+	memcpy(&q, m->p, sizeof(q));
+	if (q.count != m->len - sizeof(q))
+		return -EINVAL;
+	rc = region_rw(c, q.region, q.offset, m->p + sizeof(q), q.count, true);
+	if (rc)
+		return rc;
+	memcpy(m->r, &q, sizeof(q));
+	m->rlen = sizeof(q);
+	return 0;
+}
+
+static int h_write_multi(struct vfu_conn *c, struct msg *m)
+{
+	uint64_t n;
+
+	memcpy(&n, m->p, 8);
+	if (!n || n > (m->len - 8) / sizeof(struct vfu_write_multi_entry) ||
+	    m->len != 8 + n * sizeof(struct vfu_write_multi_entry))
+		return -EINVAL;
+	for (uint64_t i = 0; i < n; i++) {
+		struct vfu_write_multi_entry e;
+		int rc;
+
+		memcpy(&e, m->p + 8 + i * sizeof(e), sizeof(e));
+		if (!e.count || e.count > VFU_WRITE_MULTI_DATA)
+			return -EINVAL;
+		rc = region_rw(c, e.region, e.offset, e.data, e.count, true);
+		if (rc)
+			return rc;
+	}
+	memcpy(m->r, &n, 8);
+	m->rlen = 8;
+	return 0;
+}
+
+static int h_reset(struct vfu_conn *c, struct msg *m)
+{
+	return ptdm_dev_reset(c->dev);
+}
+
+static int h_io_fds(struct vfu_conn *c, struct msg *m)
+{
+	uint32_t q[4];
+
+	memcpy(q, m->p, sizeof(q));
+	if (q[2] >= NUM_REGIONS || q[0] < sizeof(q))
+		return -EINVAL;
+	/* no ioeventfds offered: count 0 */
+	q[0] = sizeof(q);
+	q[1] = 0;
+	q[3] = 0;
+	memcpy(m->r, q, sizeof(q));
+	m->rlen = sizeof(q);
+	return 0;
+}
+
+static int h_unsupported(struct vfu_conn *c, struct msg *m)
+{
+	/* migration and DMA logging: not offered for these devices yet */
+	return -ENOTTY;
+}
+
+static int h_server_only(struct vfu_conn *c, struct msg *m)
+{
+	return -EINVAL; /* DMA_READ/WRITE go from server to client */
+}
+
+/* ---- version ---- */
+
+static int cap_uint(struct json_object *caps, const char *key, uint64_t max,
+		    uint64_t *out)
+{
+	struct json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(caps, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return -EINVAL;
+	x = json_object_get_int64(v);
+	if (x < 0 || (uint64_t)x > max)
+		return -EINVAL;
+	*out = (uint64_t)x;
+	return 0;
+}
+
+static int h_version(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_version v;
+	struct json_object *root, *caps = NULL, *wm;
+	uint64_t fds = 1, xfer = VFU_SERVER_MAX_XFER;
+	const char *reply;
+	size_t jlen;
+	int rc = 0;
+
+	if (c->versioned)
+		return -EINVAL;
+	memcpy(&v, m->p, sizeof(v));
+	if (v.major != VFU_MAJOR)
+		return -ENOTSUP;
+	jlen = m->len - sizeof(v);
+	if (!jlen || m->p[m->len - 1] != 0 || strlen((char *)m->p + 4) != jlen - 1)
+		return -EINVAL; /* the JSON must be one NUL-terminated string */
+	root = json_tokener_parse((char *)m->p + sizeof(v));
+	if (!root || !json_object_is_type(root, json_type_object)) {
+		json_object_put(root);
+		return -EINVAL;
+	}
+	if (json_object_object_get_ex(root, "capabilities", &caps) &&
+	    !json_object_is_type(caps, json_type_object))
+		rc = -EINVAL;
+	if (!rc && caps) {
+		rc = cap_uint(caps, "max_msg_fds", 1024, &fds);
+		rc = rc ? rc : cap_uint(caps, "max_data_xfer_size", 1u << 30,
+					&xfer);
+		if (!rc && json_object_object_get_ex(caps, "write_multiple",
+						     &wm)) {
+			if (!json_object_is_type(wm, json_type_boolean))
+				rc = -EINVAL;
+			else
+				c->write_multiple = json_object_get_boolean(wm);
+		}
+	}
+	json_object_put(root);
+	if (rc || !xfer)
+		return -EINVAL;
+	c->peer_max_fds = (uint32_t)fds;
+	c->peer_max_xfer = xfer;
+	c->versioned = true;
+	v.major = VFU_MAJOR;
+	v.minor = VFU_MINOR;
+	reply = "{\"capabilities\":{\"max_msg_fds\":8,"
+		"\"max_data_xfer_size\":1048576,\"max_dma_maps\":4096,"
+		"\"pgsizes\":4096,\"write_multiple\":true}}";
+	memcpy(m->r, &v, sizeof(v));
+	memcpy(m->r + sizeof(v), reply, strlen(reply) + 1);
+	m->rlen = (uint32_t)(sizeof(v) + strlen(reply) + 1);
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+struct cmd_desc {
+	const char *name;
+	uint32_t min, max; /* payload bytes */
+	uint8_t max_fds;
+	int (*fn)(struct vfu_conn *c, struct msg *m);
+};
+
+static const struct cmd_desc cmds[VFU_CMD_MAX] = {
+	[VFU_VERSION] = { "VERSION", 5, 4096, 0, h_version },
+	[VFU_DMA_MAP] = { "DMA_MAP", 32, 32, 1, h_dma_map },
+	[VFU_DMA_UNMAP] = { "DMA_UNMAP", 24, 24, 0, h_dma_unmap },
+	[VFU_DEVICE_GET_INFO] = { "DEVICE_GET_INFO", 16, 16, 0,
+				  h_device_info },
+	[VFU_DEVICE_GET_REGION_INFO] = { "GET_REGION_INFO", 32, 32, 0,
+					 h_region_info },
+	[VFU_DEVICE_GET_REGION_IO_FDS] = { "GET_REGION_IO_FDS", 16, 16, 0,
+					   h_io_fds },
+	[VFU_DEVICE_GET_IRQ_INFO] = { "GET_IRQ_INFO", 16, 16, 0, h_irq_info },
+	[VFU_DEVICE_SET_IRQS] = { "SET_IRQS", 20, 20 + 4 * 2048,
+				  VFU_SERVER_MAX_FDS, h_set_irqs },
+	[VFU_REGION_READ] = { "REGION_READ", 16, 16, 0, h_region_read },
+	[VFU_REGION_WRITE] = { "REGION_WRITE", 17,
+			       16 + VFU_SERVER_MAX_XFER, 0, h_region_write },
+	[VFU_DMA_READ] = { "DMA_READ", 0, MAX_PAYLOAD, 0, h_server_only },
+	[VFU_DMA_WRITE] = { "DMA_WRITE", 0, MAX_PAYLOAD, 0, h_server_only },
+	[VFU_DEVICE_RESET] = { "DEVICE_RESET", 0, 0, 0, h_reset },
+	[VFU_REGION_WRITE_MULTI] = { "REGION_WRITE_MULTI", 8 + 24,
+				     8 + 24 * 4096, 0, h_write_multi },
+	[VFU_DEVICE_FEATURE] = { "DEVICE_FEATURE", 8, 4096, 1, h_unsupported },
+	[VFU_MIG_DATA_READ] = { "MIG_DATA_READ", 8, 8, 0, h_unsupported },
+	[VFU_MIG_DATA_WRITE] = { "MIG_DATA_WRITE", 8, MAX_PAYLOAD, 0,
+				 h_unsupported },
+};
+
+int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->dev = dev;
+	c->peer_max_fds = 1;
+	c->peer_max_xfer = VFU_SERVER_MAX_XFER;
+	c->buf_size = sizeof(struct vfu_hdr) + MAX_PAYLOAD;
+	c->buf = malloc(2 * c->buf_size); /* request, then reply */
+	return c->buf ? 0 : -ENOMEM;
+}
+
+void vfu_conn_close(struct vfu_conn *c)
+{
+	for (unsigned i = 0; i < c->ndma; i++)
+		dma_unmap_one(&c->dma[i]);
+	free(c->dma);
+	c->dma = NULL;
+	c->ndma = 0;
+	for (unsigned i = 0; i < VFU_NUM_IRQ_INDEX; i++) {
+		close_irq_range(c, i, 0, c->nirq_fds[i]);
+		free(c->irq_fds[i]);
+		c->irq_fds[i] = NULL;
+		c->nirq_fds[i] = 0;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	free(c->buf);
+	c->buf = NULL;
+}
+
+/* Throw away a payload we will not process, to stay in step. */
+static int drain(struct vfu_conn *c, uint64_t len)
+{
+	while (len) {
+		size_t n = len > c->buf_size ? c->buf_size : len;
+		int rc = read_full(c->fd, c->buf, n);
+
+		if (rc)
+			return rc;
+		len -= n;
+	}
+	return 0;
+}
+
+int vfu_conn_handle(struct vfu_conn *c)
+{
+	char ctrl[CMSG_SPACE(sizeof(int) * VFU_SERVER_MAX_FDS)];
+	int fds[VFU_SERVER_MAX_FDS];
+	struct vfu_hdr hdr;
+	struct iovec iov = { &hdr, sizeof(hdr) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctrl, .msg_controllen = sizeof(ctrl) };
+	struct msg m = { .hdr = &hdr, .fds = fds, .rfd = -1 };
+	const struct cmd_desc *cd = NULL;
+	uint32_t plen;
+	ssize_t n;
+	int rc = 0;
+
+	do
+		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0)
+		return errno == EPIPE || errno == ECONNRESET ? -ECONNRESET
+							     : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		     i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (m.nfds < VFU_SERVER_MAX_FDS)
+				fds[m.nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	c->messages++;
+	if ((size_t)n < sizeof(hdr) || hdr.msg_size < sizeof(hdr)) {
+		rc = -EPROTO; /* cannot find the next message: drop */
+		goto out;
+	}
+	plen = hdr.msg_size - (uint32_t)sizeof(hdr);
+	if (plen > MAX_PAYLOAD) {
+		conn_warn(c, "message too large", E2BIG);
+		rc = plen <= MAX_DRAIN ? drain(c, plen) : -EPROTO;
+		if (!rc && !(hdr.flags & VFU_F_NO_REPLY))
+			rc = send_reply(c, &hdr, E2BIG, NULL, 0, -1);
+		c->errors++;
+		goto out;
+	}
+	m.p = c->buf;
+	m.len = plen;
+	m.r = c->buf + c->buf_size;
+	rc = read_full(c->fd, m.p, plen);
+	if (rc)
+		goto out;
+	if (mh.msg_flags & MSG_CTRUNC)
+		rc = -EMSGSIZE;
+	else if ((hdr.flags & VFU_F_TYPE_MASK) != VFU_F_COMMAND)
+		rc = -EINVAL;
+	else if (hdr.cmd >= VFU_CMD_MAX || !cmds[hdr.cmd].fn)
+		rc = -ENOSYS;
+	else if (!c->versioned && hdr.cmd != VFU_VERSION)
+		rc = -EINVAL;
+	else {
+		cd = &cmds[hdr.cmd];
+		if (plen < cd->min || plen > cd->max)
+			rc = -EINVAL;
+		else if (m.nfds > cd->max_fds)
+			rc = -EINVAL;
+		else
+			rc = cd->fn(c, &m);
+	}
+	if (rc) {
+		c->errors++;
+		conn_warn(c, cd ? cd->name : "bad message", -rc);
+	}
+	if (!(hdr.flags & VFU_F_NO_REPLY))
+		rc = send_reply(c, &hdr, rc < 0 ? -rc : 0, m.r, m.rlen, m.rfd);
+	else
+		rc = 0;
+out:
+	for (unsigned i = 0; i < m.nfds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return rc;
+}
