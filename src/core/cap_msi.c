@@ -2,15 +2,19 @@
  * cap_msi.c - MSI: the whole capability is the device model's.
  *
  * Enable, vector count, address, data and the per-vector mask are virtual:
- * the host's MSI registers are only ever programmed by ptdm through the
- * backend (XSA-128), never by raw guest bytes, and mask/pending never reach
- * the host (XSA-129).  The guest sees the device's capabilities (64-bit,
- * multi-message, per-vector masking) and gets a mask it fully controls;
- * pending bits are set by the owner when a masked vector fires.
+ * the host's MSI registers are only ever programmed by the owner through
+ * the backend from ptdm_msi_get(), never by raw guest bytes, so no write of
+ * any width overlapping control, address or data produces a host write
+ * (XSA-128), and mask/pending never reach the host (XSA-129).  The guest
+ * sees the device's capabilities (64-bit, multi-message, per-vector
+ * masking) read-only and gets a mask it fully controls; pending bits are
+ * set by the owner (ptdm_msi_set_pending) when a masked vector fires.
  *
- * Four layouts, four const tables.  The lengths round the 10- and 14-byte
- * layouts up to their dword so the bytes after Message Data (extended
- * message data, which ptdm does not offer) read 0 and can never pass.
+ * Four layouts, four const tables.  The 10- and 14-byte layouts are owned
+ * up to their dword (12 and 16 bytes): the two bytes after Message Data are
+ * where a PCIe 6 device has Extended Message Data, and left without a rule
+ * they would reach the host in permissive mode.  ptdm offers no extended
+ * data: they read 0 and are never written.
  */
 #include <errno.h>
 
@@ -18,20 +22,28 @@
 
 static cfg_write_hook msi_ctrl_write, msi_msg_write, msi_mask_write;
 
+/* Message Address is dword aligned: bits 1:0 are reserved, read 0 */
+#define MSI_ADDR_LO_WRITE 0xfffffffcu
+
+/* enable and vector count the guest's; QMASK/64BIT/MASKBIT the device's */
 #define CTRL_ROW                                                          \
 	{ "msi control", PCI_MSI_FLAGS, 2, .virt = 0xffff,                \
 	  .write = PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE,            \
 	  .on_write = msi_ctrl_write }
+/* message address: dword aligned, its low two bits read 0 */
 #define ADDR_LO_ROW                                                       \
 	{ "msi address", PCI_MSI_ADDRESS_LO, 4, .virt = ~0u,              \
-	  .write = ~3u, .on_write = msi_msg_write }
+	  .write = MSI_ADDR_LO_WRITE, .on_write = msi_msg_write }
+/* upper address: the guest's, given to the owner only */
 #define ADDR_HI_ROW                                                       \
 	{ "msi upper address", PCI_MSI_ADDRESS_HI, 4, .virt = ~0u,        \
 	  .write = ~0u, .on_write = msi_msg_write }
+/* data: the guest's; extended data: not offered, reads 0 */
 #define DATA_ROWS(off)                                                    \
 	{ "msi data", (off), 2, .virt = 0xffff, .write = 0xffff,          \
 	  .on_write = msi_msg_write },                                    \
 	{ "msi extended data", (off) + 2, 2, .virt = 0xffff }
+/* mask: the guest's own (never the host's, XSA-129); pending: owner's */
 #define MASK_ROWS(off)                                                    \
 	{ "msi mask", (off), 4, .virt = ~0u, .write = ~0u,                \
 	  .on_write = msi_mask_write },                                   \
@@ -69,8 +81,9 @@ static int msi_length(struct ptdm_dev *d, unsigned pos)
 	if (((f & PCI_MSI_FLAGS_QMASK) >> 1) > 5)
 		return -EINVAL; /* more than 32 vectors: reserved encoding */
 	if (f & PCI_MSI_FLAGS_MASKBIT)
-		return is64 ? 24 : 20;
-	return is64 ? 16 : 12;
+		return is64 ? PCI_MSI_PENDING_64 + 4 : PCI_MSI_PENDING_32 + 4;
+	/* data, then the extended data this module owns (see above) */
+	return is64 ? PCI_MSI_DATA_64 + 4 : PCI_MSI_DATA_32 + 4;
 }
 
 static int msi_init(struct ptdm_dev *d, struct cap_inst *c)
@@ -90,9 +103,10 @@ static unsigned msi_pos(const struct ptdm_dev *d)
 	return d->caps[d->cap_msi].info.pos;
 }
 
-static unsigned nvec_max(const struct ptdm_dev *d)
+/* Vectors the device can do (Multiple Message Capable). */
+static unsigned nvec_max(const struct ptdm_dev *d, unsigned pos)
 {
-	return 1u << ((host_flags(d, msi_pos(d)) & PCI_MSI_FLAGS_QMASK) >> 1);
+	return 1u << ((host_flags(d, pos) & PCI_MSI_FLAGS_QMASK) >> 1);
 }
 
 static void msi_reset(struct ptdm_dev *d, struct cap_inst *c)
@@ -125,10 +139,11 @@ static void msi_ctrl_write(struct ptdm_dev *d, const struct cfg_slot *s,
 		dev_notify_msi(d);
 }
 
+/* Address or data changed: the owner reprograms only a live MSI. */
 static void msi_msg_write(struct ptdm_dev *d, const struct cfg_slot *s,
 			  uint32_t old, uint32_t val, uint32_t mask)
 {
-	unsigned pos = (unsigned)cfg_slot_cap_pos(d, s);
+	unsigned pos = cfg_slot_cap_pos(d, s);
 
 	if (cfg_shadow_get(d, s->base, s->reg->size) != old &&
 	    (cfg_shadow_get(d, pos + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE))
@@ -138,10 +153,11 @@ static void msi_msg_write(struct ptdm_dev *d, const struct cfg_slot *s,
 static void msi_mask_write(struct ptdm_dev *d, const struct cfg_slot *s,
 			   uint32_t old, uint32_t val, uint32_t mask)
 {
-	unsigned n = nvec_max(d);
+	unsigned n = nvec_max(d, cfg_slot_cap_pos(d, s));
 	uint32_t valid = n >= 32 ? ~0u : (1u << n) - 1;
 	uint32_t now = cfg_shadow_get(d, s->base, 4) & valid;
 
+	/* bits for vectors the device does not have stay 0 */
 	cfg_shadow_set(d, s->base, 4, now);
 	if (now != old)
 		dev_notify_msi(d);
@@ -191,7 +207,7 @@ int ptdm_msi_set_pending(struct ptdm_dev *d, unsigned vec, bool pending)
 	f = host_flags(d, pos);
 	if (!(f & PCI_MSI_FLAGS_MASKBIT))
 		return -ENOTSUP;
-	if (vec >= nvec_max(d))
+	if (vec >= nvec_max(d, pos))
 		return -EINVAL;
 	off = pos + ((f & PCI_MSI_FLAGS_64BIT) ? PCI_MSI_PENDING_64
 					       : PCI_MSI_PENDING_32);

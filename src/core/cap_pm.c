@@ -2,40 +2,50 @@
  * cap_pm.c - Power Management capability.
  *
  * The guest's D-state is virtual unless the device has power_mgmt=1: a
- * guest putting the device in D3hot would otherwise make it drop its BARs
- * under the host's feet.  PME enable, data select and PME status are the
- * guest's own; capabilities and No_Soft_Reset are the device's.
+ * guest putting the device in D3hot would otherwise make it stop decoding
+ * its BARs under the host's feet.  With power_mgmt=1 the two state bits
+ * reach the device and the owner is told (dev_notify_power).  PME enable,
+ * data select and PME status are the guest's own copies in either mode, so
+ * a read-modify-write of PMCSR can never clear the host's PME status; the
+ * capabilities register, No_Soft_Reset and bytes 6-7 are the device's,
+ * read-only.  Two const tables, one per mode, chosen at init.
  */
 #include "core/dev_priv.h"
 
 static cfg_write_hook pmcsr_write;
 
-/* D-state bits are ignored by the guest-visible row here; the table used
- * depends on power_mgmt. */
-#define PMCSR_VIRT                                                     \
-	(PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_DATA_SEL_MASK |          \
+/* PMCSR bits that are the guest's copy in both modes */
+#define PMCSR_GUEST                                                       \
+	(PCI_PM_CTRL_PME_ENABLE | PCI_PM_CTRL_DATA_SEL_MASK |             \
 	 PCI_PM_CTRL_PME_STATUS)
 
 static const struct cfg_reg pm_regs_virtual[] = {
+	/* what the device supports: read-only, from the attach snapshot */
 	{ "pm capabilities", PCI_PM_PMC, 2, .virt = 0xffff },
-	/* power state virtual: reads back what the guest wrote */
+	/* power state virtual: the device stays in D0 whatever the guest says */
 	{ "pm control/status", PCI_PM_CTRL, 2,
-	  .virt = PCI_PM_CTRL_STATE_MASK | PMCSR_VIRT | PCI_PM_CTRL_NO_SOFT_RESET,
-	  .write = PCI_PM_CTRL_STATE_MASK | PMCSR_VIRT,
+	  .virt = PCI_PM_CTRL_STATE_MASK | PCI_PM_CTRL_NO_SOFT_RESET |
+		  PMCSR_GUEST,
+	  .write = PCI_PM_CTRL_STATE_MASK | PMCSR_GUEST,
 	  .rw1c = PCI_PM_CTRL_PME_STATUS, .on_write = pmcsr_write },
+	/* bridge extensions: meaningless for an endpoint, read-only */
 	{ "pm bridge ext", PCI_PM_PPB_EXTENSIONS, 1, .virt = 0xff },
+	/* data register follows the device's select, read-only snapshot */
 	{ "pm data", PCI_PM_DATA_REGISTER, 1, .virt = 0xff },
 	CFG_REG_END,
 };
 
 static const struct cfg_reg pm_regs_power_mgmt[] = {
+	/* what the device supports: read-only, from the attach snapshot */
 	{ "pm capabilities", PCI_PM_PMC, 2, .virt = 0xffff },
-	/* power_mgmt=1: the D-state reaches the device */
+	/* power_mgmt=1: only the D-state bits reach the device */
 	{ "pm control/status", PCI_PM_CTRL, 2,
-	  .virt = PMCSR_VIRT | PCI_PM_CTRL_NO_SOFT_RESET,
-	  .write = PCI_PM_CTRL_STATE_MASK | PMCSR_VIRT,
+	  .virt = PCI_PM_CTRL_NO_SOFT_RESET | PMCSR_GUEST,
+	  .write = PCI_PM_CTRL_STATE_MASK | PMCSR_GUEST,
 	  .rw1c = PCI_PM_CTRL_PME_STATUS, .on_write = pmcsr_write },
+	/* bridge extensions: meaningless for an endpoint, read-only */
 	{ "pm bridge ext", PCI_PM_PPB_EXTENSIONS, 1, .virt = 0xff },
+	/* data register follows the device's select, read-only snapshot */
 	{ "pm data", PCI_PM_DATA_REGISTER, 1, .virt = 0xff },
 	CFG_REG_END,
 };
@@ -56,9 +66,8 @@ static void pm_reset(struct ptdm_dev *d, struct cap_inst *c)
 	unsigned ctrl = c->info.pos + PCI_PM_CTRL;
 	uint32_t v = cfg_host_init(d, ctrl, 2);
 
-	/* power-on: D0, PME disabled, status clear, data select 0 */
-	v &= PCI_PM_CTRL_NO_SOFT_RESET;
-	cfg_shadow_set(d, ctrl, 2, v);
+	/* power-on: D0, PME disabled, PME status clear, data select 0 */
+	cfg_shadow_set(d, ctrl, 2, v & PCI_PM_CTRL_NO_SOFT_RESET);
 }
 
 static void pmcsr_write(struct ptdm_dev *d, const struct cfg_slot *s,
@@ -68,14 +77,17 @@ static void pmcsr_write(struct ptdm_dev *d, const struct cfg_slot *s,
 
 	if (!(mask & PCI_PM_CTRL_STATE_MASK))
 		return;
-	if (d->opts.power_mgmt) {
-		if (cfg_host_read(d, s->base, 2, &now))
-			return;
-	} else {
+	if (!d->opts.power_mgmt) {
 		now = cfg_shadow_get(d, s->base, 2);
+		if ((old ^ now) & PCI_PM_CTRL_STATE_MASK)
+			dev_notify_power(d, (int)(now &
+						  PCI_PM_CTRL_STATE_MASK));
+		return;
 	}
-	if ((old ^ now) & PCI_PM_CTRL_STATE_MASK || d->opts.power_mgmt)
-		dev_notify_power(d, (int)(now & PCI_PM_CTRL_STATE_MASK));
+	/* the device may refuse a state it does not support: report its */
+	if (cfg_host_read(d, s->base, 2, &now))
+		now = val;
+	dev_notify_power(d, (int)(now & PCI_PM_CTRL_STATE_MASK));
 }
 
 const struct cap_ops cap_pm_ops = {

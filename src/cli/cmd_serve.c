@@ -1,0 +1,187 @@
+/*
+ * cmd_serve.c - `ptdm serve`: give devices to VMMs over vfio-user.
+ *
+ *   ptdm serve DEVICE --vfio-user PATH [DEVICE --vfio-user PATH]...
+ *   ptdm serve DEVICE --fd N          (an already connected socket)
+ *   ptdm serve --config FILE          (lines "DEVICE --vfio-user PATH")
+ *
+ * One process, one poll loop, one socket per device.  It does not
+ * daemonize; SIGTERM or SIGINT end it cleanly (sockets removed, devices
+ * detached).  A device is opened for real (not read-only); an image needs
+ * every BAR size to be served.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "ptdm/image.h"
+#include "ptdm/vfu_server.h"
+
+#define MAX_DEVICES 64
+
+struct served {
+	struct opened_dev od;
+	struct ptdm_dev *dev;
+	char path[4096];
+	int fd;
+	bool connected;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int add(struct served *s, unsigned *n, const char *spec,
+	       const char *how, const char *arg)
+{
+	struct ptdm_err err = { "" };
+	struct served *x;
+	char *end;
+
+	if (*n >= MAX_DEVICES) {
+		fprintf(stderr, "ptdm serve: at most %d devices\n", MAX_DEVICES);
+		return -1;
+	}
+	x = &s[*n];
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	if (strcmp(how, "--vfio-user") && strcmp(how, "--fd")) {
+		fprintf(stderr, "ptdm serve: \"%s\": want --vfio-user PATH or "
+				"--fd N\n", how);
+		return -1;
+	}
+	if (open_device(spec, NULL, false, &x->od, &err)) {
+		fprintf(stderr, "ptdm serve: %s\n", err.msg);
+		return -1;
+	}
+	(*n)++;
+	if (!strcmp(x->od.backend, "image") && !image_sizes_complete(x->od.host)) {
+		fprintf(stderr, "ptdm serve: %s: BAR sizes unknown; serving an "
+				"image needs them (give an lspci -vvv file with "
+				"sizes=FILE)\n", spec);
+		return -1;
+	}
+	if (ptdm_dev_attach(&x->dev, x->od.host, &x->od.opts, &err)) {
+		fprintf(stderr, "ptdm serve: %s\n", err.msg);
+		return -1;
+	}
+	if (!strcmp(how, "--fd")) {
+		long v = strtol(arg, &end, 10);
+
+		if (*end || v < 0 || v > 65535) {
+			fprintf(stderr, "ptdm serve: --fd \"%s\": not a file "
+					"descriptor number\n", arg);
+			return -1;
+		}
+		x->fd = (int)v;
+		x->connected = true;
+		return 0;
+	}
+	snprintf(x->path, sizeof(x->path), "%s", arg);
+	x->fd = vfu_listen_unix(arg, &err);
+	if (x->fd < 0) {
+		x->path[0] = 0;
+		fprintf(stderr, "ptdm serve: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int read_config(struct served *s, unsigned *n, const char *file)
+{
+	FILE *f = fopen(file, "re");
+	char line[8192];
+	unsigned no = 0;
+
+	if (!f) {
+		fprintf(stderr, "ptdm serve: %s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char spec[4096], how[32], arg[4096], extra[2];
+		int k;
+
+		no++;
+		if (line[0] == '#' || strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		k = sscanf(line, "%4095s %31s %4095s %1s", spec, how, arg, extra);
+		if (k != 3) {
+			fprintf(stderr, "ptdm serve: %s:%u: want \"DEVICE "
+					"--vfio-user PATH\"\n", file, no);
+			fclose(f);
+			return -1;
+		}
+		if (add(s, n, spec, how, arg)) {
+			fprintf(stderr, "ptdm serve: (at %s:%u)\n", file, no);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct served *s = calloc(MAX_DEVICES, sizeof(*s));
+	struct vfu_listener l[MAX_DEVICES];
+	struct sigaction sa = { .sa_handler = on_signal };
+	unsigned n = 0;
+	int rc = 1;
+
+	if (!s)
+		return 1;
+	if (argc == 3 && !strcmp(argv[1], "--config")) {
+		if (read_config(s, &n, argv[2]))
+			goto out;
+	} else if (argc >= 4 && (argc - 1) % 3 == 0) {
+		for (int i = 1; i + 2 < argc; i += 3)
+			if (add(s, &n, argv[i], argv[i + 1], argv[i + 2]))
+				goto out;
+	} else {
+		fprintf(stderr, "usage: ptdm serve DEVICE --vfio-user PATH "
+				"[DEVICE --vfio-user PATH]...\n"
+				"       ptdm serve DEVICE --fd N\n"
+				"       ptdm serve --config FILE\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (!n) {
+		fprintf(stderr, "ptdm serve: no devices\n");
+		goto out;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (unsigned i = 0; i < n; i++) {
+		l[i] = (struct vfu_listener){ .fd = s[i].fd,
+					      .connected = s[i].connected,
+					      .dev = s[i].dev,
+					      .name = s[i].od.host->name };
+		if (s[i].connected)
+			s[i].fd = -1; /* the loop owns it now */
+		fprintf(stderr, "ptdm serve: %s on %s\n", s[i].od.host->name,
+			s[i].connected ? "an inherited socket" : s[i].path);
+	}
+	rc = vfu_serve(l, n, &stop) ? 1 : 0;
+out:
+	for (unsigned i = 0; i < n; i++) {
+		if (s[i].fd >= 0)
+			close(s[i].fd);
+		if (s[i].path[0])
+			unlink(s[i].path);
+		ptdm_dev_free(s[i].dev);
+		host_close(s[i].od.host);
+	}
+	free(s);
+	return rc;
+}

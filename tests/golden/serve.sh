@@ -1,0 +1,73 @@
+#!/bin/bash
+# serve.sh PTDM DUMPS_DIR - `ptdm serve` and `ptdm client` end to end over
+# a real UNIX socket: enumeration as firmware does it (decoded by lspci -F),
+# interrupts, DMA maps, device state kept across clients, several devices
+# from a config file, refusal of images without sizes, clean SIGTERM.
+set -u
+ptdm=$1
+dir=$2
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "PASS $name"; pass=$((pass + 1))
+	else
+		echo "FAIL $name"; fail=$((fail + 1))
+	fi
+}
+wait_sock() { for _ in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+nvme=$dir/samsung-a826-pm174x-nvme.lspci-x4.txt
+gpu=$dir/nvidia-24a0-ga104-rtx3070ti-laptop-gpu.lspci-x4.txt
+"$ptdm" serve "$nvme" --vfio-user "$tmp/nvme.sock" 2>"$tmp/serve.log" &
+srv=$!
+pids+=("$srv")
+check "server listens" wait_sock "$tmp/nvme.sock"
+check "client info" bash -c "'$ptdm' client '$tmp/nvme.sock' info | grep -q 'region 0 BAR0   size 0x8000 read write mmap caps'"
+"$ptdm" client "$tmp/nvme.sock" lspci >"$tmp/g.txt"
+check "enumerated config decodes" bash -c "lspci -F '$tmp/g.txt' -vvv >'$tmp/dec' 2>/dev/null"
+check "decode and bus master on" grep -q 'Control: I/O- Mem+ BusMaster+' "$tmp/dec"
+check "BAR placed" grep -q 'Region 0: Memory at 8000000000 (64-bit' "$tmp/dec"
+check "MSI-X enabled" grep -q 'MSI-X: Enable+ Count=129' "$tmp/dec"
+check "SR-IOV not visible" bash -c "! grep -q 'SR-IOV' '$tmp/dec'"
+check "MSI-X vector fires its eventfd" "$ptdm" client "$tmp/nvme.sock" irq 2 128
+check "bad vector refused" bash -c "! '$ptdm' client '$tmp/nvme.sock' irq 2 129 2>/dev/null"
+check "DMA map with a memfd" "$ptdm" client "$tmp/nvme.sock" dma 0x100000 0x10000
+check "misaligned DMA refused" bash -c "! '$ptdm' client '$tmp/nvme.sock' dma 0x100001 0x1000 2>/dev/null"
+"$ptdm" client "$tmp/nvme.sock" write 7 0x3c 1 0x0b
+check "state kept across clients" bash -c "[ \"\$('$ptdm' client '$tmp/nvme.sock' read 7 0x3c 1)\" = 0xb ]"
+kill -TERM "$srv"
+wait "$srv"
+check "SIGTERM: clean exit" test $? = 0
+check "socket removed" test ! -e "$tmp/nvme.sock"
+
+mellanox=$dir/mellanox-1007-connectx3-pro-nic.lspci-x4.txt
+check "image without sizes refused" bash -c \
+	"'$ptdm' serve '$mellanox' --vfio-user '$tmp/m.sock' 2>&1 | grep -q 'BAR sizes unknown'"
+
+printf '# two devices\n%s --vfio-user %s\n%s --vfio-user %s\n' \
+	"$nvme" "$tmp/a.sock" "$gpu" "$tmp/b.sock" >"$tmp/cfg"
+"$ptdm" serve --config "$tmp/cfg" 2>/dev/null &
+srv=$!
+pids+=("$srv")
+wait_sock "$tmp/a.sock"; wait_sock "$tmp/b.sock"
+check "config: first device" bash -c "'$ptdm' client '$tmp/a.sock' read 7 0 4 | grep -q 0xa826144d"
+check "config: second device" bash -c "'$ptdm' client '$tmp/b.sock' read 7 0 4 | grep -q 0x24a010de"
+check "GPU 8G BAR placed" bash -c "'$ptdm' client '$tmp/b.sock' lspci | lspci -F /dev/stdin -vv 2>/dev/null | grep -q 'Region 1: Memory at 8000000000 (64-bit, prefetchable)'"
+kill -TERM "$srv"
+wait "$srv"
+check "config: clean exit" test $? = 0
+printf 'nonsense here\n' >"$tmp/bad.cfg"
+check "bad config names file:line" bash -c \
+	"'$ptdm' serve --config '$tmp/bad.cfg' 2>&1 | grep -q 'bad.cfg:1:'"
+echo "serve: $pass passed, $fail failed"
+[ "$fail" = 0 ]
