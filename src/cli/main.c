@@ -22,8 +22,8 @@ static const struct cli_cmd cmds[] = {
 	  "give devices to VMMs over vfio-user; SIGTERM ends it" },
 	{ "client", cmd_client, "client PATH lspci|info|read|write|irq|dma ...",
 	  "talk to a vfio-user server the way a VMM does" },
-	{ "bench", cmd_bench, "bench cfg [--seconds S]",
-	  "config reads per second through the engine vs the backend" },
+	{ "bench", cmd_bench, "bench cfg|vfio-user [--seconds S]",
+	  "ptdm's cost as ratios to the floor (config engine, vfio-user)" },
 	{ "help", cmd_help, "help", "this text" },
 };
 
