@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -623,6 +624,96 @@ static void test_many_connections(void **state)
 	th_free(d, h);
 }
 
+/* ---- the server loop ---- */
+
+struct loop_arg {
+	struct vfu_listener l;
+	volatile sig_atomic_t stop;
+	int rc;
+	pthread_t t;
+};
+
+static void *run_loop(void *arg)
+{
+	struct loop_arg *a = arg;
+
+	a->rc = vfu_serve(&a->l, 1, &a->stop);
+	return NULL;
+}
+
+/* --fd: an inherited connection; the loop ends when its client leaves */
+static void test_serve_connected_fd(void **state)
+{
+	struct th_cfg c;
+	struct host_dev *h;
+	struct ptdm_dev *d;
+	struct loop_arg a = { .stop = 0 };
+	struct vfu_client cli;
+	struct ptdm_err err = { "" };
+	int sv[2];
+	uint32_t v = 0;
+
+	nic(&c);
+	d = th_dev(&c, NULL, &h);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	a.l = (struct vfu_listener){ .fd = sv[0], .connected = true, .dev = d,
+				     .name = "t" };
+	assert_int_equal(pthread_create(&a.t, NULL, run_loop, &a), 0);
+	vfu_client_init_fd(&cli, sv[1]);
+	assert_int_equal(vfu_client_version(&cli, NULL, &err), 0);
+	assert_int_equal(vfu_client_region_rw(&cli, 7, 0, &v, 4, false), 0);
+	assert_int_equal(v, 0x10d38086);
+	vfu_client_close(&cli);
+	pthread_join(a.t, NULL);
+	assert_int_equal(a.rc, 0);
+	th_free(d, h);
+}
+
+/* a listening socket: clients one after another, then a stop request */
+static void test_serve_listener(void **state)
+{
+	struct th_cfg c;
+	struct host_dev *h;
+	struct ptdm_dev *d;
+	struct loop_arg a = { .stop = 0 };
+	struct ptdm_err err = { "" };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/ptdm-test-%d.sock", (int)getpid());
+	nic(&c);
+	d = th_dev(&c, NULL, &h);
+	a.l.fd = vfu_listen_unix(path, &err);
+	assert_true(a.l.fd >= 0);
+	a.l.dev = d;
+	a.l.name = "t";
+	assert_int_equal(pthread_create(&a.t, NULL, run_loop, &a), 0);
+	for (int i = 0; i < 3; i++) {
+		struct vfu_client cli;
+		uint32_t v = (uint32_t)i;
+
+		assert_int_equal(vfu_client_connect(&cli, path, &err), 0);
+		assert_int_equal(vfu_client_version(&cli, NULL, &err), 0);
+		if (i)	/* what the last client wrote is still there */
+			assert_int_equal(vfu_client_region_rw(&cli, 7, 0x3c, &v,
+							      1, false), 0),
+			assert_int_equal(v & 0xff, i - 1 + 10);
+		v = (uint32_t)i + 10;
+		assert_int_equal(vfu_client_region_rw(&cli, 7, 0x3c, &v, 1,
+						      true), 0);
+		vfu_client_close(&cli);
+	}
+	a.stop = 1;
+	pthread_join(a.t, NULL);
+	assert_int_equal(a.rc, 0);
+	close(a.l.fd);
+	unlink(path);
+	/* a path that is not a socket is never replaced */
+	assert_true(vfu_listen_unix("/etc/hostname", &err) < 0);
+	assert_non_null(strstr(err.msg, "not a socket"));
+	th_free(d, h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +727,8 @@ int main(void)
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_short_header_and_truncated_payload),
 		cmocka_unit_test(test_many_connections),
+		cmocka_unit_test(test_serve_connected_fd),
+		cmocka_unit_test(test_serve_listener),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
