@@ -5,11 +5,13 @@
  *
  * Where QEMU 10.1's client and the spec differ, the client wins and the
  * difference is written here:
- *  - DMA_READ/DMA_WRITE: QEMU sends {u64 offset; u32 count; data} (data at
- *    12), the spec and libvfio-user {u64 addr; u64 count; data} (data at
- *    16).  ptdm sends the spec layout and accepts both in replies by size.
- *  - the DMA_WRITE reply's count is 4 bytes in the spec table, 8 in the
- *    request; ptdm reads the 8-byte request form.
+ *  - DMA_READ/DMA_WRITE (server to client): QEMU reads {u64 address;
+ *    u32 count; data at 12 after the header} and wants a request of at
+ *    least 32 bytes; its DMA_READ reply is 32 + count bytes with the data
+ *    at 12.  The spec and libvfio-user say {u64 addr; u64 count; data at
+ *    16}.  ptdm speaks QEMU's layout (struct vfu_dma_rw_qemu).
+ *  - the spec's DMA_WRITE reply gives count 4 bytes; QEMU replies with the
+ *    header only.  ptdm needs nothing from that reply but its status.
  */
 #ifndef PTDM_VFIO_USER_H
 #define PTDM_VFIO_USER_H
@@ -130,10 +132,16 @@ struct vfu_write_multi_entry {
 	uint8_t data[VFU_WRITE_MULTI_DATA];
 } __attribute__((packed));
 
-struct vfu_dma_rw { /* the spec's layout */
+struct vfu_dma_rw { /* the spec's layout (not what QEMU reads) */
 	uint64_t addr;
 	uint64_t count;
 	uint8_t data[];
+} __attribute__((packed));
+
+struct vfu_dma_rw_qemu { /* what ptdm sends: QEMU's VFIOUserDMARW */
+	uint64_t addr;
+	uint32_t count;
+	uint8_t data[]; /* messages are padded to at least 16 + 16 bytes */
 } __attribute__((packed));
 
 struct vfu_device_feature {
@@ -165,6 +173,8 @@ _Static_assert(sizeof(struct vfu_region_rw) == 16,
 _Static_assert(sizeof(struct vfu_write_multi_entry) == 24,
 	       "vfu_write_multi_entry is 24 bytes");
 _Static_assert(sizeof(struct vfu_dma_rw) == 16, "vfu_dma_rw is 16 bytes");
+_Static_assert(offsetof(struct vfu_dma_rw_qemu, data) == 12,
+	       "QEMU's DMA data starts 12 bytes after the header");
 _Static_assert(sizeof(struct vfu_device_feature) == 8,
 	       "vfu_device_feature is 8 bytes");
 

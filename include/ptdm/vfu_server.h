@@ -40,6 +40,7 @@ struct vfu_conn {
 	int *irq_fds[VFU_NUM_IRQ_INDEX];
 	unsigned nirq_fds[VFU_NUM_IRQ_INDEX];
 	bool intx_masked;
+	uint16_t next_dma_id;
 	uint8_t *buf;       /* one message: header + payload */
 	size_t buf_size;
 	struct ptdm_ratelimit rl;
@@ -58,6 +59,15 @@ int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev);
 int vfu_conn_handle(struct vfu_conn *c);
 /* Unmap DMA, close interrupt fds and the socket; dev is untouched. */
 void vfu_conn_close(struct vfu_conn *c);
+
+/*
+ * The device reads or writes guest memory at iova: straight through the
+ * mapping when the client gave an fd for it, else with a DMA_READ/WRITE
+ * message to the client (commands arriving meanwhile are served).
+ * -EFAULT outside every map, -EPERM against the map's protection.
+ */
+int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
+		    bool write);
 
 /* Signal the interrupt fds of an index (image devices fire through this). */
 int vfu_conn_trigger(struct vfu_conn *c, unsigned index, unsigned vec);

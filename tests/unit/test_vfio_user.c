@@ -624,6 +624,127 @@ static void test_many_connections(void **state)
 	th_free(d, h);
 }
 
+/* ---- server to client DMA ---- */
+
+struct dma_peer {
+	struct vfu_client *cli;
+	uint8_t mem[0x2000]; /* guest memory at iova 0x200000 */
+	int requests;
+	bool interleave;     /* send a command before answering */
+	bool fail;           /* answer with EFAULT */
+	pthread_t t;
+};
+
+/* A VMM answering DMA requests the way QEMU 10.1 does. */
+static void *dma_peer_thread(void *arg)
+{
+	struct dma_peer *p = arg;
+	uint8_t buf[512], rep[512];
+	struct vfu_hdr h;
+	size_t len;
+
+	while (vfu_client_recv(p->cli, &h, buf, sizeof(buf), &len, NULL) == 0) {
+		uint64_t addr;
+		uint32_t count;
+		size_t n;
+
+		if ((h.flags & VFU_F_TYPE_MASK) != VFU_F_COMMAND)
+			continue; /* the reply to an interleaved command */
+		p->requests++;
+		if (p->interleave) {
+			struct vfu_region_rw q = { .offset = 0, .region = 7,
+						   .count = 4 };
+			struct vfu_hdr qh = { .msg_id = 500, .cmd = VFU_REGION_READ,
+					      .msg_size = 32 };
+			uint8_t msg[32];
+
+			memcpy(msg, &qh, 16);
+			memcpy(msg + 16, &q, 16);
+			vfu_client_send_raw(p->cli, msg, sizeof(msg), NULL, 0);
+			p->interleave = false;
+		}
+		memcpy(&addr, buf, 8);
+		memcpy(&count, buf + 8, 4);
+		h.flags = VFU_F_REPLY;
+		if (p->fail || len < 16 || addr < 0x200000 ||
+		    addr - 0x200000 + count > sizeof(p->mem)) {
+			h.flags |= VFU_F_ERROR;
+			h.error = EFAULT;
+			h.msg_size = 16;
+			vfu_client_send_raw(p->cli, &h, 16, NULL, 0);
+			continue;
+		}
+		if (h.cmd == VFU_DMA_WRITE) {
+			memcpy(p->mem + (addr - 0x200000), buf + 12, count);
+			h.msg_size = 16;
+			vfu_client_send_raw(p->cli, &h, 16, NULL, 0);
+			continue;
+		}
+		n = 32 + count;
+		h.msg_size = (uint32_t)n;
+		memcpy(rep, &h, 16);
+		memcpy(rep + 16, buf, 12);
+		memcpy(rep + 28, p->mem + (addr - 0x200000), count);
+		vfu_client_send_raw(p->cli, rep, n, NULL, 0);
+	}
+	return NULL;
+}
+
+static void test_dma_to_client(void **state)
+{
+	struct fixture f;
+	struct dma_peer peer = { .cli = &f.cli };
+	int mfd = memfd_create("ram", MFD_CLOEXEC);
+	uint8_t *ram;
+	char msg[] = "hello from the device";
+	char back[sizeof(msg)] = "";
+
+	assert_int_equal(ftruncate(mfd, 0x1000), 0);
+	ram = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	assert_true(ram != MAP_FAILED);
+	fx_open(&f, true);
+	/* with an fd: straight through the mapping, no message */
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x1000, mfd, 0,
+					    VFU_DMA_READ_OK | VFU_DMA_WRITE_OK),
+			 0);
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x200000, 0x2000, -1, 0,
+					    VFU_DMA_READ_OK | VFU_DMA_WRITE_OK),
+			 0);
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x300000, 0x1000, -1, 0,
+					    VFU_DMA_READ_OK), 0);
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x100010, msg, sizeof(msg),
+					 true), 0);
+	assert_string_equal((char *)ram + 0x10, msg);
+	/* outside every map, against the protection */
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x100ff0, back, 32, false),
+			 -EFAULT);
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x400000, back, 4, false),
+			 -EFAULT);
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x300000, back, 4, true),
+			 -EPERM);
+
+	/* without an fd: DMA_WRITE / DMA_READ messages to the client */
+	f.cli.pump = NULL;
+	assert_int_equal(pthread_create(&peer.t, NULL, dma_peer_thread, &peer),
+			 0);
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x200100, msg, sizeof(msg),
+					 true), 0);
+	assert_string_equal((char *)peer.mem + 0x100, msg);
+	peer.interleave = true; /* a command arrives before the reply */
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x200100, back, sizeof(back),
+					 false), 0);
+	assert_string_equal(back, msg);
+	peer.fail = true;
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x200000, back, 4, false),
+			 -EFAULT);
+	assert_int_equal(peer.requests, 3);
+	shutdown(f.cli.fd, SHUT_RDWR);
+	pthread_join(peer.t, NULL);
+	munmap(ram, 0x1000);
+	close(mfd);
+	fx_close(&f);
+}
+
 /* ---- the server loop ---- */
 
 struct loop_arg {
@@ -727,6 +848,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_short_header_and_truncated_payload),
 		cmocka_unit_test(test_many_connections),
+		cmocka_unit_test(test_dma_to_client),
 		cmocka_unit_test(test_serve_connected_fd),
 		cmocka_unit_test(test_serve_listener),
 	};
