@@ -64,6 +64,16 @@ const struct ptdm_dev_opts *ptdm_dev_opts(const struct ptdm_dev *d);
 /* Host reset (if the backend has one) and virtual state back to power-on. */
 int ptdm_dev_reset(struct ptdm_dev *d);
 
+/* ---- migration ---- */
+/* Can this device's state be saved and loaded (the backend must help)? */
+bool ptdm_dev_migratable(const struct ptdm_dev *d);
+/* The whole device state as a malloc'ed blob. */
+int ptdm_dev_save(struct ptdm_dev *d, uint8_t **buf, size_t *len);
+/* Load a blob from ptdm_dev_save of the same device model: validated
+ * first, nothing changes on error (-EINVAL malformed, -ENODEV another
+ * device). */
+int ptdm_dev_load(struct ptdm_dev *d, const uint8_t *buf, size_t len);
+
 /* ---- config space ---- */
 unsigned ptdm_cfg_size(const struct ptdm_dev *d); /* 256 or 4096 */
 int ptdm_cfg_read(struct ptdm_dev *d, unsigned off, unsigned size,

@@ -57,6 +57,14 @@ struct host_ops {
 	 * the BAR cannot be mapped.
 	 */
 	int (*bar_fd)(struct host_dev *h, int bar, uint64_t *offset);
+	/*
+	 * Optional, for migration: the device's own state (what a guest
+	 * cannot see in config space: memory behind BARs, internal
+	 * registers) as a malloc'ed blob, and back.  load must validate
+	 * everything and change nothing on error.
+	 */
+	int (*state_save)(struct host_dev *h, uint8_t **buf, size_t *len);
+	int (*state_load)(struct host_dev *h, const uint8_t *buf, size_t len);
 	void (*close)(struct host_dev *h);
 };
 

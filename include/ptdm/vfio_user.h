@@ -20,6 +20,13 @@
 #include <stdint.h>
 #include <linux/vfio.h>
 
+/* Newer than Debian 12's <linux/vfio.h> */
+#ifndef VFIO_MIGRATION_PRE_COPY
+#define VFIO_MIGRATION_PRE_COPY (1 << 2)
+#endif
+#define VFU_STATE_PRE_COPY 6      /* VFIO_DEVICE_STATE_PRE_COPY */
+#define VFU_STATE_PRE_COPY_P2P 7  /* VFIO_DEVICE_STATE_PRE_COPY_P2P */
+
 #define VFU_MAJOR 0
 #define VFU_MINOR 0
 

@@ -27,6 +27,13 @@ struct vfu_dma {
 	size_t maplen;
 };
 
+#define VFU_LOG_MAX_RANGES 256u
+#define VFU_LOG_MAX_DIRTY (1u << 20) /* pages remembered, then "all" */
+
+struct vfu_log_range {
+	uint64_t iova, len;
+};
+
 struct vfu_conn {
 	int fd;
 	struct ptdm_dev *dev;
@@ -41,6 +48,17 @@ struct vfu_conn {
 	unsigned nirq_fds[VFU_NUM_IRQ_INDEX];
 	bool intx_masked;
 	uint16_t next_dma_id;
+	/* migration (VFIO v2 state machine over vfio-user) */
+	uint32_t mig_state;
+	uint8_t *mig_buf;
+	size_t mig_len, mig_pos;
+	/* DMA logging: dirty 4K pages written by the device */
+	bool logging, log_all_dirty;
+	uint64_t log_page;
+	struct vfu_log_range *log_ranges; /* NULL with nlog 0: everything */
+	unsigned nlog;
+	uint64_t *dirty; /* sorted page numbers (iova / 4096) */
+	unsigned ndirty, dirty_cap;
 	uint8_t *buf;       /* one message: header + payload */
 	size_t buf_size;
 	struct ptdm_ratelimit rl;

@@ -196,7 +196,7 @@ static void warn_inhibited(struct ptdm_dev *d, unsigned off, const char *what)
 }
 
 /* val, mask: at register position. */
-static void slot_write(struct ptdm_dev *d, const struct cfg_slot *s,
+void cfg_slot_write(struct ptdm_dev *d, const struct cfg_slot *s,
 		       uint32_t val, uint32_t mask)
 {
 	const struct cfg_reg *r = s->reg;
@@ -217,7 +217,7 @@ static void slot_write(struct ptdm_dev *d, const struct cfg_slot *s,
 		hw |= rs;
 	/* an RW1C bit written as 0 changes nothing: no reason to write */
 	hw &= ~r->rw1c | val;
-	if (hw || rs) {
+	if ((hw || rs) && !d->loading) {
 		uint32_t cur;
 
 		/* XSA-128: no fresh host value, no host write */
@@ -317,7 +317,7 @@ int ptdm_cfg_write(struct ptdm_dev *d, unsigned off, unsigned size,
 			n = s->base + s->reg->size - pos;
 			if (n > size - done)
 				n = size - done;
-			slot_write(d, s, (piece & width_mask(n)) << shift,
+			cfg_slot_write(d, s, (piece & width_mask(n)) << shift,
 				   width_mask(n) << shift);
 		} else {
 			n = run_len(d, pos, size - done, o);

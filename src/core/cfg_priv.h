@@ -160,6 +160,9 @@ int cfg_host_read(struct ptdm_dev *d, unsigned off, unsigned size,
 		  uint32_t *val);
 int cfg_host_write(struct ptdm_dev *d, unsigned off, unsigned size,
 		   uint32_t val);
+/* The generic write of one register (val, mask at register position). */
+void cfg_slot_write(struct ptdm_dev *d, const struct cfg_slot *s, uint32_t val,
+		    uint32_t mask);
 /* Absolute offset of the capability a slot belongs to. */
 unsigned cfg_slot_cap_pos(const struct ptdm_dev *d, const struct cfg_slot *s);
 

@@ -60,6 +60,7 @@ struct ptdm_dev {
 	char problems[DEV_MAX_PROBLEMS][160];
 	unsigned nproblems;
 	bool warned_unknown_write;
+	bool loading; /* replaying a migration stream: no host writes */
 	struct ptdm_ratelimit guest_rl;
 };
 

@@ -195,6 +195,163 @@ static void image_close(struct host_dev *h)
 	free(im);
 }
 
+/*
+ * Migration state of an image: its config bytes and the pages of BAR
+ * memory that hold data (found with SEEK_DATA, so an 8 GiB BAR with two
+ * written pages costs two pages).
+ *   u32 magic, u32 cfg_size, cfg[cfg_size], then chunks until the end:
+ *   u32 bar, u32 len (<= 4096), u64 offset (page aligned), data[len]
+ */
+#define STATE_MAGIC 0x474d4950u /* "PIMG" */
+#define STATE_PAGE 4096u
+#define STATE_MAX (1ull << 30)
+
+struct blob {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int blob_put(struct blob *b, const void *data, size_t len)
+{
+	if (b->len + len > STATE_MAX)
+		return -EFBIG;
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+		uint8_t *n;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		n = realloc(b->p, cap);
+		if (!n)
+			return -ENOMEM;
+		b->p = n;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+static bool page_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static int image_state_save(struct host_dev *h, uint8_t **out, size_t *len)
+{
+	struct image_dev *im = to_image(h);
+	struct blob b = { 0 };
+	uint32_t head[2] = { STATE_MAGIC, h->cfg_size };
+	int rc = blob_put(&b, head, sizeof(head));
+
+	rc = rc ? rc : blob_put(&b, im->cfg, h->cfg_size);
+	for (int i = 0; !rc && i <= PTDM_ROM_INDEX; i++) {
+		off_t pos = 0, end;
+		uint64_t size = im->bar_maplen[i];
+
+		if (im->bar_fd[i] < 0)
+			continue;
+		while (!rc && (uint64_t)pos < size) {
+			pos = lseek(im->bar_fd[i], pos, SEEK_DATA);
+			if (pos < 0)
+				break; /* no more data */
+			end = lseek(im->bar_fd[i], pos, SEEK_HOLE);
+			if (end < 0 || (uint64_t)end > size)
+				end = (off_t)size;
+			pos &= ~(off_t)(STATE_PAGE - 1);
+			for (; !rc && pos < end; pos += STATE_PAGE) {
+				const uint8_t *pg = (uint8_t *)im->bar_mem[i] + pos;
+				uint32_t n = size - (uint64_t)pos < STATE_PAGE
+						     ? (uint32_t)(size - (uint64_t)pos)
+						     : STATE_PAGE;
+				struct {
+					uint32_t bar, len;
+					uint64_t off;
+				} c = { (uint32_t)i, n, (uint64_t)pos };
+
+				if (page_zero(pg, n))
+					continue;
+				rc = blob_put(&b, &c, sizeof(c));
+				rc = rc ? rc : blob_put(&b, pg, n);
+			}
+		}
+	}
+	if (rc) {
+		free(b.p);
+		return rc;
+	}
+	*out = b.p;
+	*len = b.len;
+	return 0;
+}
+
+static int image_state_load(struct host_dev *h, const uint8_t *buf, size_t len)
+{
+	struct image_dev *im = to_image(h);
+	uint32_t head[2];
+	size_t at;
+	int rc;
+
+	/* validate everything first: nothing changes on a bad stream */
+	if (len < sizeof(head))
+		return -EINVAL;
+	memcpy(head, buf, sizeof(head));
+	if (head[0] != STATE_MAGIC || head[1] != h->cfg_size ||
+	    len < sizeof(head) + head[1])
+		return -EINVAL;
+	/* the same device: identity and class as recorded here */
+	if (memcmp(buf + sizeof(head), im->cfg_initial, 4) ||
+	    memcmp(buf + sizeof(head) + 8, im->cfg_initial + 8, 4))
+		return -ENODEV;
+	for (at = sizeof(head) + head[1]; at < len;) {
+		struct {
+			uint32_t bar, len;
+			uint64_t off;
+		} c;
+		const struct host_bar *b;
+
+		if (len - at < sizeof(c))
+			return -EINVAL;
+		memcpy(&c, buf + at, sizeof(c));
+		at += sizeof(c);
+		if (c.bar > PTDM_ROM_INDEX || !c.len || c.len > STATE_PAGE ||
+		    c.off % STATE_PAGE || len - at < c.len)
+			return -EINVAL;
+		b = &h->bars[c.bar];
+		if (bar_usable(im, (int)c.bar) || c.off > b->size ||
+		    c.len > b->size - c.off)
+			return -EINVAL;
+		at += c.len;
+	}
+	/* apply */
+	memcpy(im->cfg, buf + sizeof(head), head[1]);
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
+		if (im->bar_fd[i] >= 0 &&
+		    fallocate(im->bar_fd[i], FALLOC_FL_PUNCH_HOLE |
+				     FALLOC_FL_KEEP_SIZE, 0,
+			      (off_t)im->bar_maplen[i]))
+			memset(im->bar_mem[i], 0, im->bar_maplen[i]);
+	for (at = sizeof(head) + head[1]; at < len;) {
+		struct {
+			uint32_t bar, len;
+			uint64_t off;
+		} c;
+		uint8_t *dst;
+
+		memcpy(&c, buf + at, sizeof(c));
+		at += sizeof(c);
+		rc = bar_mem(im, (int)c.bar, c.off, c.len, &dst);
+		if (rc)
+			return rc;
+		memcpy(dst, buf + at, c.len);
+		at += c.len;
+	}
+	return 0;
+}
+
 static const struct host_ops image_ops = {
 	.name = "image",
 	.cfg_read = image_cfg_read,
@@ -203,6 +360,8 @@ static const struct host_ops image_ops = {
 	.bar_write = image_bar_write,
 	.reset = image_reset,
 	.bar_fd = image_bar_fd,
+	.state_save = image_state_save,
+	.state_load = image_state_load,
 	.close = image_close,
 };
 

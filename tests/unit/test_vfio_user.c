@@ -367,22 +367,268 @@ static void test_dma_maps(void **state)
 	fx_close(&f);
 }
 
-static void test_reset_and_features(void **state)
+static void test_reset(void **state)
 {
 	struct fixture f;
-	uint8_t feat[8] = { 0 };
 
 	fx_open(&f, true);
 	cfg_wr(&f, PCI_INTERRUPT_LINE, 11);
 	assert_int_equal(vfu_client_call(&f.cli, VFU_DEVICE_RESET, NULL, 0,
 					 NULL, 0, NULL, 0, NULL, NULL), 0);
 	assert_int_equal(cfg_rd(&f, PCI_INTERRUPT_LINE) & 0xff, 0);
-	/* migration is not offered for this device: said, not faked */
-	feat[0] = VFIO_DEVICE_FEATURE_MIGRATION;
-	feat[6] = 0x04; /* PROBE */
-	assert_int_equal(vfu_client_call(&f.cli, VFU_DEVICE_FEATURE, feat,
-					 sizeof(feat), NULL, 0, NULL, 0, NULL,
-					 NULL), -ENOTTY);
+	fx_close(&f);
+}
+
+#define F_GET (1u << 16)
+#define F_SET (1u << 17)
+#define F_PROBE (1u << 18)
+
+/* DEVICE_FEATURE: flags, request data; reply data into out (after the
+ * 8-byte argsz/flags). */
+static int feature(struct fixture *f, uint32_t flags, const void *data,
+		   size_t dlen, void *out, size_t omax)
+{
+	uint8_t req[512], rep[8192];
+	uint32_t argsz = (uint32_t)(8 + (omax > dlen ? omax : dlen));
+	size_t len = 0;
+	int rc;
+
+	memcpy(req, &argsz, 4);
+	memcpy(req + 4, &flags, 4);
+	if (dlen)
+		memcpy(req + 8, data, dlen);
+	rc = vfu_client_call(&f->cli, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL,
+			     0, rep, sizeof(rep), &len, NULL);
+	if (!rc && out && len > 8)
+		memcpy(out, rep + 8, len - 8 < omax ? len - 8 : omax);
+	return rc;
+}
+
+static uint32_t mig_state(struct fixture *f)
+{
+	uint32_t st[2] = { 99, 0 };
+
+	assert_int_equal(feature(f, F_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+				 NULL, 0, st, sizeof(st)), 0);
+	assert_int_equal(st[1], (uint32_t)-1);
+	return st[0];
+}
+
+static int mig_set(struct fixture *f, uint32_t to)
+{
+	uint32_t st[2] = { to, (uint32_t)-1 };
+
+	return feature(f, F_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, st,
+		       sizeof(st), NULL, 0);
+}
+
+/* MIG_DATA_READ until a short read; returns the stream. */
+static uint8_t *mig_read_all(struct fixture *f, size_t *len)
+{
+	uint8_t *all = NULL, rep[8 + 4096];
+	size_t n = 0;
+
+	for (;;) {
+		uint32_t q[2] = { sizeof(rep), 4096 }, r[2];
+		size_t got = 0;
+
+		assert_int_equal(vfu_client_call(&f->cli, VFU_MIG_DATA_READ, q, 8,
+						 NULL, 0, rep, sizeof(rep),
+						 &got, NULL), 0);
+		memcpy(r, rep, 8);
+		assert_int_equal(got, 8 + r[1]);
+		all = realloc(all, n + r[1] + 1);
+		memcpy(all + n, rep + 8, r[1]);
+		n += r[1];
+		if (r[1] < 4096)
+			break;
+	}
+	*len = n;
+	return all;
+}
+
+static void mig_write_all(struct fixture *f, const uint8_t *p, size_t len)
+{
+	uint8_t req[8 + 1000];
+
+	for (size_t at = 0; at < len;) {
+		uint32_t n = (uint32_t)(len - at > 1000 ? 1000 : len - at);
+		uint32_t q[2] = { 8, n };
+
+		memcpy(req, q, 8);
+		memcpy(req + 8, p + at, n);
+		assert_int_equal(vfu_client_call(&f->cli, VFU_MIG_DATA_WRITE, req,
+						 8 + n, NULL, 0, NULL, 0, NULL,
+						 NULL), 0);
+		at += n;
+	}
+}
+
+static void test_migration(void **state)
+{
+	struct fixture a, b;
+	uint64_t mflags = 0;
+	uint32_t v;
+	uint8_t *stream;
+	size_t len;
+	struct ptdm_msix_entry e;
+
+	fx_open(&a, true);
+	fx_open(&b, true);
+	/* what a migration-capable device says */
+	assert_int_equal(feature(&a, F_PROBE | VFIO_DEVICE_FEATURE_MIGRATION,
+				 NULL, 0, NULL, 0), 0);
+	assert_int_equal(feature(&a, F_GET | VFIO_DEVICE_FEATURE_MIGRATION,
+				 NULL, 0, &mflags, 8), 0);
+	assert_int_equal(mflags, VFIO_MIGRATION_STOP_COPY);
+	assert_int_equal(feature(&a, F_SET | VFIO_DEVICE_FEATURE_MIGRATION,
+				 &mflags, 8, NULL, 0), -EINVAL);
+	assert_int_equal(mig_state(&a), VFIO_DEVICE_STATE_RUNNING);
+
+	/* the source: programmed by its guest, memory behind BAR0 written */
+	cfg_wr(&a, PCI_BASE_ADDRESS_0, 0xfe000000);
+	cfg_wr(&a, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	cfg_wr(&a, PCI_INTERRUPT_LINE, 11);
+	v = 0xfee01000;
+	assert_int_equal(vfu_client_region_rw(&a.cli, 0, TABLE_OFF + 16, &v, 4,
+					      true), 0);
+	v = 0x4051;
+	assert_int_equal(vfu_client_region_rw(&a.cli, 0, TABLE_OFF + 24, &v, 4,
+					      true), 0);
+	v = 0xdeadbeef;
+	assert_int_equal(vfu_client_region_rw(&a.cli, 0, 0x100, &v, 4, true), 0);
+	assert_int_equal(vfu_client_region_rw(&a.cli, 0, 0xe000, &v, 4, true),
+			 0);
+	/* not in the saving state yet */
+	{
+		uint32_t q[2] = { 16, 8 };
+
+		assert_int_equal(vfu_client_call(&a.cli, VFU_MIG_DATA_READ, q, 8,
+						 NULL, 0, NULL, 0, NULL, NULL),
+				 -EINVAL);
+	}
+	/* RUNNING -> STOP_COPY goes through STOP */
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	assert_int_equal(mig_state(&a), VFIO_DEVICE_STATE_STOP_COPY);
+	assert_int_equal(mig_set(&a, VFU_STATE_PRE_COPY), -EINVAL);
+	stream = mig_read_all(&a, &len);
+	assert_true(len > 4096);
+
+	/* the destination */
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
+	mig_write_all(&b, stream, len);
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RUNNING), 0);
+	assert_int_equal(cfg_rd(&b, PCI_BASE_ADDRESS_0), 0xfe000000);
+	assert_int_equal(cfg_rd(&b, PCI_COMMAND) & 0xffff,
+			 PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	assert_int_equal(cfg_rd(&b, PCI_INTERRUPT_LINE) & 0xff, 11);
+	assert_int_equal(ptdm_msix_entry_get(b.d, 1, &e), 0);
+	assert_int_equal(e.addr, 0xfee01000);
+	assert_int_equal(e.data, 0x4051);
+	assert_true(e.masked);
+	assert_int_equal(vfu_client_region_rw(&b.cli, 0, 0x100, &v, 4, false),
+			 0);
+	assert_int_equal(v, 0xdeadbeef);
+	assert_int_equal(vfu_client_region_rw(&b.cli, 0, 0xe000, &v, 4, false),
+			 0);
+	assert_int_equal(v, 0xdeadbeef);
+
+	/* a bad stream: the SET fails, ERROR until a reset */
+	stream[len / 2] ^= 0xff;
+	stream[0] ^= 0xff;
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
+	mig_write_all(&b, stream, len);
+	assert_true(mig_set(&b, VFIO_DEVICE_STATE_STOP) < 0);
+	assert_int_equal(mig_state(&b), VFIO_DEVICE_STATE_ERROR);
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RUNNING), -EINVAL);
+	/* the device did not take any of it */
+	assert_int_equal(cfg_rd(&b, PCI_INTERRUPT_LINE) & 0xff, 11);
+	assert_int_equal(vfu_client_call(&b.cli, VFU_DEVICE_RESET, NULL, 0,
+					 NULL, 0, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(mig_state(&b), VFIO_DEVICE_STATE_RUNNING);
+	/* a truncated stream, and data written outside RESUMING */
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
+	stream[0] ^= 0xff;
+	stream[len / 2] ^= 0xff;
+	mig_write_all(&b, stream, len - 1);
+	assert_true(mig_set(&b, VFIO_DEVICE_STATE_STOP) < 0);
+	{
+		uint32_t q[3] = { 8, 4, 0 };
+
+		assert_int_equal(vfu_client_call(&a.cli, VFU_MIG_DATA_WRITE, q,
+						 12, NULL, 0, NULL, 0, NULL,
+						 NULL), -EINVAL);
+	}
+	/* unsupported states */
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING_P2P), -EINVAL);
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_ERROR), -EINVAL);
+	free(stream);
+	fx_close(&a);
+	fx_close(&b);
+}
+
+static void test_dma_logging(void **state)
+{
+	struct fixture f;
+	int mfd = memfd_create("ram", MFD_CLOEXEC);
+	struct {
+		uint64_t page;
+		uint32_t n, rsvd;
+		uint64_t iova, len;
+	} start = { 4096, 1, 0, 0x100000, 0x10000 };
+	uint64_t rq[3] = { 0x100000, 0x10000, 4096 };
+	uint64_t rep[3 + 1];
+	uint32_t v = 1;
+
+	assert_int_equal(ftruncate(mfd, 0x20000), 0);
+	fx_open(&f, true);
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x20000, mfd, 0,
+					    VFU_DMA_READ_OK | VFU_DMA_WRITE_OK),
+			 0);
+	assert_int_equal(feature(&f, F_PROBE | F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
+				 NULL, 0), 0);
+	/* before START there is nothing to report */
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), -EINVAL);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &start, sizeof(start), NULL, 0), 0);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &start, sizeof(start), NULL, 0), -EBUSY);
+	/* device writes: two pages in the range, one outside it */
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x101000, &v, 4, true), 0);
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x10fffe, &v, 2, true), 0);
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x118000, &v, 4, true), 0);
+	/* reads are not logged */
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x102000, &v, 4, false), 0);
+	memset(rep, 0xee, sizeof(rep));
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), 0);
+	assert_int_equal(rep[3], (1ull << 1) | (1ull << 15));
+	/* reported pages are clean again */
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), 0);
+	assert_int_equal(rep[3], 0);
+	/* a coarser page size in the report */
+	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x103004, &v, 4, true), 0);
+	rq[2] = 8192;
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), 0);
+	assert_int_equal(rep[3], 1ull << 1);
+	/* bad reports */
+	rq[2] = 3000;
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), -EINVAL);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+				 NULL, 0, NULL, 0), 0);
+	rq[2] = 4096;
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), -EINVAL);
+	/* unknown features, contradictory flags */
+	assert_int_equal(feature(&f, F_GET | 42, NULL, 0, NULL, 0), -ENOTTY);
+	assert_int_equal(feature(&f, F_GET | F_SET | 1, NULL, 0, NULL, 0),
+			 -EINVAL);
+	close(mfd);
 	fx_close(&f);
 }
 
@@ -843,7 +1089,9 @@ int main(void)
 		cmocka_unit_test(test_config_and_msix_through_regions),
 		cmocka_unit_test(test_irqs),
 		cmocka_unit_test(test_dma_maps),
-		cmocka_unit_test(test_reset_and_features),
+		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_dma_logging),
 		cmocka_unit_test(test_write_multi),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_short_header_and_truncated_payload),
