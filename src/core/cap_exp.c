@@ -1,14 +1,23 @@
 /*
  * cap_exp.c - the PCI Express capability of an endpoint.
  *
- * What the guest may touch is what only affects this function: relaxed
- * ordering, no-snoop, extended tags and completion timeouts reach the
- * device.  Fabric-wide settings stay the host's and are virtual: error
- * reporting enables (the host's AER policy), Max_Payload_Size (must match
- * the link partner), Max_Read_Request, ASPM and everything in Link Control.
- * Initiate-FLR becomes a reset request to the owner.  Slot and root
- * registers do not exist for an endpoint and read 0.  Ports (root,
- * switch, PCIe-to-PCI bridges) are hidden: they cannot be assigned.
+ * What the guest may touch is what only affects this function's own
+ * requests: relaxed ordering, no-snoop, extended tags and the completion
+ * timeout reach the device.  Fabric-wide settings stay the host's and the
+ * guest gets its own copy: error reporting enables (the host's AER policy),
+ * Max_Payload_Size (must match the link partner), Max_Read_Request, AUX
+ * power, all of Link Control and Link Control 2, and the rest of Device
+ * Control 2.  Initiate-FLR is a command: it reads 0 and becomes a reset
+ * request to the owner when the device has FLR.  Status error bits are
+ * RW1C on the device; capabilities and link status are the device's.
+ * Slot and root registers belong to ports: they read 0 (also for a root
+ * complex event collector, whose root controls are the host's).
+ *
+ * Lengths follow Linux vfio: v1 endpoints 0x14, v2 endpoints 0x3c (slot-2
+ * registers owned so they read 0), RC-integrated endpoints 0x0c / 0x2c
+ * (no link).  Type-1 headers are refused at attach; a type-0 function
+ * whose PCIe type is a port (root, switch, bridge) has its capability
+ * hidden with the reason.
  */
 #include <errno.h>
 
@@ -37,20 +46,30 @@ static cfg_write_hook devctl_write, lnkctl_write;
 	 PCI_EXP_LNKCTL_RL | PCI_EXP_LNKCTL_CCC | PCI_EXP_LNKCTL_ES |      \
 	 PCI_EXP_LNKCTL_CLKREQ_EN | PCI_EXP_LNKCTL_HAWD |                  \
 	 PCI_EXP_LNKCTL_LBMIE | PCI_EXP_LNKCTL_LABIE)
-#define DEVCTL2_HOST (PCI_EXP_DEVCTL2_COMP_TIMEOUT | PCI_EXP_DEVCTL2_COMP_TMOUT_DIS)
+/* DEVCTL2 bits that reach the device: its own completion timeout */
+#define DEVCTL2_HOST                                                      \
+	(PCI_EXP_DEVCTL2_COMP_TIMEOUT | PCI_EXP_DEVCTL2_COMP_TMOUT_DIS)
 
 #define COMMON_ROWS                                                         \
+	/* version, type, interrupt number: read-only snapshot */           \
 	{ "pcie flags", PCI_EXP_FLAGS, 2, .virt = 0xffff },                 \
+	/* what the device can do: read-only snapshot */                    \
 	{ "devcap", PCI_EXP_DEVCAP, 4, .virt = ~0u },                       \
+	/* own-request bits to the device, fabric bits virtual, FLR hook */ \
 	{ "devctl", PCI_EXP_DEVCTL, 2, .virt = DEVCTL_VIRT,                 \
 	  .write = DEVCTL_VIRT | DEVCTL_HOST, .on_write = devctl_write },   \
+	/* error detected bits: the guest clears them on the device */      \
 	{ "devsta", PCI_EXP_DEVSTA, 2, .write = DEVSTA_RW1C,                \
 	  .rw1c = DEVSTA_RW1C }
 #define LINK_ROWS                                                           \
+	/* link capabilities: read-only snapshot */                         \
 	{ "lnkcap", PCI_EXP_LNKCAP, 4, .virt = ~0u },                       \
+	/* the link is shared with the host's port: all virtual */          \
 	{ "lnkctl", PCI_EXP_LNKCTL, 2, .virt = 0xffff, .write = LNKCTL_ALL, \
 	  .on_write = lnkctl_write },                                       \
+	/* live speed and width, read-only */                               \
 	{ "lnksta", PCI_EXP_LNKSTA, 2 }
+/* slot and root registers are ports': read 0, writes dropped */
 #define SLOT_ROOT_ROWS                                                      \
 	{ "sltcap", PCI_EXP_SLTCAP, 4, .virt = ~0u },                       \
 	{ "sltctl", PCI_EXP_SLTCTL, 2, .virt = 0xffff },                    \
@@ -59,15 +78,22 @@ static cfg_write_hook devctl_write, lnkctl_write;
 	{ "rtcap", PCI_EXP_RTCAP, 2, .virt = 0xffff },                      \
 	{ "rtsta", PCI_EXP_RTSTA, 4, .virt = ~0u }
 #define V2_DEV_ROWS                                                         \
+	/* capabilities 2: read-only snapshot */                            \
 	{ "devcap2", PCI_EXP_DEVCAP2, 4, .virt = ~0u },                     \
+	/* completion timeout to the device, ARI read-only, rest virtual */ \
 	{ "devctl2", PCI_EXP_DEVCTL2, 2,                                    \
 	  .virt = (uint16_t)~(DEVCTL2_HOST | PCI_EXP_DEVCTL2_ARI),          \
 	  .write = (uint16_t)~PCI_EXP_DEVCTL2_ARI },                        \
+	/* no status 2 bits defined: read-only snapshot */                  \
 	{ "devsta2", PCI_EXP_DEVSTA2, 2, .virt = 0xffff }
 #define V2_LINK_ROWS                                                        \
+	/* supported speeds: read-only snapshot */                          \
 	{ "lnkcap2", PCI_EXP_LNKCAP2, 4, .virt = ~0u },                     \
+	/* target speed, compliance: the host port's business, virtual */  \
 	{ "lnkctl2", PCI_EXP_LNKCTL2, 2, .virt = 0xffff, .write = 0xffff }, \
+	/* live equalization status, read-only */                           \
 	{ "lnksta2", PCI_EXP_LNKSTA2, 2 },                                  \
+	/* slot 2 registers are ports': read 0 */                           \
 	{ "sltcap2", PCI_EXP_SLTCAP2, 4, .virt = ~0u },                     \
 	{ "sltctl2", PCI_EXP_SLTCTL2, 2, .virt = 0xffff },                  \
 	{ "sltsta2", PCI_EXP_SLTSTA2, 2, .virt = 0xffff }
@@ -86,6 +112,7 @@ static const struct cfg_reg exp_v2_regs[] = {
 };
 static const struct cfg_reg exp_v2_rc_regs[] = {
 	COMMON_ROWS,
+	/* an RC-integrated endpoint has no link: read 0 */
 	{ "lnkcap", PCI_EXP_LNKCAP, 4, .virt = ~0u },
 	{ "lnkctl", PCI_EXP_LNKCTL, 2, .virt = 0xffff },
 	{ "lnksta", PCI_EXP_LNKSTA, 2, .virt = 0xffff },
@@ -127,13 +154,18 @@ static int exp_init(struct ptdm_dev *d, struct cap_inst *c)
 	case PCI_EXP_TYPE_ENDPOINT:
 	case PCI_EXP_TYPE_LEG_END:
 	case PCI_EXP_TYPE_RC_END:
-		break;
 	case PCI_EXP_TYPE_RC_EC:
-		c->info.reason = "root complex event collector belongs to the host";
+		break;
+	case PCI_EXP_TYPE_ROOT_PORT:
+	case PCI_EXP_TYPE_UPSTREAM:
+	case PCI_EXP_TYPE_DOWNSTREAM:
+	case PCI_EXP_TYPE_PCI_BRIDGE:
+	case PCI_EXP_TYPE_PCIE_BRIDGE:
+		c->info.reason = "a PCIe port or bridge cannot be assigned";
 		return -EPERM;
 	default:
-		c->info.reason = "a PCIe port cannot be assigned";
-		return -EPERM;
+		c->info.reason = "reserved PCIe device/port type";
+		return -EINVAL;
 	}
 	rc = exp_type(d, pos) == PCI_EXP_TYPE_RC_END;
 	if (exp_version(d, pos) == 1)

@@ -1,22 +1,33 @@
 /*
  * cap_msix.c - MSI-X: capability registers and the emulated table and PBA.
  *
- * Control (enable, function mask) is virtual.  Where the table and PBA live
- * is read once at attach, checked against the BAR sizes the backend
- * recorded, and cached in d->msix: a device that later shows other values
- * changes nothing (XSA-337).  A table that does not fit its BAR, or sits in
- * an I/O BAR, hides the capability with the reason.
+ * Control (enable, function mask) is virtual; the table size and the
+ * table/PBA location registers are the attach snapshot, read-only.  Where
+ * the table and PBA live is read once at attach, checked against the BAR
+ * kinds and sizes the backend recorded, and cached in d->msix: a device
+ * that later shows other values changes nothing (XSA-337).  A BIR naming no
+ * BAR, an I/O BAR or the upper half of a 64-bit BAR, a table or PBA that
+ * does not fit its BAR, or the two overlapping, hides the capability with
+ * the reason.  An image without BAR sizes keeps it, recorded as unverified
+ * (the table is bounded by the 2048 vectors QSIZE can encode).
  *
- * The table is emulated in d->msix.table: only naturally aligned 4- and
- * 8-byte accesses inside [table, table + 16 * nvec) touch it; a write past
- * the last entry cannot reach it (XSA-164); the PBA is read-only.  Writes
- * to the address or data of a live entry (unmasked, MSI-X on, function not
- * masked) are latched and applied when the entry is next masked: the spec
- * leaves such writes undefined, and a half-written vector must never be
- * what the host gets programmed with.  Host MSI-X is programmed only by the
- * owner from ptdm_msix_entry_get(); refusing to enable vectors while host
- * memory decode is off (XSA-157) is the host wiring's job, where that
- * state is known.
+ * The 4 KiB pages holding the table and the PBA are the emulation's: the
+ * spec allows no other registers in them, and they are the pages a VMM
+ * traps.  Inside them only naturally aligned 4- and 8-byte accesses wholly
+ * inside the table or PBA are honoured; the table lives in d->msix.table,
+ * the PBA is read-only.  Everything else there - past the last entry
+ * (XSA-164), between the structures, other widths - reads all-ones and is
+ * dropped, with a rate-limited warning.  Writes to the address or data of
+ * a live entry (unmasked, MSI-X on, function not masked) are latched and
+ * applied when the entry is next masked: the spec leaves such writes
+ * undefined, and a half-written vector must never be what the host gets
+ * programmed with.
+ *
+ * Host MSI-X is programmed only by the owner from ptdm_msix_entry_get().
+ * The guest's enable is stored even while its COMMAND.MEM is clear and
+ * reported as the guest has it; refusing to enable vectors on the host
+ * while host memory decode is off (XSA-157) is the host wiring's job (the
+ * VFIO back end), where that state is known.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +36,14 @@
 #include "core/caps_priv.h"
 #include "core/dev_priv.h"
 
-#define ENTRY_WORDS 4 /* addr lo, addr hi, data, vector control */
+/* an entry as dwords: address low/high, data, vector control */
+#define ENTRY_WORDS (PCI_MSIX_ENTRY_SIZE / 4)
+#define W_ADDR_LO (PCI_MSIX_ENTRY_LOWER_ADDR / 4)
+#define W_ADDR_HI (PCI_MSIX_ENTRY_UPPER_ADDR / 4)
+#define W_DATA (PCI_MSIX_ENTRY_DATA / 4)
+#define W_CTRL (PCI_MSIX_ENTRY_VECTOR_CTRL / 4)
+/* Message Address is dword aligned: bits 1:0 read 0 */
+#define MSIX_ADDR_LO_WRITE 0xfffffffcu
 
 static cfg_write_hook msix_ctrl_write;
 
@@ -45,6 +63,11 @@ static int msix_length(struct ptdm_dev *d, unsigned pos)
 	return PCI_CAP_MSIX_SIZEOF;
 }
 
+static uint64_t table_bytes(unsigned nvec)
+{
+	return (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE;
+}
+
 static uint64_t pba_bytes(unsigned nvec)
 {
 	return ((uint64_t)nvec + 63) / 64 * 8;
@@ -61,9 +84,18 @@ static bool fits(const struct ptdm_dev *d, unsigned bir, uint64_t off,
 		return false;
 	}
 	b = &d->bars[bir].host;
-	if (b->kind != HOST_BAR_MEM32 && b->kind != HOST_BAR_MEM64) {
-		*why = b->kind == HOST_BAR_IO ? "table or PBA in an I/O BAR"
-					      : "table or PBA in a missing BAR";
+	switch (b->kind) {
+	case HOST_BAR_MEM32:
+	case HOST_BAR_MEM64:
+		break;
+	case HOST_BAR_IO:
+		*why = "table or PBA in an I/O BAR";
+		return false;
+	case HOST_BAR_MEM64_HI:
+		*why = "BAR indicator names the upper half of a 64-bit BAR";
+		return false;
+	default:
+		*why = "table or PBA in a missing BAR";
 		return false;
 	}
 	if (b->size_known && (off > b->size || len > b->size - off)) {
@@ -87,7 +119,8 @@ static int msix_init(struct ptdm_dev *d, struct cap_inst *c)
 	unsigned pbir = preg & PCI_MSIX_PBA_BIR;
 	const char *why = NULL;
 
-	if (!fits(d, tbir, toff, (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE, &why) ||
+	/* offsets are 8-byte aligned by construction: bits 2:0 are the BIR */
+	if (!fits(d, tbir, toff, table_bytes(nvec), &why) ||
 	    !fits(d, pbir, poff, pba_bytes(nvec), &why)) {
 		c->info.reason = why;
 		dev_problem(d, "MSI-X at %#04x hidden: %s (table BAR %u "
@@ -98,7 +131,7 @@ static int msix_init(struct ptdm_dev *d, struct cap_inst *c)
 		return -EINVAL;
 	}
 	if (tbir == pbir && toff < poff + pba_bytes(nvec) &&
-	    poff < toff + (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE) {
+	    poff < toff + table_bytes(nvec)) {
 		c->info.reason = "table and PBA overlap";
 		dev_problem(d, "MSI-X at %#04x hidden: table and PBA overlap",
 			    pos);
@@ -109,7 +142,7 @@ static int msix_init(struct ptdm_dev *d, struct cap_inst *c)
 			    "location unverified", pos);
 	m->table = calloc((size_t)nvec * ENTRY_WORDS, sizeof(*m->table));
 	m->pba = calloc(pba_bytes(nvec) / 8, sizeof(*m->pba));
-	m->latch = calloc((size_t)nvec * 3, sizeof(*m->latch));
+	m->latch = calloc((size_t)nvec * W_CTRL, sizeof(*m->latch));
 	m->latched = calloc(nvec, 1);
 	if (!m->table || !m->pba || !m->latch || !m->latched) {
 		free(m->table);
@@ -150,7 +183,8 @@ static void msix_reset(struct ptdm_dev *d, struct cap_inst *c)
 			       PCI_MSIX_FLAGS_QSIZE);
 	memset(m->table, 0, (size_t)m->nvec * ENTRY_WORDS * sizeof(*m->table));
 	for (unsigned v = 0; v < m->nvec; v++)
-		m->table[v * ENTRY_WORDS + 3] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+		m->table[v * ENTRY_WORDS + W_CTRL] =
+			PCI_MSIX_ENTRY_CTRL_MASKBIT; /* power on masked */
 	memset(m->pba, 0, pba_bytes(m->nvec));
 	memset(m->latched, 0, m->nvec);
 }
@@ -168,7 +202,7 @@ static bool entry_live(const struct ptdm_dev *d, unsigned v)
 
 	return (ctrl & PCI_MSIX_FLAGS_ENABLE) &&
 	       !(ctrl & PCI_MSIX_FLAGS_MASKALL) &&
-	       !(d->msix.table[v * ENTRY_WORDS + 3] &
+	       !(d->msix.table[v * ENTRY_WORDS + W_CTRL] &
 		 PCI_MSIX_ENTRY_CTRL_MASKBIT);
 }
 
@@ -178,11 +212,12 @@ static bool apply_latch(struct ptdm_dev *d, unsigned v)
 	struct msix_state *m = &d->msix;
 	bool changed = false;
 
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < W_CTRL; i++) {
 		if (!(m->latched[v] & (1u << i)))
 			continue;
-		changed |= m->table[v * ENTRY_WORDS + i] != m->latch[v * 3 + i];
-		m->table[v * ENTRY_WORDS + i] = m->latch[v * 3 + i];
+		changed |= m->table[v * ENTRY_WORDS + i] !=
+			   m->latch[v * W_CTRL + i];
+		m->table[v * ENTRY_WORDS + i] = m->latch[v * W_CTRL + i];
 	}
 	m->latched[v] = 0;
 	return changed;
@@ -208,7 +243,7 @@ static void table_write32(struct ptdm_dev *d, unsigned word, uint32_t val)
 	unsigned v = word / ENTRY_WORDS, field = word % ENTRY_WORDS;
 	uint32_t *slot = &m->table[word];
 
-	if (field == 3) {
+	if (field == W_CTRL) {
 		/* vector control: only the mask bit exists */
 		uint32_t nv = val & PCI_MSIX_ENTRY_CTRL_MASKBIT;
 		bool changed = nv != *slot;
@@ -220,24 +255,68 @@ static void table_write32(struct ptdm_dev *d, unsigned word, uint32_t val)
 			dev_notify_msix(d, (int)v);
 		return;
 	}
-	if (field == 0)
-		val &= ~3u; /* message address is dword aligned */
+	if (field == W_ADDR_LO)
+		val &= MSIX_ADDR_LO_WRITE;
 	if (entry_live(d, v)) {
-		m->latch[v * 3 + field] = val;
+		m->latch[v * W_CTRL + field] = val;
 		m->latched[v] |= (uint8_t)(1u << field);
 		return;
 	}
 	*slot = val;
 }
 
-static void bad_access(struct ptdm_dev *d, const char *what, uint64_t off,
-		       size_t len, void *buf, bool write)
+#define MSIX_PAGE 4096u /* spec: no other registers share these pages */
+
+static uint64_t page_down(uint64_t x)
 {
-	dev_guest_warn(d, "MSI-X %s access at offset %#llx, %zu bytes: "
-			  "only aligned 4/8-byte accesses are accepted",
-		       what, (unsigned long long)off, len);
+	return x & ~(uint64_t)(MSIX_PAGE - 1);
+}
+
+static uint64_t page_up(uint64_t x)
+{
+	return page_down(x + MSIX_PAGE - 1);
+}
+
+/* Does [off, off+len) touch the pages of [start, start+size)? */
+static bool touches_pages(uint64_t off, size_t len, uint64_t start,
+			  uint64_t size)
+{
+	return off < page_up(start + size) && off + len > page_down(start);
+}
+
+/* Is [off, off+len) wholly inside [start, start+size)? */
+static bool inside(uint64_t off, size_t len, uint64_t start, uint64_t size)
+{
+	return off >= start && len <= size && off - start <= size - len;
+}
+
+static void refuse(struct ptdm_dev *d, const char *why, uint64_t off,
+		   size_t len, void *buf, bool write)
+{
+	dev_guest_warn(d, "MSI-X page %s of %zu bytes at BAR offset %#llx "
+			  "%s: %s", write ? "write" : "read", len,
+		       (unsigned long long)off,
+		       write ? "dropped" : "reads all-ones", why);
 	if (!write)
 		memset(buf, 0xff, len);
+}
+
+static void table_read(const struct msix_state *m, uint64_t rel, void *buf,
+		       size_t len)
+{
+	for (size_t i = 0; i < len; i += 4)
+		cfg_le_put((uint8_t *)buf + i, 4, m->table[(rel + i) / 4]);
+}
+
+static void pba_read(const struct msix_state *m, uint64_t rel, void *buf,
+		     size_t len)
+{
+	for (size_t i = 0; i < len; i += 4) {
+		uint64_t b = rel + i;
+
+		cfg_le_put((uint8_t *)buf + i, 4,
+			   (uint32_t)(m->pba[b / 8] >> (8 * (b % 8))));
+	}
 }
 
 int msix_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
@@ -245,47 +324,45 @@ int msix_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 {
 	struct msix_state *m = &d->msix;
 	uint64_t tlen, plen;
-	bool in_table, in_pba;
+	bool tpages, ppages;
 
 	*handled = false;
 	if (d->cap_msix < 0 || !m->nvec)
 		return 0;
-	tlen = (uint64_t)m->nvec * PCI_MSIX_ENTRY_SIZE;
+	tlen = table_bytes(m->nvec);
 	plen = pba_bytes(m->nvec);
-	in_table = bar == m->table_bar && off < m->table_off + tlen &&
-		   off + len > m->table_off;
-	in_pba = bar == m->pba_bar && off < m->pba_off + plen &&
-		 off + len > m->pba_off;
-	if (!in_table && !in_pba)
+	tpages = bar == m->table_bar &&
+		 touches_pages(off, len, m->table_off, tlen);
+	ppages = bar == m->pba_bar && touches_pages(off, len, m->pba_off, plen);
+	if (!tpages && !ppages)
 		return 0;
 	*handled = true;
-	if ((len != 4 && len != 8) || off % len ||
-	    (in_table && (off < m->table_off ||
-			  off + len > m->table_off + tlen)) ||
-	    (in_pba && (off < m->pba_off || off + len > m->pba_off + plen)) ||
-	    (in_table && in_pba)) {
-		bad_access(d, in_table ? "table" : "PBA", off, len, buf, write);
+	if ((len != 4 && len != 8) || off % len) {
+		refuse(d, "only aligned 4/8-byte accesses are accepted", off,
+		       len, buf, write);
 		return 0;
 	}
-	if (in_pba) {
-		if (write) {
-			dev_guest_warn(d, "MSI-X PBA write at %#llx dropped",
-				       (unsigned long long)off);
+	if (bar == m->table_bar && inside(off, len, m->table_off, tlen)) {
+		uint64_t rel = off - m->table_off;
+
+		if (!write) {
+			table_read(m, rel, buf, len);
 			return 0;
 		}
-		memcpy(buf, (uint8_t *)m->pba + (off - m->pba_off), len);
+		for (size_t i = 0; i < len; i += 4)
+			table_write32(d, (unsigned)((rel + i) / 4),
+				      cfg_le_get((const uint8_t *)buf + i, 4));
 		return 0;
 	}
-	if (!write) {
-		memcpy(buf, (uint8_t *)m->table + (off - m->table_off), len);
+	if (bar == m->pba_bar && inside(off, len, m->pba_off, plen)) {
+		if (write)
+			refuse(d, "the PBA is read-only", off, len, buf, write);
+		else
+			pba_read(m, off - m->pba_off, buf, len);
 		return 0;
 	}
-	for (size_t i = 0; i < len; i += 4) {
-		uint32_t w;
-
-		memcpy(&w, (const uint8_t *)buf + i, 4);
-		table_write32(d, (unsigned)((off - m->table_off + i) / 4), w);
-	}
+	/* XSA-164: nothing past the last entry is ever the table */
+	refuse(d, "outside the MSI-X table and PBA", off, len, buf, write);
 	return 0;
 }
 
@@ -317,9 +394,9 @@ int ptdm_msix_entry_get(const struct ptdm_dev *d, unsigned vec,
 	if (vec >= d->msix.nvec)
 		return -EINVAL;
 	e = &d->msix.table[vec * ENTRY_WORDS];
-	out->addr = e[0] | (uint64_t)e[1] << 32;
-	out->data = e[2];
-	out->masked = e[3] & PCI_MSIX_ENTRY_CTRL_MASKBIT;
+	out->addr = e[W_ADDR_LO] | (uint64_t)e[W_ADDR_HI] << 32;
+	out->data = e[W_DATA];
+	out->masked = e[W_CTRL] & PCI_MSIX_ENTRY_CTRL_MASKBIT;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "core/dev_priv.h"
 
 static const struct cfg_reg vndr_regs[] = {
+	/* the length is the device's: read-only snapshot; no body rows */
 	{ "vendor cap length", PCI_CAP_FLAGS, 1, .virt = 0xff },
 	CFG_REG_END,
 };
