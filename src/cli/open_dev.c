@@ -77,11 +77,19 @@ static void names_error(char *msg, ...)
 	exit(1);
 }
 
+static struct pci_access *pacc;
+
+/* pci.ids and libpci's udev hwdb handle go away with the process */
+static void names_cleanup(void)
+{
+	if (pacc)
+		pci_cleanup(pacc);
+	pacc = NULL;
+}
+
 /* libpci only for pci.ids: no access method is initialised or used. */
 static struct pci_access *names(void)
 {
-	static struct pci_access *pacc;
-
 	if (!pacc) {
 		pacc = pci_alloc();
 		if (pacc) {
@@ -89,6 +97,7 @@ static struct pci_access *names(void)
 			pacc->warning = quiet;
 			pacc->debug = quiet;
 			pacc->error = names_error;
+			atexit(names_cleanup);
 		}
 	}
 	return pacc;
@@ -99,7 +108,7 @@ void cli_vendor_name(char *buf, size_t n, unsigned vendor)
 	struct pci_access *p = names();
 
 	if (!p || !pci_lookup_name(p, buf, (int)n, PCI_LOOKUP_VENDOR |
-				   PCI_LOOKUP_NO_NUMBERS, vendor))
+				   PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, vendor))
 		snprintf(buf, n, "%04x", vendor);
 }
 
@@ -108,7 +117,7 @@ void cli_device_name(char *buf, size_t n, unsigned vendor, unsigned device)
 	struct pci_access *p = names();
 
 	if (!p || !pci_lookup_name(p, buf, (int)n, PCI_LOOKUP_DEVICE |
-				   PCI_LOOKUP_NO_NUMBERS, vendor, device))
+				   PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, vendor, device))
 		snprintf(buf, n, "Device %04x", device);
 }
 
@@ -117,6 +126,6 @@ void cli_class_name(char *buf, size_t n, unsigned class24)
 	struct pci_access *p = names();
 
 	if (!p || !pci_lookup_name(p, buf, (int)n, PCI_LOOKUP_CLASS |
-				   PCI_LOOKUP_NO_NUMBERS, class24 >> 8))
+				   PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, class24 >> 8))
 		snprintf(buf, n, "Class %04x", class24 >> 8);
 }
