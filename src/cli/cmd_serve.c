@@ -4,6 +4,7 @@
  *   ptdm serve DEVICE --vfio-user PATH [DEVICE --vfio-user PATH]...
  *   ptdm serve DEVICE --fd N          (an already connected socket)
  *   ptdm serve --config FILE          (lines "DEVICE --vfio-user PATH")
+ *   ptdm serve DEVICE --mpqemu-fd N   (QEMU 7.2's x-pci-proxy-dev socket)
  *
  * One process, one poll loop, one socket per device.  It does not
  * daemonize; SIGTERM or SIGINT end it cleanly (sockets removed, devices
@@ -19,7 +20,9 @@
 
 #include "cli/cli.h"
 #include "ptdm/image.h"
+#include "ptdm/mpqemu.h"
 #include "ptdm/vfu_server.h"
+#include <poll.h>
 
 #define MAX_DEVICES 64
 
@@ -29,6 +32,7 @@ struct served {
 	char path[4096];
 	int fd;
 	bool connected;
+	bool mpqemu;
 };
 
 static volatile sig_atomic_t stop;
@@ -53,9 +57,10 @@ static int add(struct served *s, unsigned *n, const char *spec,
 	x = &s[*n];
 	memset(x, 0, sizeof(*x));
 	x->fd = -1;
-	if (strcmp(how, "--vfio-user") && strcmp(how, "--fd")) {
-		fprintf(stderr, "ptdm serve: \"%s\": want --vfio-user PATH or "
-				"--fd N\n", how);
+	if (strcmp(how, "--vfio-user") && strcmp(how, "--fd") &&
+	    strcmp(how, "--mpqemu-fd")) {
+		fprintf(stderr, "ptdm serve: \"%s\": want --vfio-user PATH, "
+				"--fd N or --mpqemu-fd N\n", how);
 		return -1;
 	}
 	if (open_device(spec, NULL, false, &x->od, &err)) {
@@ -73,7 +78,7 @@ static int add(struct served *s, unsigned *n, const char *spec,
 		fprintf(stderr, "ptdm serve: %s\n", err.msg);
 		return -1;
 	}
-	if (!strcmp(how, "--fd")) {
+	if (!strcmp(how, "--fd") || !strcmp(how, "--mpqemu-fd")) {
 		long v = strtol(arg, &end, 10);
 
 		if (*end || v < 0 || v > 65535) {
@@ -83,6 +88,7 @@ static int add(struct served *s, unsigned *n, const char *spec,
 		}
 		x->fd = (int)v;
 		x->connected = true;
+		x->mpqemu = !strcmp(how, "--mpqemu-fd");
 		return 0;
 	}
 	snprintf(x->path, sizeof(x->path), "%s", arg);
@@ -129,6 +135,44 @@ static int read_config(struct served *s, unsigned *n, const char *file)
 	return 0;
 }
 
+/* x-pci-proxy-dev peers: one connected socket each, served until gone. */
+static int serve_mpqemu(struct served *s, unsigned n)
+{
+	struct mpq_conn c[MAX_DEVICES];
+	struct pollfd p[MAX_DEVICES];
+	unsigned live = n;
+
+	for (unsigned i = 0; i < n; i++) {
+		mpq_conn_init(&c[i], s[i].fd, s[i].dev);
+		s[i].fd = -1; /* the connection owns it */
+	}
+	while (!stop && live) {
+		for (unsigned i = 0; i < n; i++) {
+			p[i].fd = c[i].fd;
+			p[i].events = POLLIN;
+			p[i].revents = 0;
+		}
+		if (poll(p, n, 500) < 0 && errno != EINTR)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			int rc;
+
+			if (!p[i].revents || c[i].fd < 0)
+				continue;
+			rc = mpq_conn_handle(&c[i]);
+			if (!rc)
+				continue;
+			ptdm_log(PTDM_LOG_INFO, "%s: proxy gone (%s)",
+				 s[i].od.host->name, strerror(-rc));
+			mpq_conn_close(&c[i]);
+			live--;
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		mpq_conn_close(&c[i]);
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	struct served *s = calloc(MAX_DEVICES, sizeof(*s));
@@ -150,6 +194,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "usage: ptdm serve DEVICE --vfio-user PATH "
 				"[DEVICE --vfio-user PATH]...\n"
 				"       ptdm serve DEVICE --fd N\n"
+				"       ptdm serve DEVICE --mpqemu-fd N\n"
 				"       ptdm serve --config FILE\n");
 		rc = EXIT_USAGE;
 		goto out;
@@ -162,6 +207,24 @@ int cmd_serve(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (s[0].mpqemu) {
+		for (unsigned i = 1; i < n; i++)
+			if (!s[i].mpqemu) {
+				fprintf(stderr, "ptdm serve: --mpqemu-fd and "
+						"vfio-user devices cannot be "
+						"mixed in one process\n");
+				goto out;
+			}
+		rc = serve_mpqemu(s, n);
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (s[i].mpqemu) {
+			fprintf(stderr, "ptdm serve: --mpqemu-fd and vfio-user "
+					"devices cannot be mixed in one "
+					"process\n");
+			goto out;
+		}
 	for (unsigned i = 0; i < n; i++) {
 		l[i] = (struct vfu_listener){ .fd = s[i].fd,
 					      .connected = s[i].connected,
