@@ -290,11 +290,11 @@ static bool inside(uint64_t off, size_t len, uint64_t start, uint64_t size)
 	return off >= start && len <= size && off - start <= size - len;
 }
 
-static void refuse(struct ptdm_dev *d, const char *why, uint64_t off,
-		   size_t len, void *buf, bool write)
+static void refuse(struct ptdm_dev *d, const char *why, int bar,
+		   uint64_t off, size_t len, void *buf, bool write)
 {
-	dev_guest_warn(d, "MSI-X page %s of %zu bytes at BAR offset %#llx "
-			  "%s: %s", write ? "write" : "read", len,
+	dev_guest_warn(d, "MSI-X page: %zu-byte %s at BAR %d offset %#llx "
+			  "%s: %s", len, write ? "write" : "read", bar,
 		       (unsigned long long)off,
 		       write ? "dropped" : "reads all-ones", why);
 	if (!write)
@@ -327,7 +327,7 @@ int msix_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 	bool tpages, ppages;
 
 	*handled = false;
-	if (d->cap_msix < 0 || !m->nvec)
+	if (d->cap_msix < 0 || !m->nvec || len > UINT64_MAX - off)
 		return 0;
 	tlen = table_bytes(m->nvec);
 	plen = pba_bytes(m->nvec);
@@ -338,8 +338,8 @@ int msix_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 		return 0;
 	*handled = true;
 	if ((len != 4 && len != 8) || off % len) {
-		refuse(d, "only aligned 4/8-byte accesses are accepted", off,
-		       len, buf, write);
+		refuse(d, "only aligned 4/8-byte accesses are accepted", bar,
+		       off, len, buf, write);
 		return 0;
 	}
 	if (bar == m->table_bar && inside(off, len, m->table_off, tlen)) {
@@ -356,13 +356,15 @@ int msix_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 	}
 	if (bar == m->pba_bar && inside(off, len, m->pba_off, plen)) {
 		if (write)
-			refuse(d, "the PBA is read-only", off, len, buf, write);
+			refuse(d, "the PBA is read-only", bar, off, len, buf,
+			       write);
 		else
 			pba_read(m, off - m->pba_off, buf, len);
 		return 0;
 	}
 	/* XSA-164: nothing past the last entry is ever the table */
-	refuse(d, "outside the MSI-X table and PBA", off, len, buf, write);
+	refuse(d, "outside the MSI-X table and PBA", bar, off, len, buf,
+	       write);
 	return 0;
 }
 

@@ -109,9 +109,14 @@ static void test_aer_status_rw1c(void **state)
 	const unsigned us = AER + PCI_ERR_UNCOR_STATUS;
 	const unsigned cs = AER + PCI_ERR_COR_STATUS;
 
+	unsigned writes = th_host_writes(h);
+
 	assert_int_equal(th_rd(d, us, 4), H_UNC_STA);
+	/* writing 0 clears nothing: no reason to touch the device */
 	th_wr(d, us, 4, 0);
+	th_wr(d, cs, 4, 0);
 	assert_int_equal(th_host(h, us, 4), H_UNC_STA);
+	assert_int_equal(th_host_writes(h), writes);
 	th_wr(d, us, 4, PCI_ERR_UNC_DLP);
 	assert_int_equal(th_host(h, us, 4), PCI_ERR_UNC_POISON_TLP);
 	assert_int_equal(th_rd(d, us, 4), PCI_ERR_UNC_POISON_TLP);
