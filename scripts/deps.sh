@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="gcc clang meson ninja-build pkg-config libjson-c-dev libcmocka-dev
-libpci-dev pciutils libclang-rt-14-dev"
+libpci-dev pciutils libclang-rt-14-dev
+qemu-system-x86 busybox-static kmod xz-utils libc6-dev"
 
 missing=""
 for p in $PKGS; do

@@ -5,6 +5,10 @@
  *   ptdm serve DEVICE --fd N          (an already connected socket)
  *   ptdm serve --config FILE          (lines "DEVICE --vfio-user PATH")
  *   ptdm serve DEVICE --mpqemu-fd N   (QEMU 7.2's x-pci-proxy-dev socket)
+ *   ptdm serve DEVICE [--dump-guest FILE] --mpqemu-exec CMD ARG...
+ *       run CMD (a QEMU with -device x-pci-proxy-dev,...,fd={fd}) on one
+ *       end of a socketpair, serve the other, exit with CMD's status;
+ *       --dump-guest writes the guest's config view when it is over
  *
  * One process, one poll loop, one socket per device.  It does not
  * daemonize; SIGTERM or SIGINT end it cleanly (sockets removed, devices
@@ -12,6 +16,7 @@
  * every BAR size to be served.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +28,10 @@
 #include "ptdm/mpqemu.h"
 #include "ptdm/vfu_server.h"
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "cli/view.h"
 
 #define MAX_DEVICES 64
 
@@ -173,9 +182,127 @@ static int serve_mpqemu(struct served *s, unsigned n)
 	return 0;
 }
 
+/* Put fd where {fd} is in each argument; NULL-terminated copy. */
+static char **with_fd(char **argv, int n, int fd)
+{
+	char **out = calloc((size_t)n + 1, sizeof(*out));
+
+	for (int i = 0; out && i < n; i++) {
+		const char *at = strstr(argv[i], "{fd}");
+
+		if (!at) {
+			out[i] = argv[i];
+			continue;
+		}
+		out[i] = malloc(strlen(argv[i]) + 16);
+		if (!out[i])
+			return NULL; /* the process exits right after */
+		sprintf(out[i], "%.*s%d%s", (int)(at - argv[i]), argv[i], fd,
+			at + 4);
+	}
+	return out;
+}
+
+static int serve_exec(int argc, char **argv)
+{
+	struct served *s = calloc(1, sizeof(*s));
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *dump = NULL;
+	int sv[2], i = 2, status = 0, rc = 1;
+	pid_t pid;
+
+	if (!s)
+		return 1;
+	if (i + 1 < argc && !strcmp(argv[i], "--dump-guest")) {
+		dump = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc || strcmp(argv[i], "--mpqemu-exec") || i + 1 >= argc) {
+		fprintf(stderr, "usage: ptdm serve DEVICE [--dump-guest FILE] "
+				"--mpqemu-exec CMD ARG...\n");
+		free(s);
+		return EXIT_USAGE;
+	}
+	i++;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		perror("ptdm serve: socketpair");
+		free(s);
+		return 1;
+	}
+	if (add(s, &(unsigned){ 0 }, argv[1], "--mpqemu-fd", "0"))
+		goto out;
+	s->fd = sv[0];
+	pid = fork();
+	if (pid < 0) {
+		perror("ptdm serve: fork");
+		goto out;
+	}
+	if (pid == 0) {
+		char **args = with_fd(argv + i, argc - i, sv[1]);
+		int fl = fcntl(sv[1], F_GETFD);
+
+		if (!args || fl < 0 || fcntl(sv[1], F_SETFD, fl & ~FD_CLOEXEC))
+			_exit(127);
+		execvp(args[0], args);
+		fprintf(stderr, "ptdm serve: %s: %s\n", args[0], strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	sv[1] = -1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	/* serve until the VMM closes its end (or we are told to stop) */
+	{
+		struct mpq_conn c;
+
+		mpq_conn_init(&c, s->fd, s->dev);
+		while (!stop) {
+			struct pollfd p = { .fd = c.fd, .events = POLLIN };
+
+			if (poll(&p, 1, 500) < 0 && errno != EINTR)
+				break;
+			if (p.revents && mpq_conn_handle(&c))
+				break;
+		}
+		c.fd = -1; /* s->fd is closed below */
+		mpq_conn_close(&c);
+	}
+	if (stop)
+		kill(pid, SIGTERM);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (dump) {
+		FILE *f = fopen(dump, "we");
+
+		if (!f || view_dump(f, s->dev, true)) {
+			fprintf(stderr, "ptdm serve: %s: cannot write\n", dump);
+			rc = rc ? rc : 1;
+		}
+		if (f)
+			fclose(f);
+	}
+out:
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (s->fd >= 0)
+		close(s->fd);
+	ptdm_dev_free(s->dev);
+	host_close(s->od.host);
+	free(s);
+	return rc;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-	struct served *s = calloc(MAX_DEVICES, sizeof(*s));
+	struct served *s;
+
+	for (int i = 2; i < argc && i < 5; i++)
+		if (!strcmp(argv[i], "--mpqemu-exec"))
+			return serve_exec(argc, argv);
+	s = calloc(MAX_DEVICES, sizeof(*s));
 	struct vfu_listener l[MAX_DEVICES];
 	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned n = 0;
