@@ -98,7 +98,8 @@ struct cap_ops {
 	int (*length)(struct ptdm_dev *d, unsigned pos);
 	/*
 	 * Validate and set up state; set c->table.  Return 0 to keep, or a
-	 * negative errno with c->info.reason set to hide the capability.
+	 * negative errno with c->info.reason set to hide the capability.  On
+	 * failure init frees what it allocated: fini is not called.
 	 */
 	int (*init)(struct ptdm_dev *d, struct cap_inst *c);
 	/* Power-on values of its virtual registers (attach and reset). */

@@ -133,6 +133,22 @@ int ptdm_dev_load(struct ptdm_dev *d, const uint8_t *buf, size_t len)
 			       wm);
 	}
 	d->loading = false;
+	/* MSI pending bits are state the guest cannot write: restore them,
+	 * bounded to the vectors the device has */
+	if (d->cap_msi >= 0) {
+		struct ptdm_msi_state ms;
+		unsigned pos = d->caps[d->cap_msi].info.pos;
+
+		ptdm_msi_get(d, &ms);
+		if (ms.maskable) {
+			unsigned off = pos + (ms.is64 ? PCI_MSI_PENDING_64
+						      : PCI_MSI_PENDING_32);
+			uint32_t p = cfg_le_get(shadow + off, 4);
+
+			for (unsigned v = 0; v < ms.nvec_max && v < 32; v++)
+				ptdm_msi_set_pending(d, v, p & (1u << v));
+		}
+	}
 	if (tlen) {
 		/* vector control has only the mask bit; addresses are dword
 		 * aligned: as the table write path would leave them */

@@ -4,6 +4,7 @@
  * Each test checks the guest view and the host-side bytes.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -610,6 +611,58 @@ static void test_aer_dsn_vsec(void **state)
 	th_free(d, h);
 }
 
+/* ---- migration state ---- */
+
+static void test_state_round_trip_and_hostile_stream(void **state)
+{
+	struct th_cfg c;
+	struct host_dev *ha, *hb;
+	struct ptdm_dev *a, *b;
+	struct ptdm_msi_state ms;
+	uint8_t *blob;
+	size_t len;
+
+	msi_cfg(&c, true, true, 2); /* 4 vectors, maskable */
+	a = th_dev(&c, NULL, &ha);
+	b = th_dev(&c, NULL, &hb);
+	th_wr(a, CAP + PCI_MSI_ADDRESS_LO, 4, 0xfee00000);
+	th_wr(a, CAP + PCI_MSI_FLAGS, 2, 2 << 4 | PCI_MSI_FLAGS_ENABLE);
+	th_wr(a, CAP + PCI_MSI_MASK_64, 4, 0x5);
+	assert_int_equal(ptdm_msi_set_pending(a, 2, true), 0);
+	assert_int_equal(ptdm_dev_save(a, &blob, &len), 0);
+	assert_int_equal(ptdm_dev_load(b, blob, len), 0);
+	ptdm_msi_get(b, &ms);
+	assert_true(ms.enabled);
+	assert_int_equal(ms.nvec, 4);
+	assert_int_equal(ms.addr, 0xfee00000);
+	assert_int_equal(ms.mask, 0x5);
+	assert_int_equal(ms.pending, 0x4);
+	/* a stream that claims what no guest could write: the same rules */
+	{
+		unsigned base = 24; /* after the state header */
+		uint8_t *t = malloc(len);
+
+		memcpy(t, blob, len);
+		t[base + CAP + PCI_MSI_FLAGS] |= 0x0e;         /* QMASK: RO */
+		t[base + CAP + PCI_MSI_PENDING_64] = 0xff;     /* > 4 vectors */
+		t[base + CAP + PCI_MSI_MASK_64] = 0xff;
+		assert_int_equal(ptdm_dev_load(b, t, len), 0);
+		ptdm_msi_get(b, &ms);
+		assert_int_equal(ms.nvec_max, 4);
+		assert_int_equal(ms.pending, 0xf);
+		assert_int_equal(ms.mask, 0xf);
+		/* another device's stream is refused, nothing changes */
+		t[base + PCI_DEVICE_ID] ^= 1;
+		assert_int_equal(ptdm_dev_load(b, t, len), -ENODEV);
+		/* truncated, grown */
+		assert_int_equal(ptdm_dev_load(b, t, len - 1), -EINVAL);
+		free(t);
+	}
+	free(blob);
+	th_free(a, ha);
+	th_free(b, hb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +681,7 @@ int main(void)
 		cmocka_unit_test(test_exp_devsta_lnk_slot),
 		cmocka_unit_test(test_exp_ports_hidden),
 		cmocka_unit_test(test_aer_dsn_vsec),
+		cmocka_unit_test(test_state_round_trip_and_hostile_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
