@@ -1,6 +1,6 @@
 # Thin wrapper around meson/ninja.  Every target first makes sure the Debian
 # packages are there (scripts/deps.sh is a no-op when they are).
-.PHONY: all deps check demo bench clean
+.PHONY: all deps check check-vm demo bench clean
 
 all: deps build/build.ninja
 	ninja -C build
@@ -13,6 +13,13 @@ build/build.ninja:
 
 check: deps
 	@bash scripts/check.sh
+
+# The VM tests alone (tests/vm/README.md): the real Linux VFIO driver in
+# QEMU TCG guests, Debian 6.1 and 6.12 kernels, in build-vm/.
+check-vm: deps
+	@[ -f build-vm/build.ninja ] || meson setup build-vm -Dvm_tests=true -Dtests=false
+	ninja -C build-vm
+	meson test -C build-vm --suite vm --print-errorlogs --num-processes 2
 
 demo: all
 	@bash scripts/demo.sh
