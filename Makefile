@@ -28,4 +28,4 @@ bench: all
 	./build/ptdm bench cfg
 
 clean:
-	rm -rf build build-asan build-clang build*.log
+	rm -rf build build-asan build-clang build-vm build*.log

@@ -5,6 +5,8 @@
 #                 Linux guest under QEMU TCG uses a ptdm device)
 #   build-asan/   gcc, ASAN+UBSAN: unit and golden tests again
 #   build-clang/  clang, -Werror, libFuzzer: unit, golden, bounded fuzz runs
+#   build-vm/     the VFIO backend against the real kernel driver in QEMU
+#                 TCG guests, Debian 6.1 and 6.12 (tests/vm/README.md)
 # Prints one closing line "N passed, N failed" (meson tests summed over the
 # builds; a build that fails counts as one failure) and exits non-zero on
 # any failure.
@@ -55,6 +57,9 @@ run_suite "gcc asan+ubsan" build-asan meson setup build-asan \
 	-Dguest_tests=false
 run_suite "clang + fuzz" build-clang CC=clang meson setup build-clang \
 	-Dfuzz=true -Dguest_tests=false
+
+run_suite "vm (real VFIO in QEMU guests)" build-vm meson setup build-vm \
+	-Dvm_tests=true -Dtests=false -Dguest_tests=false
 
 printf "%b\n" "$summary" | sed '/^$/d'
 echo "$passed passed, $failed failed"
