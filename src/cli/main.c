@@ -24,6 +24,10 @@ static const struct cli_cmd cmds[] = {
 	  "talk to a vfio-user server the way a VMM does" },
 	{ "bench", cmd_bench, "bench cfg|vfio-user [--seconds S]",
 	  "ptdm's cost as ratios to the floor (config engine, vfio-user)" },
+	{ "assignable-add", cmd_assignable, "assignable-add BDF",
+	  "bind a device to vfio-pci, remembering its driver (root)" },
+	{ "assignable-remove", cmd_assignable, "assignable-remove BDF",
+	  "give a device back to the driver it had (root)" },
 	{ "help", cmd_help, "help", "this text" },
 };
 

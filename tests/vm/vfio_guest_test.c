@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ptdm/assign.h"
 #include "ptdm/dev.h"
 #include "ptdm/vfio.h"
 
@@ -133,24 +134,15 @@ static int unbind(const char *bdf)
 	return write_file(p, bdf);
 }
 
+/* ptdm's own assignable-add: driver_override, unbind, drivers_probe */
 static int bind_vfio(const char *bdf)
 {
-	char p[256];
-	int rc;
+	struct ptdm_err err = { "" };
+	int rc = assign_add(bdf, &err);
 
-	if (driver_is(bdf, "vfio-pci"))
-		return 0;
-	rc = unbind(bdf);
 	if (rc)
-		return rc;
-	snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	rc = write_file(p, "vfio-pci");
-	if (rc)
-		return rc;
-	rc = write_file("/sys/bus/pci/drivers_probe", bdf);
-	if (rc)
-		return rc;
-	return driver_is(bdf, "vfio-pci") ? 0 : -ENODEV;
+		printf("  assign_add %s: %s\n", bdf, err.msg);
+	return rc ? rc : driver_is(bdf, "vfio-pci") ? 0 : -ENODEV;
 }
 
 /* Config bytes as the guest kernel sees them: the device's own. */
@@ -932,6 +924,23 @@ static void test_nic(struct nic_ctx *c, const char *bdf, int edu_container)
 
 #define NVME_CC 0x14
 
+/* assignable-remove gives nvme back to its driver; add takes it again */
+static void test_give_back(const struct devs *dv)
+{
+	struct ptdm_err err = { "" };
+	int rc = assign_remove(dv->nvme, &err);
+
+	check(!rc && driver_is(dv->nvme, "nvme"),
+	      "assignable-remove %s: back with the nvme driver %s", dv->nvme,
+	      err.msg);
+	rc = assign_add(dv->nvme, &err);
+	check(!rc && driver_is(dv->nvme, "vfio-pci"),
+	      "assignable-add %s again: vfio-pci %s", dv->nvme, err.msg);
+	rc = assign_remove(dv->nvme, &err);
+	check(!rc && driver_is(dv->nvme, "nvme"),
+	      "and back once more %s", err.msg);
+}
+
 /* edu2 + nvme: one group behind a root port */
 static void test_group(const struct devs *dv, int edu_container)
 {
@@ -1103,6 +1112,7 @@ int main(void)
 	test_nic(&nic, dv.nic, edu.container_fd);
 	test_group(&dv, edu.container_fd);
 	test_close(&edu, &nic, &dv);
+	test_give_back(&dv);
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("RESULT: %u passed, %u failed (%ld ms)\n", passed, failed,
