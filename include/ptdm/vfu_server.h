@@ -47,6 +47,7 @@ struct vfu_conn {
 	int *irq_fds[VFU_NUM_IRQ_INDEX];
 	unsigned nirq_fds[VFU_NUM_IRQ_INDEX];
 	bool intx_masked;
+	int intx_unmask_fd; /* VFIO: the client's INTx resample eventfd */
 	uint16_t next_dma_id;
 	/* migration (VFIO v2 state machine over vfio-user) */
 	uint32_t mig_state;

@@ -12,6 +12,12 @@
  * lines a client can trigger are rate-limited per connection.
  *
  * Regions follow VFIO's PCI layout: 0-5 BARs, 6 ROM, 7 config, 8 VGA.
+ *
+ * With a VFIO host the fast paths skip ptdm: the region fd is the VFIO
+ * device fd (the VMM maps BARs itself), the client's eventfds go to
+ * VFIO_DEVICE_SET_IRQS as they are (the kernel signals the VMM), and
+ * DMA_MAP of an fd maps it into the host IOMMU; a DMA_MAP without an fd is
+ * refused, since a real device needs memory it can reach.
  */
 #include <errno.h>
 #include <json-c/json.h>
@@ -22,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ptdm/vfio.h"
 #include "ptdm/vfio_user.h"
 #include "ptdm/vfu_server.h"
 
@@ -144,8 +151,19 @@ static int send_raw(struct vfu_conn *c, const void *buf, size_t len)
 
 /* ---- DMA ---- */
 
-static void dma_unmap_one(struct vfu_dma *m)
+static struct host_dev *vfio_host(const struct vfu_conn *c)
 {
+	struct host_dev *h = ptdm_dev_host(c->dev);
+
+	return vfio_is(h) ? h : NULL;
+}
+
+static void dma_unmap_one(struct vfu_conn *c, struct vfu_dma *m)
+{
+	struct host_dev *h = vfio_host(c);
+
+	if (h && m->map)
+		vfio_dma_unmap(h, m->iova, m->size, NULL);
 	if (m->map)
 		munmap(m->map, m->maplen);
 	m->map = NULL;
@@ -182,9 +200,16 @@ static int h_dma_map(struct vfu_conn *c, struct msg *m)
 	memmove(&c->dma[at + 1], &c->dma[at], (c->ndma - at) * sizeof(*n));
 	c->dma[at] = (struct vfu_dma){ .iova = r.addr, .size = r.size,
 				       .prot = r.flags };
+	if (!m->nfds && vfio_host(c)) {
+		memmove(&c->dma[at], &c->dma[at + 1], (c->ndma - at) * sizeof(*n));
+		conn_warn(c, "DMA_MAP without an fd: a VFIO device needs guest "
+			     "memory it can reach (share guest RAM)", EINVAL);
+		return -EINVAL;
+	}
 	if (m->nfds == 1) {
 		void *p = mmap(NULL, r.size, prot ? prot : PROT_NONE, MAP_SHARED,
 			       m->fds[0], (off_t)r.offset);
+		struct host_dev *h = vfio_host(c);
 
 		if (p == MAP_FAILED) {
 			int e = -errno;
@@ -192,6 +217,21 @@ static int h_dma_map(struct vfu_conn *c, struct msg *m)
 			memmove(&c->dma[at], &c->dma[at + 1],
 				(c->ndma - at) * sizeof(*n));
 			return e;
+		}
+		if (h) {
+			int e = vfio_dma_map(h, r.addr, p, r.size,
+					     (r.flags & VFU_DMA_READ_OK
+						      ? PTDM_DMA_READ : 0) |
+					     (r.flags & VFU_DMA_WRITE_OK
+						      ? PTDM_DMA_WRITE : 0),
+					     NULL);
+
+			if (e) {
+				munmap(p, r.size);
+				memmove(&c->dma[at], &c->dma[at + 1],
+					(c->ndma - at) * sizeof(*n));
+				return e;
+			}
 		}
 		c->dma[at].map = p;
 		c->dma[at].maplen = r.size;
@@ -211,7 +251,7 @@ static int h_dma_unmap(struct vfu_conn *c, struct msg *m)
 		if (r.addr || r.size)
 			return -EINVAL;
 		for (unsigned i = 0; i < c->ndma; i++)
-			dma_unmap_one(&c->dma[i]);
+			dma_unmap_one(c, &c->dma[i]);
 		c->ndma = 0;
 	} else {
 		unsigned i;
@@ -221,7 +261,7 @@ static int h_dma_unmap(struct vfu_conn *c, struct msg *m)
 				break;
 		if (i == c->ndma)
 			return -ENOENT;
-		dma_unmap_one(&c->dma[i]);
+		dma_unmap_one(c, &c->dma[i]);
 		memmove(&c->dma[i], &c->dma[i + 1],
 			(c->ndma - i - 1) * sizeof(*c->dma));
 		c->ndma--;
@@ -399,8 +439,15 @@ static unsigned irq_count(struct vfu_conn *c, unsigned index)
 	case VFIO_PCI_MSIX_IRQ_INDEX:
 		ptdm_msix_get(c->dev, &msix);
 		return msix.present ? msix.nvec : 0;
-	default:
-		return 0; /* ERR and REQ: an image reports neither */
+	default: {
+		struct host_dev *h = vfio_host(c);
+		struct ptdm_vfio_irq vi;
+
+		/* ERR and REQ: what the kernel offers; an image has neither */
+		if (h && !vfio_irq_info(h, index, &vi))
+			return vi.count;
+		return 0;
+	}
 	}
 }
 
@@ -466,6 +513,20 @@ int vfu_conn_trigger(struct vfu_conn *c, unsigned index, unsigned vec)
 	return 0;
 }
 
+/* Hand the kept eventfds of [start, start+count) to VFIO. */
+static int vfio_route(struct vfu_conn *c, unsigned index, unsigned start,
+		      unsigned count)
+{
+	struct host_dev *h = vfio_host(c);
+
+	if (!h)
+		return 0;
+	if (!count)
+		return vfio_set_irq_eventfds(h, index, 0, 0, NULL, NULL);
+	return vfio_set_irq_eventfds(h, index, start, count,
+				     c->irq_fds[index] + start, NULL);
+}
+
 static int h_set_irqs(struct vfu_conn *c, struct msg *m)
 {
 	const uint32_t data = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL |
@@ -489,16 +550,35 @@ static int h_set_irqs(struct vfu_conn *c, struct msg *m)
 		if (d != VFIO_IRQ_SET_DATA_NONE || a != VFIO_IRQ_SET_ACTION_TRIGGER ||
 		    m->nfds)
 			return -EINVAL;
+		rc = vfio_route(c, q.index, 0, 0);
 		close_irq_range(c, q.index, 0, c->nirq_fds[q.index]);
-		return 0;
+		return rc;
 	}
 	if (q.start >= max || q.count > max - q.start)
 		return -EINVAL;
 	if (a != VFIO_IRQ_SET_ACTION_TRIGGER) {
 		/* masking exists for INTx only */
-		if (q.index != VFIO_PCI_INTX_IRQ_INDEX || m->nfds)
+		if (q.index != VFIO_PCI_INTX_IRQ_INDEX || m->nfds > 1 ||
+		    (m->nfds && (d != VFIO_IRQ_SET_DATA_EVENTFD ||
+				 a != VFIO_IRQ_SET_ACTION_UNMASK)))
 			return -EINVAL;
 		c->intx_masked = a == VFIO_IRQ_SET_ACTION_MASK;
+		if (vfio_host(c) && a == VFIO_IRQ_SET_ACTION_UNMASK) {
+			/* an unmask eventfd (resample), or unmask now */
+			int rc2;
+
+			if (!m->nfds)
+				return vfio_irq_unmask_intx(vfio_host(c));
+			rc2 = vfio_set_intx_unmask_eventfd(vfio_host(c),
+							   m->fds[0], NULL);
+			if (rc2)
+				return rc2;
+			if (c->intx_unmask_fd >= 0)
+				close(c->intx_unmask_fd);
+			c->intx_unmask_fd = m->fds[0];
+			m->fds[0] = -1; /* kept while the kernel uses it */
+			return 0;
+		}
 		return 0;
 	}
 	switch (d) {
@@ -516,7 +596,8 @@ static int h_set_irqs(struct vfu_conn *c, struct msg *m)
 			c->irq_fds[q.index][q.start + i] = m->fds[i];
 			m->fds[i] = -1; /* kept */
 		}
-		return 0;
+		/* with VFIO the kernel signals these fds itself */
+		return vfio_route(c, q.index, q.start, q.count);
 	case VFIO_IRQ_SET_DATA_BOOL:
 		if (m->len != sizeof(q) + q.count || m->nfds)
 			return -EINVAL;
@@ -1128,6 +1209,7 @@ int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev)
 	c->peer_max_fds = 1;
 	c->peer_max_xfer = VFU_SERVER_MAX_XFER;
 	c->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	c->intx_unmask_fd = -1;
 	c->buf_size = sizeof(struct vfu_hdr) + MAX_PAYLOAD;
 	c->buf = malloc(2 * c->buf_size); /* request, then reply */
 	return c->buf ? 0 : -ENOMEM;
@@ -1136,11 +1218,19 @@ int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev)
 void vfu_conn_close(struct vfu_conn *c)
 {
 	for (unsigned i = 0; i < c->ndma; i++)
-		dma_unmap_one(&c->dma[i]);
+		dma_unmap_one(c, &c->dma[i]);
 	free(c->dma);
 	c->dma = NULL;
 	c->ndma = 0;
+	if (c->intx_unmask_fd >= 0) {
+		if (vfio_host(c))
+			vfio_set_intx_unmask_eventfd(vfio_host(c), -1, NULL);
+		close(c->intx_unmask_fd);
+		c->intx_unmask_fd = -1;
+	}
 	for (unsigned i = 0; i < VFU_NUM_IRQ_INDEX; i++) {
+		if (c->nirq_fds[i])
+			vfio_route(c, i, 0, 0); /* the kernel lets go first */
 		close_irq_range(c, i, 0, c->nirq_fds[i]);
 		free(c->irq_fds[i]);
 		c->irq_fds[i] = NULL;

@@ -40,6 +40,11 @@
 #include "ptdm/assign.h"
 #include "ptdm/dev.h"
 #include "ptdm/vfio.h"
+#include "ptdm/vfu_client.h"
+#include "ptdm/vfu_server.h"
+#include <linux/pci_regs.h>
+#include <pthread.h>
+#include <sys/socket.h>
 
 static unsigned passed, failed;
 
@@ -924,6 +929,135 @@ static void test_nic(struct nic_ctx *c, const char *bdf, int edu_container)
 
 #define NVME_CC 0x14
 
+/* ---- the whole stack: vfio-user client -> ptdm -> VFIO -> edu ---- */
+
+static void *vu_serve(void *arg)
+{
+	struct vfu_conn *c = arg;
+
+	while (vfu_conn_handle(c) == 0)
+		;
+	return NULL;
+}
+
+static void test_vfio_user_stack(const struct devs *dv)
+{
+	struct host_dev *h = NULL;
+	struct ptdm_dev *d = NULL;
+	struct ptdm_dev_opts o;
+	struct ptdm_err err = { "" };
+	struct vfu_conn srv;
+	struct vfu_client cli;
+	struct vfu_region_info ri;
+	uint8_t caps[256];
+	pthread_t t;
+	bool serving = false;
+	int sv[2] = { -1, -1 }, fd = -1, rc;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int mfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	void *bar = MAP_FAILED;
+	uint8_t *ram = MAP_FAILED;
+	uint32_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	unsigned long before;
+
+	rc = vfio_open(&h, dv->edu, fresh(&err));
+	if (!check(!rc, "stack: edu %s through VFIO %s", dv->edu, err.msg))
+		goto out;
+	ptdm_dev_opts_init(&o);
+	rc = ptdm_dev_attach(&d, h, &o, fresh(&err));
+	if (!check(!rc, "stack: ptdm attaches over VFIO %s", err.msg))
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
+	    vfu_conn_init(&srv, sv[0], d) ||
+	    pthread_create(&t, NULL, vu_serve, &srv)) {
+		check(false, "stack: vfio-user server set up");
+		goto out;
+	}
+	serving = true;
+	vfu_client_init_fd(&cli, sv[1]);
+	rc = vfu_client_version(&cli, NULL, fresh(&err));
+	check(!rc, "stack: vfio-user VERSION %s", err.msg);
+	rc = vfu_client_region_rw(&cli, VFIO_PCI_CONFIG_REGION_INDEX,
+				  PCI_COMMAND, &cmd, 2, true);
+	check(!rc && (sys_cfg(dv->edu, PCI_COMMAND, 2) & PCI_COMMAND_MASTER),
+	      "stack: the guest's bus master reaches the device");
+	rc = vfu_client_region_info(&cli, 0, &ri, caps, sizeof(caps), &fd);
+	if (!check(!rc && fd >= 0 && (ri.flags & VFIO_REGION_INFO_FLAG_MMAP),
+		   "stack: BAR0 (%#llx bytes) comes with an fd the client maps",
+		   (unsigned long long)ri.size))
+		goto out;
+	bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   (off_t)ri.offset);
+	if (!check(bar != MAP_FAILED && rd32(bar, EDU_ID) == 0x010000ed,
+		   "stack: edu's id through the client's own mapping"))
+		goto out;
+	before = srv.messages;
+	wr32(bar, EDU_STATUS, 0);
+	wr32(bar, EDU_FACT, 10);
+	check(wait_clear(bar, EDU_STATUS, 1, 3000, false) &&
+		      rd32(bar, EDU_FACT) == 3628800,
+	      "stack: factorial 10 through the mapping");
+	/* MSI: the client's eventfd goes to the kernel, which signals it */
+	rc = vfu_client_set_irqs(&cli, VFIO_PCI_MSI_IRQ_INDEX,
+				 VFIO_IRQ_SET_DATA_EVENTFD |
+					 VFIO_IRQ_SET_ACTION_TRIGGER,
+				 0, 1, &efd);
+	check(!rc, "stack: SET_IRQS MSI eventfd handed to VFIO (%s)",
+	      strerror(-rc));
+	before = srv.messages;
+	wr32(bar, EDU_IRQ_RAISE, 0x77);
+	check(fired(efd, 5000), "stack: edu's MSI fires the client's eventfd");
+	wr32(bar, EDU_IRQ_ACK, 0x77);
+	check(srv.messages == before,
+	      "stack: mapped BAR and interrupt: ptdm woke up %lu times",
+	      srv.messages - before);
+	/* DMA into the client's memory through the host IOMMU */
+	if (mfd < 0 || ftruncate(mfd, 4096)) {
+		check(false, "stack: guest RAM memfd");
+		goto out;
+	}
+	ram = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	for (int i = 0; ram != MAP_FAILED && i < 2048; i++)
+		ram[i] = (uint8_t)(i * 7 + 3);
+	rc = vfu_client_dma_map(&cli, 0x100000, 4096, mfd, 0,
+				VFU_DMA_READ_OK | VFU_DMA_WRITE_OK);
+	check(!rc, "stack: DMA_MAP of a memfd programs the IOMMU (%s)",
+	      strerror(-rc));
+	check(ram != MAP_FAILED &&
+		      edu_dma(bar, 0x100000, EDU_DMA_BUF, false) &&
+		      edu_dma(bar, EDU_DMA_BUF, 0x100000 + 2048, true) &&
+		      !memcmp(ram, ram + 2048, 2048),
+	      "stack: edu DMAs the client's memory in and back out");
+	rc = vfu_client_dma_map(&cli, 0x200000, 4096, -1, 0,
+				VFU_DMA_READ_OK | VFU_DMA_WRITE_OK);
+	check(rc == -EINVAL, "stack: DMA_MAP without an fd refused for VFIO");
+	rc = vfu_client_dma_unmap(&cli, 0x100000, 4096, 0);
+	check(!rc, "stack: DMA_UNMAP (%s)", strerror(-rc));
+out:
+	if (bar != MAP_FAILED)
+		munmap(bar, ri.size);
+	if (ram != MAP_FAILED)
+		munmap(ram, 4096);
+	if (fd >= 0)
+		close(fd);
+	if (serving) {
+		vfu_client_close(&cli);
+		pthread_join(t, NULL);
+		vfu_conn_close(&srv);
+	} else if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	ptdm_dev_free(d);
+	host_close(h);
+	if (efd >= 0)
+		close(efd);
+	if (mfd >= 0)
+		close(mfd);
+	check(count_lines("/proc/interrupts", "vfio") == 0,
+	      "stack: after the client left, no vfio interrupt is left");
+}
+
 /* assignable-remove gives nvme back to its driver; add takes it again */
 static void test_give_back(const struct devs *dv)
 {
@@ -1113,6 +1247,7 @@ int main(void)
 	test_group(&dv, edu.container_fd);
 	test_close(&edu, &nic, &dv);
 	test_give_back(&dv);
+	test_vfio_user_stack(&dv);
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("RESULT: %u passed, %u failed (%ld ms)\n", passed, failed,
