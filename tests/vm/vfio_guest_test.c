@@ -1058,6 +1058,104 @@ out:
 	      "stack: after the client left, no vfio interrupt is left");
 }
 
+/* The same chain for e1000e: MSI-X vectors, each firing its own eventfd. */
+static void test_vfio_user_msix(const struct devs *dv)
+{
+	static const struct { uint32_t cause; int vec; } causes[] = {
+		{ 1u << 20, 0 }, { 1u << 22, 2 }, { 1u << 24, 4 } };
+	struct host_dev *h = NULL;
+	struct ptdm_dev *d = NULL;
+	struct ptdm_dev_opts o;
+	struct ptdm_err err = { "" };
+	struct vfu_conn srv;
+	struct vfu_client cli;
+	struct vfu_region_info ri;
+	uint8_t caps[256];
+	pthread_t t;
+	bool serving = false;
+	int sv[2] = { -1, -1 }, fd = -1, efd[5], rc;
+	void *bar = MAP_FAILED;
+	uint32_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+
+	for (int i = 0; i < 5; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	rc = vfio_open(&h, dv->nic, fresh(&err));
+	ptdm_dev_opts_init(&o);
+	if (!check(!rc && !ptdm_dev_attach(&d, h, &o, fresh(&err)),
+		   "stack: e1000e %s through VFIO and ptdm %s", dv->nic,
+		   err.msg))
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
+	    vfu_conn_init(&srv, sv[0], d) ||
+	    pthread_create(&t, NULL, vu_serve, &srv)) {
+		check(false, "stack: vfio-user server for e1000e");
+		goto out;
+	}
+	serving = true;
+	vfu_client_init_fd(&cli, sv[1]);
+	rc = vfu_client_version(&cli, NULL, fresh(&err));
+	rc = rc ? rc : vfu_client_region_rw(&cli, VFIO_PCI_CONFIG_REGION_INDEX,
+					    PCI_COMMAND, &cmd, 2, true);
+	rc = rc ? rc : vfu_client_region_info(&cli, 0, &ri, caps, sizeof(caps),
+					      &fd);
+	if (!check(!rc && fd >= 0, "stack: e1000e BAR0 fd for the client"))
+		goto out;
+	bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   (off_t)ri.offset);
+	if (!check(bar != MAP_FAILED, "stack: the client maps e1000e's BAR0"))
+		goto out;
+	/* as QEMU does: the first vectors, then the rest in another call */
+	rc = vfu_client_set_irqs(&cli, VFIO_PCI_MSIX_IRQ_INDEX,
+				 VFIO_IRQ_SET_DATA_EVENTFD |
+					 VFIO_IRQ_SET_ACTION_TRIGGER,
+				 0, 2, efd);
+	rc = rc ? rc : vfu_client_set_irqs(&cli, VFIO_PCI_MSIX_IRQ_INDEX,
+					   VFIO_IRQ_SET_DATA_EVENTFD |
+						   VFIO_IRQ_SET_ACTION_TRIGGER,
+					   2, 3, efd + 2);
+	check(!rc && count_lines("/proc/interrupts", "vfio-msix") == 5,
+	      "stack: 5 MSI-X eventfds handed to VFIO (%s)", strerror(-rc));
+	wr32(bar, E1000_IVAR, IVAR_OK(0) | IVAR_OK(1) << 4 | IVAR_OK(2) << 8 |
+				      IVAR_OK(3) << 12 | IVAR_OK(4) << 16);
+	wr32(bar, E1000_IMS, 0x1f00000);
+	for (size_t k = 0; k < sizeof(causes) / sizeof(causes[0]); k++) {
+		bool own, others = false;
+		unsigned long before = srv.messages;
+
+		for (int i = 0; i < 5; i++)
+			drain(efd[i]);
+		wr32(bar, E1000_ICS, causes[k].cause);
+		own = fired(efd[causes[k].vec], 2000);
+		msleep(20);
+		for (int i = 0; i < 5; i++)
+			if (i != causes[k].vec)
+				others |= fired(efd[i], 0);
+		check(own && !others && srv.messages == before,
+		      "stack: MSI-X vector %d fires its own eventfd only, "
+		      "ptdm not involved", causes[k].vec);
+		wr32(bar, E1000_ICR, ~0u);
+	}
+out:
+	if (bar != MAP_FAILED)
+		munmap(bar, ri.size);
+	if (fd >= 0)
+		close(fd);
+	if (serving) {
+		vfu_client_close(&cli);
+		pthread_join(t, NULL);
+		vfu_conn_close(&srv);
+	} else if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	ptdm_dev_free(d);
+	host_close(h);
+	for (int i = 0; i < 5; i++)
+		close(efd[i]);
+	check(count_lines("/proc/interrupts", "vfio-msix") == 0,
+	      "stack: MSI-X off once the client left");
+}
+
 /* assignable-remove gives nvme back to its driver; add takes it again */
 static void test_give_back(const struct devs *dv)
 {
@@ -1248,6 +1346,7 @@ int main(void)
 	test_close(&edu, &nic, &dv);
 	test_give_back(&dv);
 	test_vfio_user_stack(&dv);
+	test_vfio_user_msix(&dv);
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("RESULT: %u passed, %u failed (%ld ms)\n", passed, failed,
