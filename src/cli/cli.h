@@ -35,12 +35,12 @@ struct opened_dev {
 	struct ptdm_spec spec;
 	struct host_dev *host;
 	struct ptdm_dev_opts opts;
-	const char *backend; /* "sysfs" or "image" */
+	const char *backend; /* "sysfs", "vfio" or "image" */
 };
 
 /*
- * Open what a spec string names: a BDF through sysfs (read-only when
- * readonly), an image file.  sizes: a -vvv file for an image (NULL: the
+ * Open what a spec string names: a BDF through sysfs when readonly (to
+ * look at it) or through VFIO (to give it to a guest), an image file.  sizes: a -vvv file for an image (NULL: the
  * spec's sizes= or the one beside the dump).
  */
 int open_device(const char *spec, const char *sizes, bool readonly,

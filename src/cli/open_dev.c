@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "ptdm/image.h"
 #include "ptdm/sysfs.h"
+#include "ptdm/vfio.h"
 
 int open_device(const char *str, const char *sizes, bool readonly,
 		struct opened_dev *od, struct ptdm_err *err)
@@ -51,6 +52,11 @@ int open_device(const char *str, const char *sizes, bool readonly,
 	char bdf[16];
 
 	ptdm_spec_bdf_str(s, bdf, sizeof(bdf));
+	if (!readonly) {
+		/* a device given to a guest: through VFIO and the IOMMU */
+		od->backend = "vfio";
+		return vfio_open(&od->host, bdf, err);
+	}
 	od->backend = "sysfs";
 	return sysfs_open(&od->host, bdf, readonly, err);
 }
