@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ptdm/mpqemu.h"
+#include "util/sockio.h"
 
 #define HDR 16u
 #define MAX_PAYLOAD 192u
@@ -88,22 +89,11 @@ static int send_ret(struct mpq_conn *c, uint64_t val)
 	uint8_t msg[HDR + 8] = { 0 };
 	int32_t cmd = CMD_RET;
 	uint64_t size = 8;
-	size_t sent = 0;
 
 	memcpy(msg, &cmd, 4);
 	memcpy(msg + 8, &size, 8);
 	memcpy(msg + HDR, &val, 8);
-	while (sent < sizeof(msg)) {
-		ssize_t n = send(c->fd, msg + sent, sizeof(msg) - sent,
-				 MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		sent += (size_t)n;
-	}
-	return 0;
+	return sockio_send_full(c->fd, msg, sizeof(msg));
 }
 
 /* Which BAR does the guest have at addr (memory or I/O space)? */
@@ -200,60 +190,24 @@ int mpq_conn_raise_intx(struct mpq_conn *c)
 	return write(c->irq_fd, &one, 8) == 8 ? 0 : -errno;
 }
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, (char *)buf + got, len - got, MSG_WAITALL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n ? -errno : -ECONNRESET;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
 int mpq_conn_handle(struct mpq_conn *c)
 {
-	char ctrl[CMSG_SPACE(sizeof(int) * MAX_FDS)];
 	uint8_t hdr[HDR], p[MAX_PAYLOAD];
-	struct iovec iov = { hdr, sizeof(hdr) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctrl, .msg_controllen = sizeof(ctrl) };
 	int fds[MAX_FDS];
 	unsigned nfds = 0;
 	int32_t cmd;
 	uint64_t size;
 	ssize_t n;
 	int rc = 0;
-	bool reply = false;
+	bool reply = false, ctrunc;
 	uint64_t val = UINT64_MAX;
 
-	do
-		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-	while (n < 0 && errno == EINTR);
+	n = sockio_recv_fds(c->fd, hdr, sizeof(hdr), fds, MAX_FDS, &nfds,
+			    &ctrunc);
 	if (n == 0)
 		return -ECONNRESET;
 	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
-	     cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		     i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (nfds < MAX_FDS)
-				fds[nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
+		return (int)n;
 	c->messages++;
 	if ((size_t)n < HDR) {
 		rc = -EPROTO;
@@ -265,7 +219,7 @@ int mpq_conn_handle(struct mpq_conn *c)
 		rc = -EPROTO; /* cannot resynchronise: the proxy is broken */
 		goto out;
 	}
-	rc = read_full(c->fd, p, (size_t)size);
+	rc = sockio_read_full(c->fd, p, (size_t)size);
 	if (rc)
 		goto out;
 	/* the proxy waits for a RET after these, whatever we think of them */

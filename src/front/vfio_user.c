@@ -31,6 +31,7 @@
 #include "ptdm/vfio.h"
 #include "ptdm/vfio_user.h"
 #include "ptdm/vfu_server.h"
+#include "util/sockio.h"
 
 #define PAGE 4096u
 #define MAX_PAYLOAD (VFU_SERVER_MAX_XFER + 4096u)
@@ -58,24 +59,6 @@ static void conn_warn(struct vfu_conn *c, const char *what, int err)
 }
 
 /* ---- transport ---- */
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, (char *)buf + got, len - got, MSG_WAITALL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		if (n == 0)
-			return -ECONNRESET;
-		got += (size_t)n;
-	}
-	return 0;
-}
 
 static int send_reply(struct vfu_conn *c, const struct vfu_hdr *req,
 		      int error, const void *payload, uint32_t len, int fd)
@@ -128,23 +111,6 @@ static int send_reply(struct vfu_conn *c, const struct vfu_hdr *req,
 				m.msg_iovlen--;
 			}
 		}
-	}
-	return 0;
-}
-
-static int send_raw(struct vfu_conn *c, const void *buf, size_t len)
-{
-	size_t sent = 0;
-
-	while (sent < len) {
-		ssize_t n = send(c->fd, (const char *)buf + sent, len - sent,
-				 MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		sent += (size_t)n;
 	}
 	return 0;
 }
@@ -1250,7 +1216,7 @@ static int drain(struct vfu_conn *c, uint64_t len)
 {
 	while (len) {
 		size_t n = len > c->buf_size ? c->buf_size : len;
-		int rc = read_full(c->fd, c->buf, n);
+		int rc = sockio_read_full(c->fd, c->buf, n);
 
 		if (rc)
 			return rc;
@@ -1263,10 +1229,6 @@ static int drain(struct vfu_conn *c, uint64_t len)
 static int read_msg(struct vfu_conn *c, struct vfu_hdr *hdr, struct msg *m,
 		    int *fds, bool *ctrunc)
 {
-	char ctrl[CMSG_SPACE(sizeof(int) * VFU_SERVER_MAX_FDS)];
-	struct iovec iov = { hdr, sizeof(*hdr) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-			     .msg_control = ctrl, .msg_controllen = sizeof(ctrl) };
 	uint32_t plen;
 	ssize_t n;
 	int rc;
@@ -1275,30 +1237,12 @@ static int read_msg(struct vfu_conn *c, struct vfu_hdr *hdr, struct msg *m,
 	m->hdr = hdr;
 	m->fds = fds;
 	m->rfd = -1;
-	do
-		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-	while (n < 0 && errno == EINTR);
+	n = sockio_recv_fds(c->fd, hdr, sizeof(*hdr), fds, VFU_SERVER_MAX_FDS,
+			    &m->nfds, ctrunc);
 	if (n == 0)
 		return -ECONNRESET;
 	if (n < 0)
-		return errno == EPIPE || errno == ECONNRESET ? -ECONNRESET
-							     : -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
-	     cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		     i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (m->nfds < VFU_SERVER_MAX_FDS)
-				fds[m->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	*ctrunc = mh.msg_flags & MSG_CTRUNC;
+		return (int)n;
 	c->messages++;
 	if ((size_t)n < sizeof(*hdr) || hdr->msg_size < sizeof(*hdr))
 		return -EPROTO; /* cannot find the next message: drop */
@@ -1316,7 +1260,7 @@ static int read_msg(struct vfu_conn *c, struct vfu_hdr *hdr, struct msg *m,
 	m->p = c->buf;
 	m->len = plen;
 	m->r = c->buf + c->buf_size;
-	return read_full(c->fd, m->p, plen);
+	return sockio_read_full(c->fd, m->p, plen);
 }
 
 static void close_fds(struct msg *m)
@@ -1439,7 +1383,7 @@ int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
 	memcpy(req + sizeof(struct vfu_hdr) + 8, &(uint32_t){ (uint32_t)len }, 4);
 	if (write)
 		memcpy(req + sizeof(struct vfu_hdr) + DMARW_HDR, buf, len);
-	rc = send_raw(c, req, total);
+	rc = sockio_send_full(c->fd, req, total);
 	free(req);
 	/* wait for the reply; commands that arrive meanwhile are served */
 	while (!rc) {

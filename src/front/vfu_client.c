@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ptdm/vfu_client.h"
+#include "util/sockio.h"
 
 void vfu_client_init_fd(struct vfu_client *c, int fd)
 {
@@ -89,52 +90,25 @@ int vfu_client_send_raw(struct vfu_client *c, const void *buf, size_t len,
 	return 0;
 }
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, (char *)buf + got, len - got, MSG_WAITALL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n ? -errno : -ECONNRESET;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
 int vfu_client_recv(struct vfu_client *c, struct vfu_hdr *hdr, void *buf,
 		    size_t max, size_t *len, int *rfd)
 {
-	char ctrl[CMSG_SPACE(sizeof(int) * 4)];
-	struct iovec iov = { hdr, sizeof(*hdr) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = ctrl, .msg_controllen = sizeof(ctrl) };
+	int fds[4];
+	unsigned nfds = 0;
+	bool ctrunc;
 	ssize_t n;
 	size_t plen;
 	int rc, fd = -1;
 
-	do
-		n = recvmsg(c->fd, &m, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-	while (n < 0 && errno == EINTR);
+	n = sockio_recv_fds(c->fd, hdr, sizeof(*hdr), fds, 4, &nfds, &ctrunc);
 	if (n <= 0)
-		return n ? -errno : -ECONNRESET;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm;
-	     cm = CMSG_NXTHDR(&m, cm)) {
-		if (cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		     i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (fd < 0 && rfd)
-				fd = f;
-			else
-				close(f);
-		}
+		return n ? (int)n : -ECONNRESET;
+	/* one fd is all a reply carries: keep the first, close the rest */
+	for (unsigned i = 0; i < nfds; i++) {
+		if (fd < 0 && rfd)
+			fd = fds[i];
+		else
+			close(fds[i]);
 	}
 	if ((size_t)n < sizeof(*hdr) || hdr->msg_size < sizeof(*hdr)) {
 		rc = -EPROTO;
@@ -145,7 +119,7 @@ int vfu_client_recv(struct vfu_client *c, struct vfu_hdr *hdr, void *buf,
 		rc = -EMSGSIZE;
 		goto fail;
 	}
-	rc = read_full(c->fd, buf, plen);
+	rc = sockio_read_full(c->fd, buf, plen);
 	if (rc)
 		goto fail;
 	if (len)
