@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include "ptdm/assign.h"
+#include "ptdm/devlist.h"
+#include "ptdm/sysfs.h"
 #include "ptdm/dev.h"
 #include "ptdm/vfio.h"
 #include "ptdm/vfu_client.h"
@@ -1156,6 +1158,36 @@ out:
 	      "stack: MSI-X off once the client left");
 }
 
+/* what `ptdm list` says about the guest's devices, before any binding */
+static void test_list(const struct devs *dv)
+{
+	char (*bdfs)[16] = NULL;
+	struct ptdm_err err = { "" };
+	bool edu = false, nvme = false, bridge = false, host = false;
+	int n = sysfs_list(&bdfs, &err);
+
+	for (int i = 0; i < n; i++) {
+		struct ptdm_devinfo e;
+
+		devinfo_read(&e, bdfs[i]);
+		if (!strcmp(e.bdf, dv->edu))
+			edu = e.assignable && strcmp(e.group, "-") &&
+			      e.vendor == 0x1234 && e.device == 0x11e8;
+		if (!strcmp(e.bdf, dv->nvme))
+			nvme = e.assignable &&
+			       !strcmp(e.verdict, "yes, once unbound from nvme");
+		if (e.header_type == 1)
+			bridge = !e.assignable &&
+				 !strcmp(e.verdict, "no: PCI bridge");
+		if ((e.class24 >> 8) == 0x0600)
+			host = !e.assignable;
+	}
+	free(bdfs);
+	check(n > 4 && edu && nvme && bridge && host,
+	      "ptdm list: %d devices; edu assignable in its group, nvme once "
+	      "unbound from nvme, the root port and host bridge refused", n);
+}
+
 /* assignable-remove gives nvme back to its driver; add takes it again */
 static void test_give_back(const struct devs *dv)
 {
@@ -1339,6 +1371,7 @@ int main(void)
 	snprintf(dv.nic, 16, "%s", nics[0]);
 	snprintf(dv.nvme, 16, "%s", nvmes[0]);
 
+	test_list(&dv);
 	test_errors(&dv);
 	test_edu(&edu, dv.edu);
 	test_nic(&nic, dv.nic, edu.container_fd);
