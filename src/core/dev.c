@@ -295,10 +295,22 @@ void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out)
 
 /* ---- trapped BAR access ---- */
 
-/* Is the guest's decode for this BAR's space on? */
-static bool guest_decodes(const struct ptdm_dev *d, int bar)
+/* Is the guest's decode for this BAR's space on, and the device in D0?
+ * (A function in D1-D3 does not answer memory or I/O: CVE-2020-12888.) */
+static bool guest_decodes(struct ptdm_dev *d, int bar)
 {
 	uint16_t cmd = (uint16_t)cfg_shadow_get(d, PCI_COMMAND, 2);
+
+	if (d->cap_pm >= 0) {
+		unsigned ctrl = d->caps[d->cap_pm].info.pos + PCI_PM_CTRL;
+		uint32_t pmcsr = cfg_shadow_get(d, ctrl, 2);
+
+		if (d->opts.power_mgmt &&
+		    cfg_host_read(d, ctrl, 2, &pmcsr))
+			return false;
+		if (pmcsr & PCI_PM_CTRL_STATE_MASK)
+			return false;
+	}
 
 	if (d->bars[bar].host.kind == HOST_BAR_IO)
 		return cmd & PCI_COMMAND_IO;

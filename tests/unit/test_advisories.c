@@ -397,6 +397,33 @@ static void test_cve_2020_12888_decode_off_blocks(void **state)
 	th_free(d, h);
 }
 
+/* CVE-2020-12888, the D3 half: a function the guest put in D3hot does not
+ * answer, so no trapped access reaches the device. */
+static void test_cve_2020_12888_d3_blocks(void **state)
+{
+	struct th_cfg c;
+	struct host_dev *h;
+	struct ptdm_dev *d;
+	uint8_t pm[6] = { 0x03, 0x00, 0x00, 0x00, 0x00, 0x00 };
+	uint32_t v = 0xcafe, r = 0;
+
+	nic(&c);
+	th_add_cap(&c, 0x90, PCI_CAP_ID_PM, pm, sizeof(pm));
+	d = th_dev(&c, NULL, &h);
+	th_wr(d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	th_wr(d, 0x90 + PCI_PM_CTRL, 2, 3); /* D3hot */
+	assert_int_equal(ptdm_bar_rw(d, 0, 0x3000, &v, 4, true), 0);
+	assert_int_equal(h->ops->bar_read(h, 0, 0x3000, &r, 4), 0);
+	assert_int_equal(r, 0);
+	assert_int_equal(ptdm_bar_rw(d, 0, 0x3000, &r, 4, false), 0);
+	assert_int_equal(r, 0xffffffff);
+	th_wr(d, 0x90 + PCI_PM_CTRL, 2, 0); /* back to D0 */
+	assert_int_equal(ptdm_bar_rw(d, 0, 0x3000, &v, 4, true), 0);
+	assert_int_equal(h->ops->bar_read(h, 0, 0x3000, &r, 4), 0);
+	assert_int_equal(r, 0xcafe);
+	th_free(d, h);
+}
+
 /* XSA-130: a flood of bad guest accesses makes bounded log output. */
 static void test_xsa130_bad_accesses_bounded_log(void **state)
 {
@@ -432,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_xsa164_msix_table_bounds),
 		cmocka_unit_test(test_xsa337_msix_location_cached),
 		cmocka_unit_test(test_cve_2020_12888_decode_off_blocks),
+		cmocka_unit_test(test_cve_2020_12888_d3_blocks),
 		cmocka_unit_test(test_xsa130_bad_accesses_bounded_log),
 	};
 
