@@ -37,6 +37,9 @@ struct host_bar {
 	uint64_t size;   /* bytes, power of two, 0 when unimplemented */
 };
 
+/* Interrupt kinds, numbered like VFIO's IRQ indexes. */
+enum host_irq_kind { HOST_IRQ_INTX = 0, HOST_IRQ_MSI = 1, HOST_IRQ_MSIX = 2 };
+
 struct host_dev;
 
 struct host_ops {
@@ -65,6 +68,16 @@ struct host_ops {
 	 */
 	int (*state_save)(struct host_dev *h, uint8_t **buf, size_t *len);
 	int (*state_load)(struct host_dev *h, const uint8_t *buf, size_t len);
+	/*
+	 * Optional, for owners that relay interrupts (include/ptdm/owner.h):
+	 * vectors [start, start+count) of kind signal fds (eventfds; -1:
+	 * none).  count 0 turns kind off; turning one kind on turns the
+	 * others off.  The fds stay the caller's.  INTx is masked each time
+	 * it fires until intx_unmask.
+	 */
+	int (*irq_set)(struct host_dev *h, enum host_irq_kind kind,
+		       unsigned start, unsigned count, const int *fds);
+	int (*intx_unmask)(struct host_dev *h);
 	void (*close)(struct host_dev *h);
 };
 

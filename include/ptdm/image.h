@@ -47,5 +47,12 @@ int image_set_bar_size(struct host_dev *h, int bar, uint64_t size,
 int image_write(FILE *f, struct host_dev *h, struct ptdm_err *err);
 /* True when every implemented BAR has a known size (needed to serve). */
 bool image_sizes_complete(const struct host_dev *h);
+/*
+ * An image has no hardware to interrupt, so this stands in for it: raise
+ * vector vec of whichever kind the owner connected (MSI-X, else MSI, else
+ * INTx, which then stays masked until unmasked).  -ENOENT when nothing is
+ * connected there.
+ */
+int image_irq_raise(struct host_dev *h, unsigned vec);
 
 #endif

@@ -187,10 +187,80 @@ static int image_reset(struct host_dev *h)
 	return 0;
 }
 
+static int image_irq_set(struct host_dev *h, enum host_irq_kind kind,
+			 unsigned start, unsigned count, const int *fds)
+{
+	struct image_dev *im = to_image(h);
+	unsigned max = kind == HOST_IRQ_INTX  ? 1
+		       : kind == HOST_IRQ_MSI ? 32
+					      : 2048;
+
+	if ((unsigned)kind > HOST_IRQ_MSIX)
+		return -EINVAL;
+	if (!count) {
+		free(im->irq_fds[kind]);
+		im->irq_fds[kind] = NULL;
+		im->irq_n[kind] = 0;
+		return 0;
+	}
+	if (start >= max || count > max - start)
+		return -EINVAL;
+	for (int k = 0; k <= HOST_IRQ_MSIX; k++) /* kinds exclude each other */
+		if (k != (int)kind) {
+			free(im->irq_fds[k]);
+			im->irq_fds[k] = NULL;
+			im->irq_n[k] = 0;
+		}
+	if (start + count > im->irq_n[kind]) {
+		int *n = realloc(im->irq_fds[kind], (start + count) * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		for (unsigned i = im->irq_n[kind]; i < start + count; i++)
+			n[i] = -1;
+		im->irq_fds[kind] = n;
+		im->irq_n[kind] = start + count;
+	}
+	memcpy(im->irq_fds[kind] + start, fds, count * sizeof(*fds));
+	im->intx_masked = false;
+	return 0;
+}
+
+static int image_intx_unmask(struct host_dev *h)
+{
+	to_image(h)->intx_masked = false;
+	return 0;
+}
+
+int image_irq_raise(struct host_dev *h, unsigned vec)
+{
+	struct image_dev *im;
+	uint64_t one = 1;
+	int kind, fd;
+
+	if (!image_is_image(h))
+		return -EINVAL;
+	im = to_image(h);
+	for (kind = HOST_IRQ_MSIX; kind >= HOST_IRQ_INTX; kind--)
+		if (im->irq_n[kind])
+			break;
+	if (kind < 0 || vec >= im->irq_n[kind] || im->irq_fds[kind][vec] < 0)
+		return -ENOENT;
+	if (kind == HOST_IRQ_INTX) {
+		if (im->intx_masked)
+			return 0; /* still asserted: a level is not counted */
+		im->intx_masked = true;
+	}
+	fd = im->irq_fds[kind][vec];
+	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
 static void image_close(struct host_dev *h)
 {
 	struct image_dev *im = to_image(h);
 
+	for (int k = 0; k <= HOST_IRQ_MSIX; k++)
+		free(im->irq_fds[k]);
 	drop_bar_mem(im);
 	free(im);
 }
@@ -362,6 +432,8 @@ static const struct host_ops image_ops = {
 	.bar_fd = image_bar_fd,
 	.state_save = image_state_save,
 	.state_load = image_state_load,
+	.irq_set = image_irq_set,
+	.intx_unmask = image_intx_unmask,
 	.close = image_close,
 };
 

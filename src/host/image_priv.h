@@ -5,6 +5,7 @@
 #ifndef PTDM_IMAGE_PRIV_H
 #define PTDM_IMAGE_PRIV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ptdm/host.h"
@@ -17,6 +18,9 @@ struct image_dev {
 	uint64_t bar_maplen[PTDM_NUM_BARS + 1];
 	int bar_fd[PTDM_NUM_BARS + 1]; /* memfd per BAR, -1 until used */
 	uint8_t rw1c[PTDM_CFG_SPACE_SIZE]; /* write-1-to-clear bits, per byte */
+	int *irq_fds[3];     /* per enum host_irq_kind, from irq_set */
+	unsigned irq_n[3];   /* vectors connected */
+	bool intx_masked;    /* INTx fired and was not unmasked yet */
 	unsigned cfg_writes; /* host config writes, for tests */
 	unsigned resets;
 };

@@ -2563,6 +2563,18 @@ static void vfio_close(struct host_dev *h)
 	free(v);
 }
 
+static int vfio_host_irq_set(struct host_dev *h, enum host_irq_kind kind,
+			     unsigned start, unsigned count, const int *fds)
+{
+	struct ptdm_err err = { "" };
+	int rc = vfio_set_irq_eventfds(h, (unsigned)kind, start, count, fds,
+				       &err);
+
+	if (rc)
+		ptdm_log(PTDM_LOG_WARN, "%s", err.msg);
+	return rc;
+}
+
 static const struct host_ops vfio_ops = {
 	.name = "vfio",
 	.cfg_read = vfio_cfg_read,
@@ -2571,5 +2583,7 @@ static const struct host_ops vfio_ops = {
 	.bar_write = vfio_bar_write,
 	.reset = vfio_reset,
 	.bar_fd = vfio_bar_fd,
+	.irq_set = vfio_host_irq_set,
+	.intx_unmask = vfio_irq_unmask_intx,
 	.close = vfio_close,
 };
