@@ -88,6 +88,10 @@ struct host_dev {
 	unsigned cfg_size; /* 256 or 4096 */
 	bool readonly;     /* every write op fails with -EROFS */
 	struct host_bar bars[PTDM_NUM_BARS + 1];
+	/* where the device sits on the host, for hypervisors that map it
+	 * themselves (Xen): BAR bus addresses and the INTx line, 0 unknown */
+	uint64_t bar_phys[PTDM_NUM_BARS + 1];
+	unsigned irq;
 };
 
 static inline int host_cfg_read(struct host_dev *h, unsigned off, void *buf,

@@ -5,6 +5,7 @@
  *   ptdm serve DEVICE --fd N          (an already connected socket)
  *   ptdm serve --config FILE          (lines "DEVICE --vfio-user PATH")
  *   ptdm serve DEVICE --mpqemu-fd N   (QEMU 7.2's x-pci-proxy-dev socket)
+ *   ptdm serve DEVICE --xen-domid N ... (a Xen ioreq server: serve_xen.c)
  *   ptdm serve DEVICE [--dump-guest FILE] --mpqemu-exec CMD ARG...
  *       run CMD (a QEMU with -device x-pci-proxy-dev,...,fd={fd}) on one
  *       end of a socketpair, serve the other, exit with CMD's status;
@@ -302,6 +303,9 @@ int cmd_serve(int argc, char **argv)
 	for (int i = 2; i < argc && i < 5; i++)
 		if (!strcmp(argv[i], "--mpqemu-exec"))
 			return serve_exec(argc, argv);
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--xen-domid"))
+			return serve_xen(argc, argv);
 	s = calloc(MAX_DEVICES, sizeof(*s));
 	struct vfu_listener l[MAX_DEVICES];
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -322,6 +326,8 @@ int cmd_serve(int argc, char **argv)
 				"[DEVICE --vfio-user PATH]...\n"
 				"       ptdm serve DEVICE --fd N\n"
 				"       ptdm serve DEVICE --mpqemu-fd N\n"
+				"       ptdm serve DEVICE --xen-domid N "
+				"[--xen-cf8] [--dump-guest F] [--dump-host F]\n"
 				"       ptdm serve --config FILE\n");
 		rc = EXIT_USAGE;
 		goto out;

@@ -18,8 +18,10 @@ static const struct cli_cmd cmds[] = {
 	{ "capture", cmd_capture, "capture DEVICE -o FILE|-",
 	  "record a device (config, BAR sizes) into a native image" },
 	{ "serve", cmd_serve,
-	  "serve DEVICE --vfio-user PATH [...] | DEVICE --fd N | --config F",
-	  "give devices to VMMs over vfio-user; SIGTERM ends it" },
+	  "serve DEVICE --vfio-user PATH [...] | DEVICE --fd N | --config F"
+	  " | DEVICE --xen-domid N [--xen-cf8]",
+	  "give devices to VMMs (vfio-user, x-pci-proxy-dev, a Xen ioreq "
+	  "server); SIGTERM ends it" },
 	{ "client", cmd_client, "client PATH lspci|info|read|write|irq|dma ...",
 	  "talk to a vfio-user server the way a VMM does" },
 	{ "bench", cmd_bench, "bench cfg|vfio-user [--seconds S]",

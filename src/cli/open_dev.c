@@ -17,6 +17,13 @@
 int open_device(const char *str, const char *sizes, bool readonly,
 		struct opened_dev *od, struct ptdm_err *err)
 {
+	return open_device_as(str, sizes, readonly ? OPEN_READONLY : OPEN_VFIO,
+			      od, err);
+}
+
+int open_device_as(const char *str, const char *sizes, enum open_mode mode,
+		   struct opened_dev *od, struct ptdm_err *err)
+{
 	struct ptdm_spec *s = &od->spec;
 	int rc;
 
@@ -52,13 +59,13 @@ int open_device(const char *str, const char *sizes, bool readonly,
 	char bdf[16];
 
 	ptdm_spec_bdf_str(s, bdf, sizeof(bdf));
-	if (!readonly) {
+	if (mode == OPEN_VFIO) {
 		/* a device given to a guest: through VFIO and the IOMMU */
 		od->backend = "vfio";
 		return vfio_open(&od->host, bdf, err);
 	}
 	od->backend = "sysfs";
-	return sysfs_open(&od->host, bdf, readonly, err);
+	return sysfs_open(&od->host, bdf, mode == OPEN_READONLY, err);
 }
 
 /* libpci calls these when pci.ids is missing or odd; names just fall

@@ -226,6 +226,7 @@ static int read_resources(struct sysfs_dev *s, struct ptdm_err *err)
 			continue;
 		}
 		b->size = end - start + 1;
+		s->h.bar_phys[i] = start;
 		if (i == PTDM_ROM_INDEX)
 			b->kind = HOST_BAR_ROM;
 		else if (flags & IORES_IO)
@@ -253,6 +254,13 @@ static int read_resources(struct sysfs_dev *s, struct ptdm_err *err)
 	fclose(f);
 	for (; i <= PTDM_ROM_INDEX; i++)
 		s->h.bars[i].size_known = true;
+	snprintf(path, sizeof(path), "%s/irq", s->dir);
+	f = fopen(path, "re");
+	if (f) {
+		if (fscanf(f, "%u", &s->h.irq) != 1)
+			s->h.irq = 0;
+		fclose(f);
+	}
 	return 0;
 }
 

@@ -1,0 +1,668 @@
+/*
+ * xen.c - the Xen ioreq-server front end (ptdm/xen.h).
+ *
+ * Flow: Xen puts a guest access to our device in the vCPU's slot of the
+ * shared ioreq page and signals that vCPU's event channel.  We copy the
+ * request out, check it (size, count, pointer range), run it through the
+ * core element by element (rep ins/outs/movs with data_is_ptr go through
+ * one bounded bounce buffer of guest memory), write the answer back and
+ * hand the slot to Xen.  Buffered ioreqs (writes only) come through their
+ * own ring.  Everything the guest programs reaches Xen through the owner:
+ * the sink below registers trapped windows with the server, or maps real
+ * BARs into the p2m and binds pirqs.
+ *
+ * Hostile requests (wrong size, huge counts, pointers outside the guest,
+ * addresses that are not ours) are answered with all-ones or dropped,
+ * counted, and logged once a second at most; the server never stops for
+ * them.
+ */
+#include <errno.h>
+#include <linux/pci_regs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <xen/hvm/ioreq.h> /* after stdint.h: it uses the types bare */
+
+#include "ptdm/log.h"
+#include "ptdm/owner.h"
+#include "ptdm/xen.h"
+
+#define MAX_VCPUS 128       /* one ioreq page */
+#define MAX_REP_BYTES 65536 /* one rep ioreq: bounce buffer bound */
+#define PAGE 4096ull
+#define CF8_PORT 0xcf8
+
+struct window {
+	bool on, mmio, trapped;
+	uint64_t gpa, size;
+	/* real MMIO BARs: the trapped sub-ranges (MSI-X table / PBA pages) */
+	uint64_t trap_lo[2], trap_hi[2];
+	unsigned ntrap;
+};
+
+struct xen_server {
+	struct xen_hv *hv;
+	struct ptdm_dev *dev;
+	struct ptdm_owner *owner;
+	struct xen_host_res res;
+	struct xen_server_opts opts;
+
+	uint16_t id;
+	bool created, enabled, pcidev, cf8_range;
+	ioreq_t *slots;
+	buffered_iopage_t *buf;
+	unsigned nvcpu;
+	uint32_t port[MAX_VCPUS];
+	uint32_t buf_port; /* local, 0: none */
+	uint32_t cf8;      /* CONFIG_ADDRESS latch */
+
+	struct window win[PTDM_NUM_BARS + 1];
+	int *vec_pirq;           /* real devices: pirq per guest vector */
+	uint32_t *vec_gvec;
+	unsigned nvec_pirq;
+	int intx_pirq;
+	bool multi_msi_warned;
+
+	uint8_t *bounce;
+	struct timespec last_alive;
+	struct xen_server_stats st;
+	struct ptdm_ratelimit rl;
+};
+
+#define hv_call(s, fn, ...) ((s)->hv->ops->fn((s)->hv, __VA_ARGS__))
+
+/* A request we refuse: counted, logged at most 10 times a second. */
+#define bad(s, fmt, a, b)                                                  \
+	do {                                                               \
+		(s)->st.bad++;                                             \
+		ptdm_log_ratelimited(&(s)->rl, PTDM_LOG_WARN, "xen: " fmt, \
+				     (unsigned long long)(a),              \
+				     (unsigned long long)(b));             \
+	} while (0)
+
+static unsigned sbdf_devfn(unsigned sbdf)
+{
+	return sbdf & 0xff;
+}
+
+/* ---- the owner's sink ---- */
+
+/* Real MMIO BAR: the MSI-X table / PBA pages inside [0, size) stay trapped. */
+static void msix_holes(struct xen_server *s, int bar, struct window *w)
+{
+	struct ptdm_msix_info mx;
+	uint64_t lo[2], hi[2];
+	unsigned n = 0;
+
+	w->ntrap = 0;
+	ptdm_msix_get(s->dev, &mx);
+	if (!mx.present)
+		return;
+	if (mx.table_bar == bar) {
+		lo[n] = mx.table_off & ~(PAGE - 1);
+		hi[n++] = (mx.table_off + mx.nvec * 16ull + PAGE - 1) & ~(PAGE - 1);
+	}
+	if (mx.pba_bar == bar) {
+		lo[n] = mx.pba_off & ~(PAGE - 1);
+		hi[n++] = (mx.pba_off + (mx.nvec + 63) / 64 * 8ull + PAGE - 1) &
+			  ~(PAGE - 1);
+	}
+	if (n == 2 && lo[1] < lo[0]) { /* keep them sorted */
+		uint64_t t = lo[0];
+
+		lo[0] = lo[1], lo[1] = t;
+		t = hi[0], hi[0] = hi[1], hi[1] = t;
+	}
+	if (n == 2 && lo[1] <= hi[0]) { /* same or touching pages: one hole */
+		hi[0] = hi[1] > hi[0] ? hi[1] : hi[0];
+		n = 1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		w->trap_lo[i] = lo[i];
+		w->trap_hi[i] = hi[i] < w->size ? hi[i] : w->size;
+	}
+	w->ntrap = n;
+}
+
+/* p2m-map [off, end) of a real MMIO BAR, or undo it. */
+static int map_piece(struct xen_server *s, int bar, struct window *w,
+		     uint64_t off, uint64_t end, bool map)
+{
+	if (end <= off)
+		return 0;
+	return hv_call(s, map_mmio, (w->gpa + off) / PAGE,
+		       (s->res.phys[bar] + off) / PAGE, (end - off) / PAGE, map);
+}
+
+static int real_mmio(struct xen_server *s, int bar, struct window *w, bool map)
+{
+	uint64_t at = 0;
+	int rc = 0, r;
+
+	if (map)
+		msix_holes(s, bar, w);
+	for (unsigned i = 0; i <= w->ntrap; i++) {
+		uint64_t end = i < w->ntrap ? w->trap_lo[i] : w->size;
+
+		r = map_piece(s, bar, w, at, end, map);
+		rc = rc ? rc : r;
+		if (i < w->ntrap) {
+			r = hv_call(s, map_range, s->id, true,
+				    w->gpa + w->trap_lo[i],
+				    w->gpa + w->trap_hi[i] - 1, map);
+			rc = rc ? rc : r;
+			at = w->trap_hi[i];
+		}
+	}
+	return rc;
+}
+
+static int sink_bar_map(void *opaque, int bar, uint64_t gpa, uint64_t size,
+			enum host_bar_kind kind, bool map)
+{
+	struct xen_server *s = opaque;
+	struct window *w = &s->win[bar];
+	bool mmio = kind != HOST_BAR_IO;
+	bool real = s->res.real && s->res.phys[bar] && bar != PTDM_ROM_INDEX;
+	int rc;
+
+	if (map) {
+		*w = (struct window){ .on = true, .mmio = mmio, .gpa = gpa,
+				      .size = size };
+		/* a real BAR smaller than a page cannot be mapped safely: the
+		 * rest of the page would be another device's */
+		w->trapped = !real || (mmio && (size < PAGE || gpa % PAGE ||
+						s->res.phys[bar] % PAGE));
+	} else if (!w->on) {
+		return 0;
+	}
+	if (w->trapped)
+		rc = hv_call(s, map_range, s->id, mmio, gpa, gpa + size - 1,
+			     map);
+	else if (mmio)
+		rc = real_mmio(s, bar, w, map);
+	else
+		rc = hv_call(s, map_ioport, (uint32_t)gpa,
+			     (uint32_t)s->res.phys[bar], (uint32_t)size, map);
+	if (!map)
+		w->on = false;
+	return rc;
+}
+
+static int sink_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	struct xen_server *s = opaque;
+
+	return hv_call(s, inject_msi, addr, data);
+}
+
+static int sink_intx(void *opaque, unsigned pin, bool level)
+{
+	struct xen_server *s = opaque;
+
+	if (pin < 1 || pin > 4)
+		return -EINVAL;
+	return hv_call(s, set_intx, s->opts.guest_sbdf, pin - 1, level);
+}
+
+/* Xen's gflags for a guest MSI address/data pair (XEN_DOMCTL_VMSI_X86_*). */
+static uint32_t msi_gflags(uint64_t addr, uint32_t data, bool masked)
+{
+	uint32_t dest = (addr >> 12) & 0xff;
+	uint32_t rh = (addr >> 3) & 1, dm = (addr >> 2) & 1;
+	uint32_t deliv = (data >> 8) & 7, trig = (data >> 15) & 1;
+
+	return dest | rh << 8 | dm << 9 | deliv << 12 | trig << 15 |
+	       (masked ? 0 : 0x10000u);
+}
+
+static int vec_slots(struct xen_server *s, unsigned vec)
+{
+	if (vec < s->nvec_pirq)
+		return 0;
+	unsigned n = vec + 1;
+	int *p = realloc(s->vec_pirq, n * sizeof(*p));
+	uint32_t *g;
+
+	if (!p)
+		return -ENOMEM;
+	s->vec_pirq = p;
+	g = realloc(s->vec_gvec, n * sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	s->vec_gvec = g;
+	for (unsigned i = s->nvec_pirq; i < n; i++)
+		p[i] = -1;
+	s->nvec_pirq = n;
+	return 0;
+}
+
+/* Real devices: the guest's vectors become pirqs Xen delivers itself. */
+static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
+		     const struct ptdm_owner_vec *v)
+{
+	struct xen_server *s = opaque;
+	struct ptdm_msix_info mx;
+	struct ptdm_bar_info bi;
+	uint64_t gtable = 0, table_base = 0;
+	int rc;
+
+	if (kind == HOST_IRQ_INTX) {
+		unsigned pin = 0;
+
+		ptdm_cfg_read(s->dev, PCI_INTERRUPT_PIN, 1, &pin);
+		if (!s->res.gsi || pin < 1 || pin > 4)
+			return 0;
+		if (!v) {
+			if (s->intx_pirq < 0)
+				return 0;
+			hv_call(s, intx_bind, s->res.gsi, s->opts.guest_sbdf,
+				pin - 1, false);
+			hv_call(s, pirq_unmap, s->intx_pirq);
+			s->intx_pirq = -1;
+			return 0;
+		}
+		if (s->intx_pirq >= 0)
+			return 0;
+		rc = hv_call(s, pirq_map_gsi, s->res.gsi, &s->intx_pirq);
+		if (!rc)
+			rc = hv_call(s, intx_bind, s->res.gsi,
+				     s->opts.guest_sbdf, pin - 1, true);
+		return rc;
+	}
+	if (kind == HOST_IRQ_MSI && vec > 0) {
+		/* like xen_pt: one pirq for MSI; the other vectors of a
+		 * multi-message block are not delivered */
+		PTDM_LOG_ONCE(s->multi_msi_warned, PTDM_LOG_WARN,
+			      "xen: multi-message MSI is bound as one vector");
+		return 0;
+	}
+	rc = vec_slots(s, vec);
+	if (rc)
+		return rc;
+	if (!v || (!v->addr && v->masked)) { /* off, or never programmed */
+		if (s->vec_pirq[vec] < 0)
+			return 0;
+		hv_call(s, msi_bind, s->vec_gvec[vec], s->vec_pirq[vec], 0, 0,
+			false);
+		hv_call(s, pirq_unmap, s->vec_pirq[vec]);
+		s->vec_pirq[vec] = -1;
+		return 0;
+	}
+	if (kind == HOST_IRQ_MSIX) {
+		ptdm_msix_get(s->dev, &mx);
+		ptdm_dev_bar(s->dev, mx.table_bar, &bi);
+		gtable = bi.guest_addr + mx.table_off;
+		table_base = s->res.phys[mx.table_bar];
+	}
+	if (s->vec_pirq[vec] < 0) {
+		rc = hv_call(s, pirq_map_msi, s->res.sbdf,
+			     kind == HOST_IRQ_MSIX ? (int)vec : 0, table_base,
+			     &s->vec_pirq[vec]);
+		if (rc)
+			return rc;
+	}
+	s->vec_gvec[vec] = v->data & 0xff;
+	return hv_call(s, msi_bind, v->data & 0xff, s->vec_pirq[vec],
+		       msi_gflags(v->addr, v->data, v->masked), gtable, true);
+}
+
+/* ---- device access ---- */
+
+static uint64_t ones(unsigned size)
+{
+	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+static struct window *find_window(struct xen_server *s, bool mmio,
+				  uint64_t addr, unsigned size, int *bar)
+{
+	for (int i = 0; i <= PTDM_NUM_BARS; i++) {
+		struct window *w = &s->win[i];
+
+		if (w->on && w->mmio == mmio && addr >= w->gpa &&
+		    addr - w->gpa < w->size && size <= w->size - (addr - w->gpa)) {
+			*bar = i;
+			return w;
+		}
+	}
+	return NULL;
+}
+
+/* One element: a port, MMIO or config access of size bytes. */
+static void element(struct xen_server *s, unsigned type, uint64_t addr,
+		    unsigned size, uint64_t *val, bool write)
+{
+	struct window *w;
+	int bar, rc = -EINVAL;
+	uint32_t v32;
+
+	if (type == IOREQ_TYPE_PCI_CONFIG) {
+		unsigned sbdf = (unsigned)(addr >> 32), reg = (uint32_t)addr;
+
+		s->st.cfg++;
+		if (sbdf != s->opts.guest_sbdf || size > 4 ||
+		    reg >= ptdm_cfg_size(s->dev) ||
+		    size > ptdm_cfg_size(s->dev) - reg) {
+			bad(s, "config access %#llx size %llu not ours", addr,
+			    size);
+		} else if (write) {
+			rc = ptdm_cfg_write(s->dev, reg, size, (uint32_t)*val);
+		} else {
+			rc = ptdm_cfg_read(s->dev, reg, size, &v32);
+			*val = v32;
+		}
+		if (rc && !write)
+			*val = ones(size);
+		return;
+	}
+	if (type == IOREQ_TYPE_PIO) {
+		s->st.pio++;
+		if (s->opts.cf8 && addr >= CF8_PORT && addr < CF8_PORT + 4 &&
+		    size <= CF8_PORT + 4 - addr) {
+			unsigned sh = (unsigned)(addr - CF8_PORT) * 8;
+			uint64_t m = ones(size) << sh;
+
+			if (write)
+				s->cf8 = (uint32_t)((s->cf8 & ~m) |
+						    ((*val << sh) & m));
+			else
+				*val = (s->cf8 & m) >> sh;
+			return;
+		}
+	} else {
+		s->st.mmio++;
+	}
+	w = find_window(s, type == IOREQ_TYPE_COPY, addr, size, &bar);
+	if (!w) {
+		bad(s, "access at %#llx size %llu outside the device", addr,
+		    size);
+		if (!write)
+			*val = ones(size);
+		return;
+	}
+	ptdm_owner_intx_eoi(s->owner); /* the guest is servicing the device */
+	rc = ptdm_bar_rw(s->dev, bar, addr - w->gpa, val, size, write);
+	if (rc && !write)
+		*val = ones(size);
+}
+
+/*
+ * A whole request.  count > 1 is a rep instruction: the device address
+ * steps for MMIO (not for ports), the guest buffer steps when data is a
+ * pointer; df makes both go down.
+ */
+static void do_ioreq(struct xen_server *s, ioreq_t *r)
+{
+	bool write = r->dir == IOREQ_WRITE;
+	unsigned size = r->size;
+	uint64_t n = r->count, span, lo = 0;
+	uint8_t *buf = NULL;
+
+	s->st.ioreqs++;
+	if (r->type == IOREQ_TYPE_TIMEOFFSET || r->type == IOREQ_TYPE_INVALIDATE)
+		return;
+	if (r->type != IOREQ_TYPE_PIO && r->type != IOREQ_TYPE_COPY &&
+	    r->type != IOREQ_TYPE_PCI_CONFIG) {
+		bad(s, "ioreq type %llu size %llu", r->type, size);
+		return;
+	}
+	if ((size != 1 && size != 2 && size != 4 && size != 8) || !n ||
+	    n * size > MAX_REP_BYTES || (!r->data_is_ptr && n > 1 && !write)) {
+		bad(s, "ioreq size %llu count %llu refused", size, n);
+		if (!write && !r->data_is_ptr)
+			r->data = ones(size);
+		return;
+	}
+	if (r->data_is_ptr) {
+		span = n * size;
+		lo = r->df ? r->data - (span - size) : r->data;
+		if (r->df ? r->data < span - size : lo + span < lo) {
+			bad(s, "rep buffer at %#llx wraps (%llu bytes)",
+			    r->data, span);
+			return;
+		}
+		buf = s->bounce;
+		if (write && hv_call(s, guest_rw, lo, buf, span, false)) {
+			bad(s, "rep buffer at %#llx (%llu bytes) not in guest "
+			       "memory", lo, span);
+			return;
+		}
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t step = r->df ? n - 1 - i : i; /* element's buffer slot */
+		uint64_t addr = r->addr;
+		uint64_t v = r->data_is_ptr ? 0 : r->data;
+
+		if (r->type == IOREQ_TYPE_COPY)
+			addr = r->df ? r->addr - i * size : r->addr + i * size;
+		if (buf && write)
+			memcpy(&v, buf + step * size, size);
+		element(s, r->type, addr, size, &v, write);
+		if (buf && !write)
+			memcpy(buf + step * size, &v, size);
+		else if (!write)
+			r->data = v;
+	}
+	if (buf && !write && hv_call(s, guest_rw, lo, buf, n * size, true))
+		bad(s, "rep buffer at %#llx (%llu bytes) not in guest memory",
+		    lo, n * size);
+}
+
+static void serve_slot(struct xen_server *s, unsigned vcpu)
+{
+	ioreq_t *slot = &s->slots[vcpu], r;
+
+	if (slot->state != STATE_IOREQ_READY)
+		return;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	memcpy(&r, slot, sizeof(r));
+	slot->state = STATE_IOREQ_INPROCESS;
+	do_ioreq(s, &r);
+	slot->data = r.data;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	slot->state = STATE_IORESP_READY;
+	hv_call(s, evtchn_notify, s->port[vcpu]);
+}
+
+/* Buffered ioreqs: writes Xen did not wait for, in a ring. */
+static void serve_buffered(struct xen_server *s)
+{
+	buffered_iopage_t *b = s->buf;
+	uint32_t rd, wr;
+
+	if (!b)
+		return;
+	for (;;) {
+		rd = __atomic_load_n(&b->read_pointer, __ATOMIC_ACQUIRE);
+		wr = __atomic_load_n(&b->write_pointer, __ATOMIC_ACQUIRE);
+		if (rd == wr)
+			return;
+		if (wr - rd > IOREQ_BUFFER_SLOT_NUM) {
+			bad(s, "buffered ring pointers %llu/%llu", rd, wr);
+			__atomic_store_n(&b->read_pointer, wr, __ATOMIC_RELEASE);
+			return;
+		}
+		buf_ioreq_t *e = &b->buf_ioreq[rd % IOREQ_BUFFER_SLOT_NUM];
+		ioreq_t r = { .addr = e->addr, .data = e->data, .count = 1,
+			      .size = 1u << e->size, .dir = e->dir,
+			      .type = e->type };
+		unsigned used = 1;
+
+		if (r.size == 8) {
+			if (wr - rd < 2)
+				return; /* second half not written yet */
+			e = &b->buf_ioreq[(rd + 1) % IOREQ_BUFFER_SLOT_NUM];
+			r.data |= (uint64_t)e->data << 32;
+			used = 2;
+		}
+		s->st.buffered++;
+		if (r.dir == IOREQ_WRITE)
+			do_ioreq(s, &r);
+		__atomic_fetch_add(&b->read_pointer, used, __ATOMIC_RELEASE);
+	}
+}
+
+/* ---- lifecycle ---- */
+
+int xen_server_new(struct xen_server **out, struct xen_hv *hv,
+		   struct ptdm_dev *dev, const struct xen_host_res *res,
+		   const struct xen_server_opts *opts, struct ptdm_err *err)
+{
+	struct ptdm_owner_ops ops = { .bar_map = sink_bar_map,
+				      .msi_deliver = sink_msi,
+				      .intx_level = sink_intx };
+	struct xen_server *s;
+	uint32_t remote;
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->bounce = malloc(MAX_REP_BYTES))) {
+		free(s);
+		return ptdm_errf(err, -ENOMEM, "xen: out of memory");
+	}
+	s->hv = hv;
+	s->dev = dev;
+	s->res = *res;
+	s->opts = *opts;
+	s->intx_pirq = -1;
+	rc = hv_call(s, nr_vcpus, &s->nvcpu);
+	if (rc) {
+		ptdm_errf(err, rc, "xen: domain %u: %s (is it running? is "
+			  "this dom0?)", hv->domid, strerror(-rc));
+		goto fail;
+	}
+	if (!s->nvcpu || s->nvcpu > MAX_VCPUS) {
+		rc = ptdm_errf(err, -E2BIG, "xen: domain %u has %u vCPUs; "
+			       "ptdm serves 1..%d", hv->domid, s->nvcpu,
+			       MAX_VCPUS);
+		goto fail;
+	}
+	rc = hv->ops->server_create(hv, &s->id, (void **)&s->slots,
+				    (void **)&s->buf, &remote);
+	if (rc) {
+		ptdm_errf(err, rc, "xen: creating an ioreq server for domain "
+			  "%u: %s", hv->domid, strerror(-rc));
+		goto fail;
+	}
+	s->created = true;
+	for (unsigned i = 0; i < s->nvcpu; i++) {
+		rc = hv_call(s, evtchn_bind, s->slots[i].vp_eport, &s->port[i]);
+		if (rc) {
+			ptdm_errf(err, rc, "xen: binding vCPU %u's event "
+				  "channel: %s", i, strerror(-rc));
+			goto fail;
+		}
+	}
+	if (s->buf && hv_call(s, evtchn_bind, remote, &s->buf_port)) {
+		rc = ptdm_errf(err, -EIO, "xen: binding the buffered ioreq "
+			       "event channel");
+		goto fail;
+	}
+	rc = hv_call(s, map_pcidev, s->id, opts->guest_sbdf, true);
+	if (rc) {
+		ptdm_errf(err, rc, "xen: claiming %02x:%02x.%x: %s",
+			  opts->guest_sbdf >> 8 & 0xff,
+			  sbdf_devfn(opts->guest_sbdf) >> 3,
+			  opts->guest_sbdf & 7, strerror(-rc));
+		goto fail;
+	}
+	s->pcidev = true;
+	if (opts->cf8) {
+		rc = hv_call(s, map_range, s->id, false, CF8_PORT,
+			     CF8_PORT + 3, true);
+		if (rc) {
+			ptdm_errf(err, rc, "xen: claiming port 0xcf8: %s",
+				  strerror(-rc));
+			goto fail;
+		}
+		s->cf8_range = true;
+	}
+	ops.opaque = s;
+	if (res->real) {
+		ops.vec_bind = sink_bind;
+		ops.msi_deliver = NULL;
+		ops.intx_level = NULL;
+	}
+	rc = ptdm_owner_new(&s->owner, dev, &ops, err);
+	if (rc)
+		goto fail;
+	rc = hv_call(s, server_enable, s->id, true);
+	if (rc) {
+		ptdm_errf(err, rc, "xen: enabling the ioreq server: %s",
+			  strerror(-rc));
+		goto fail;
+	}
+	s->enabled = true; /* last_alive 0: the first handle() checks */
+	*out = s;
+	return 0;
+fail:
+	xen_server_free(s);
+	return rc;
+}
+
+void xen_server_free(struct xen_server *s)
+{
+	if (!s)
+		return;
+	if (s->enabled)
+		hv_call(s, server_enable, s->id, false);
+	ptdm_owner_free(s->owner); /* unmaps windows, unbinds vectors */
+	if (s->cf8_range)
+		hv_call(s, map_range, s->id, false, CF8_PORT, CF8_PORT + 3,
+			false);
+	if (s->pcidev)
+		hv_call(s, map_pcidev, s->id, s->opts.guest_sbdf, false);
+	if (s->created)
+		hv_call(s, server_destroy, s->id);
+	free(s->vec_pirq);
+	free(s->vec_gvec);
+	free(s->bounce);
+	free(s);
+}
+
+unsigned xen_server_fds(const struct xen_server *s, int fds[2])
+{
+	unsigned n = 0;
+
+	fds[n++] = s->hv->ops->evtchn_fd(s->hv);
+	if (ptdm_owner_fd(s->owner) >= 0)
+		fds[n++] = ptdm_owner_fd(s->owner);
+	return n;
+}
+
+int xen_server_handle(struct xen_server *s)
+{
+	struct timespec now;
+	uint32_t port;
+
+	while (!hv_call(s, evtchn_pending, &port)) {
+		hv_call(s, evtchn_unmask, port);
+		if (s->buf_port && port == s->buf_port) {
+			serve_buffered(s);
+			continue;
+		}
+		for (unsigned i = 0; i < s->nvcpu; i++)
+			if (s->port[i] == port)
+				serve_slot(s, i);
+	}
+	serve_buffered(s);
+	if (ptdm_owner_fd(s->owner) >= 0)
+		ptdm_owner_handle(s->owner);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - s->last_alive.tv_sec >= 1) {
+		s->last_alive = now;
+		if (!s->hv->ops->domain_alive(s->hv))
+			return -ESRCH;
+	}
+	return 0;
+}
+
+void xen_server_get_stats(const struct xen_server *s,
+			  struct xen_server_stats *out)
+{
+	*out = s->st;
+}

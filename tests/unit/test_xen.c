@@ -1,0 +1,646 @@
+/*
+ * test_xen.c - the Xen ioreq-server front end (xen.c) against a fake
+ * hypervisor that records every call: the lifecycle order, config / port /
+ * MMIO ioreqs through the core, rep ioreqs through guest memory, the 0xcf8
+ * latch, hostile requests answered without harm, interrupts injected for
+ * an image, and for a real device the p2m / pirq request sequence xen_pt
+ * makes (MSI-X table page kept trapped, pirqs bound and unbound).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <linux/pci_regs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <xen/hvm/ioreq.h>
+
+#include "helpers.h"
+#include "ptdm/image.h"
+#include "ptdm/xen.h"
+
+#define MSI_CAP 0x50
+#define MSIX_CAP 0x70
+#define SBDF (3u << 3) /* guest 00:03.0 */
+#define GUEST_RAM (1u << 20)
+
+struct fake {
+	struct xen_hv hv;
+	ioreq_t *page;
+	buffered_iopage_t *buf;
+	int efd;
+	uint32_t pending[16];
+	unsigned npending;
+	uint32_t last_notified;
+	unsigned nnotified;
+	uint8_t *ram;
+	bool alive;
+	char log[128][96];
+	unsigned nlog;
+	int next_pirq;
+};
+
+static struct fake *F(struct xen_hv *hv)
+{
+	return (struct fake *)hv;
+}
+
+static void logf_(struct fake *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void logf_(struct fake *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (f->nlog >= 128)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(f->log[f->nlog++], 96, fmt, ap);
+	va_end(ap);
+}
+
+/* index of the first log line equal to s at or after from, or -1 */
+static int find(const struct fake *f, unsigned from, const char *s)
+{
+	for (unsigned i = from; i < f->nlog; i++)
+		if (!strcmp(f->log[i], s))
+			return (int)i;
+	return -1;
+}
+
+static void expect(const struct fake *f, const char *s)
+{
+	if (find(f, 0, s) < 0) {
+		for (unsigned i = 0; i < f->nlog; i++)
+			print_message("  log: %s\n", f->log[i]);
+		fail_msg("no \"%s\" in the call log", s);
+	}
+}
+
+static int f_nr_vcpus(struct xen_hv *hv, unsigned *n)
+{
+	*n = 2;
+	return 0;
+}
+
+static bool f_alive(struct xen_hv *hv)
+{
+	return F(hv)->alive;
+}
+
+static int f_create(struct xen_hv *hv, uint16_t *id, void **ioreq_page,
+		    void **buf_page, uint32_t *buf_port)
+{
+	struct fake *f = F(hv);
+
+	*id = 7;
+	*ioreq_page = f->page;
+	*buf_page = f->buf;
+	*buf_port = 50;
+	f->page[0].vp_eport = 40;
+	f->page[1].vp_eport = 41;
+	logf_(f, "create");
+	return 0;
+}
+
+static int f_destroy(struct xen_hv *hv, uint16_t id)
+{
+	logf_(F(hv), "destroy %u", id);
+	return 0;
+}
+
+static int f_enable(struct xen_hv *hv, uint16_t id, bool on)
+{
+	logf_(F(hv), "enable %u %d", id, on);
+	return 0;
+}
+
+static int f_pcidev(struct xen_hv *hv, uint16_t id, unsigned sbdf, bool map)
+{
+	logf_(F(hv), "pcidev %#x %d", sbdf, map);
+	return 0;
+}
+
+static int f_range(struct xen_hv *hv, uint16_t id, bool mmio, uint64_t start,
+		   uint64_t end, bool map)
+{
+	logf_(F(hv), "range %s %#llx-%#llx %d", mmio ? "mmio" : "io",
+	      (unsigned long long)start, (unsigned long long)end, map);
+	return 0;
+}
+
+static int f_efd(struct xen_hv *hv)
+{
+	return F(hv)->efd;
+}
+
+static int f_bind(struct xen_hv *hv, uint32_t remote, uint32_t *local)
+{
+	*local = remote + 1000;
+	logf_(F(hv), "bind %u", remote);
+	return 0;
+}
+
+static int f_pending(struct xen_hv *hv, uint32_t *local)
+{
+	struct fake *f = F(hv);
+
+	if (!f->npending)
+		return -EAGAIN;
+	*local = f->pending[--f->npending];
+	return 0;
+}
+
+static int f_unmask(struct xen_hv *hv, uint32_t local)
+{
+	return 0;
+}
+
+static int f_notify(struct xen_hv *hv, uint32_t local)
+{
+	struct fake *f = F(hv);
+
+	f->last_notified = local;
+	f->nnotified++;
+	return 0;
+}
+
+static int f_guest_rw(struct xen_hv *hv, uint64_t gpa, void *buf, size_t len,
+		      bool write)
+{
+	struct fake *f = F(hv);
+
+	if (gpa >= GUEST_RAM || len > GUEST_RAM - gpa)
+		return -EFAULT;
+	if (write)
+		memcpy(f->ram + gpa, buf, len);
+	else
+		memcpy(buf, f->ram + gpa, len);
+	return 0;
+}
+
+static int f_msi(struct xen_hv *hv, uint64_t addr, uint32_t data)
+{
+	logf_(F(hv), "msi %#llx %#x", (unsigned long long)addr, data);
+	return 0;
+}
+
+static int f_intx(struct xen_hv *hv, unsigned sbdf, unsigned pin0, bool level)
+{
+	logf_(F(hv), "intx %#x %u %d", sbdf, pin0, level);
+	return 0;
+}
+
+static int f_mmio(struct xen_hv *hv, uint64_t gfn, uint64_t mfn, uint64_t nr,
+		  bool map)
+{
+	logf_(F(hv), "p2m %#llx->%#llx x%llu %d", (unsigned long long)gfn,
+	      (unsigned long long)mfn, (unsigned long long)nr, map);
+	return 0;
+}
+
+static int f_ioport(struct xen_hv *hv, uint32_t gport, uint32_t mport,
+		    uint32_t nr, bool map)
+{
+	logf_(F(hv), "ioport %#x->%#x x%u %d", gport, mport, nr, map);
+	return 0;
+}
+
+static int f_pirq_msi(struct xen_hv *hv, unsigned host_sbdf, int entry,
+		      uint64_t table_base, int *pirq)
+{
+	*pirq = F(hv)->next_pirq++;
+	logf_(F(hv), "pirq msi %#x entry %d table %#llx -> %d", host_sbdf,
+	      entry, (unsigned long long)table_base, *pirq);
+	return 0;
+}
+
+static int f_pirq_gsi(struct xen_hv *hv, int gsi, int *pirq)
+{
+	*pirq = F(hv)->next_pirq++;
+	logf_(F(hv), "pirq gsi %d -> %d", gsi, *pirq);
+	return 0;
+}
+
+static int f_pirq_unmap(struct xen_hv *hv, int pirq)
+{
+	logf_(F(hv), "pirq unmap %d", pirq);
+	return 0;
+}
+
+static int f_msi_bind(struct xen_hv *hv, uint32_t gvec, int pirq,
+		      uint32_t gflags, uint64_t gtable, bool bind)
+{
+	logf_(F(hv), "msi bind %#x pirq %d flags %#x table %#llx %d", gvec,
+	      pirq, gflags, (unsigned long long)gtable, bind);
+	return 0;
+}
+
+static int f_intx_bind(struct xen_hv *hv, int gsi, unsigned guest_sbdf,
+		       unsigned pin0, bool bind)
+{
+	logf_(F(hv), "intx bind gsi %d %#x pin %u %d", gsi, guest_sbdf, pin0,
+	      bind);
+	return 0;
+}
+
+static void f_close(struct xen_hv *hv)
+{
+}
+
+static const struct xen_hv_ops fake_ops = {
+	f_nr_vcpus, f_alive,   f_create,    f_destroy,	  f_enable,
+	f_pcidev,   f_range,   f_efd,	    f_bind,	  f_pending,
+	f_unmask,   f_notify,  f_guest_rw,  f_msi,	  f_intx,
+	f_mmio,	    f_ioport,  f_pirq_msi,  f_pirq_gsi,	  f_pirq_unmap,
+	f_msi_bind, f_intx_bind, f_close,
+};
+
+static struct fake *fake_new(void)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+
+	f->hv.ops = &fake_ops;
+	f->hv.domid = 5;
+	f->page = calloc(1, 4096);
+	f->buf = calloc(1, 4096);
+	f->ram = calloc(1, GUEST_RAM);
+	f->efd = eventfd(0, EFD_CLOEXEC);
+	f->alive = true;
+	f->next_pirq = 100;
+	return f;
+}
+
+static void fake_free(struct fake *f)
+{
+	close(f->efd);
+	free(f->page);
+	free(f->buf);
+	free(f->ram);
+	free(f);
+}
+
+/* BAR0 mem32 16 KiB, MSI-X table 0x2000 / PBA 0x3000; BAR2 I/O 32 bytes;
+ * MSI, INTA. */
+static struct ptdm_dev *dev_new(struct host_dev **h)
+{
+	struct th_cfg c;
+	uint8_t msi[22] = { 0 }, mx[10];
+	uint16_t ctrl = PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT;
+	uint16_t xctrl = 7;
+	uint32_t table = 0x2000, pba = 0x3000;
+
+	th_cfg_init(&c, 0x8086, 0x10d3, 256);
+	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x4000);
+	th_set_bar(&c, 2, PCI_BASE_ADDRESS_SPACE_IO, 0x20);
+	th_put(&c, PCI_INTERRUPT_PIN, 1, 1);
+	memcpy(msi, &ctrl, 2);
+	th_add_cap(&c, MSI_CAP, PCI_CAP_ID_MSI, msi, 22);
+	memcpy(mx, &xctrl, 2);
+	memcpy(mx + 2, &table, 4);
+	memcpy(mx + 6, &pba, 4);
+	th_add_cap(&c, MSIX_CAP, PCI_CAP_ID_MSIX, mx, sizeof(mx));
+	return th_dev(&c, NULL, h);
+}
+
+struct rig {
+	struct fake *f;
+	struct host_dev *h;
+	struct ptdm_dev *d;
+	struct xen_server *s;
+};
+
+static void rig_up(struct rig *r, bool real, bool cf8)
+{
+	struct xen_server_opts o = { .guest_sbdf = SBDF, .cf8 = cf8 };
+	struct xen_host_res res = { 0 };
+	struct ptdm_err err = { "" };
+
+	r->f = fake_new();
+	r->d = dev_new(&r->h);
+	if (real) {
+		res.real = true;
+		res.sbdf = 0x0200; /* host 02:00.0 */
+		res.gsi = 17;
+		res.phys[0] = 0xd0000000;
+		res.phys[2] = 0xe000;
+	}
+	assert_int_equal(xen_server_new(&r->s, &r->f->hv, r->d, &res, &o, &err),
+			 0);
+}
+
+static void rig_down(struct rig *r)
+{
+	xen_server_free(r->s);
+	th_free(r->d, r->h);
+	fake_free(r->f);
+}
+
+/* Put one request in vCPU 1's slot, signal, serve; returns the data. */
+static uint64_t io(struct rig *r, unsigned type, uint64_t addr, unsigned size,
+		   uint64_t data, bool write)
+{
+	ioreq_t *q = &r->f->page[1];
+
+	q->type = type;
+	q->addr = addr;
+	q->size = size;
+	q->count = 1;
+	q->data = data;
+	q->data_is_ptr = 0;
+	q->df = 0;
+	q->dir = write ? IOREQ_WRITE : IOREQ_READ;
+	q->state = STATE_IOREQ_READY;
+	r->f->pending[r->f->npending++] = 41 + 1000;
+	assert_int_equal(xen_server_handle(r->s), 0);
+	assert_int_equal(q->state, STATE_IORESP_READY);
+	assert_int_equal(r->f->last_notified, 1041);
+	return q->data;
+}
+
+static uint32_t cfg_rd(struct rig *r, unsigned reg, unsigned size)
+{
+	return (uint32_t)io(r, IOREQ_TYPE_PCI_CONFIG, (uint64_t)SBDF << 32 | reg,
+			    size, 0, false);
+}
+
+static void cfg_wr(struct rig *r, unsigned reg, unsigned size, uint32_t v)
+{
+	io(r, IOREQ_TYPE_PCI_CONFIG, (uint64_t)SBDF << 32 | reg, size, v, true);
+}
+
+static void test_lifecycle_order(void **state)
+{
+	struct rig r;
+	int create, b0, b1, pcidev, cf8, en;
+
+	(void)state;
+	rig_up(&r, false, true);
+	create = find(r.f, 0, "create");
+	b0 = find(r.f, 0, "bind 40");
+	b1 = find(r.f, 0, "bind 41");
+	pcidev = find(r.f, 0, "pcidev 0x18 1");
+	cf8 = find(r.f, 0, "range io 0xcf8-0xcfb 1");
+	en = find(r.f, 0, "enable 7 1");
+	assert_true(create == 0 && b0 > create && b1 > b0 && find(r.f, 0, "bind 50") > 0);
+	assert_true(pcidev > b1 && cf8 > pcidev && en > cf8);
+	assert_int_equal(en, (int)r.f->nlog - 1); /* enabled last */
+	r.f->nlog = 0;
+	xen_server_free(r.s);
+	r.s = NULL;
+	assert_string_equal(r.f->log[0], "enable 7 0");
+	expect(r.f, "range io 0xcf8-0xcfb 0");
+	expect(r.f, "pcidev 0x18 0");
+	assert_string_equal(r.f->log[r.f->nlog - 1], "destroy 7");
+	rig_down(&r);
+}
+
+static void test_config_and_bars(void **state)
+{
+	struct rig r;
+	struct xen_server_stats st;
+
+	(void)state;
+	rig_up(&r, false, false);
+	assert_int_equal(cfg_rd(&r, PCI_VENDOR_ID, 4), 0x10d38086);
+	/* sizing through ioreqs, like hvmloader */
+	cfg_wr(&r, PCI_BASE_ADDRESS_0, 4, 0xffffffff);
+	assert_int_equal(cfg_rd(&r, PCI_BASE_ADDRESS_0, 4), 0xffffc000);
+	cfg_wr(&r, PCI_BASE_ADDRESS_0, 4, 0xf0000000);
+	cfg_wr(&r, PCI_BASE_ADDRESS_2, 4, 0xc100);
+	cfg_wr(&r, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+	expect(r.f, "range mmio 0xf0000000-0xf0003fff 1");
+	expect(r.f, "range io 0xc100-0xc11f 1");
+	/* MMIO and port accesses reach the image's BARs */
+	io(&r, IOREQ_TYPE_COPY, 0xf0000010, 4, 0xcafef00d, true);
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf0000010, 4, 0, false),
+			 0xcafef00d);
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf0000012, 2, 0, false),
+			 0xcafe);
+	io(&r, IOREQ_TYPE_PIO, 0xc104, 1, 0xab, true);
+	assert_int_equal(io(&r, IOREQ_TYPE_PIO, 0xc104, 1, 0, false), 0xab);
+	/* MEM decode off: unregistered; a stray access reads all-ones and
+	 * the host keeps decoding (XSA-120: the guest never turns it off) */
+	cfg_wr(&r, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	expect(r.f, "range mmio 0xf0000000-0xf0003fff 0");
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf0000010, 4, 0, false),
+			 0xffffffff);
+	assert_true(th_host(r.h, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
+	xen_server_get_stats(r.s, &st);
+	assert_int_equal(st.bad, 1);
+	assert_true(st.cfg >= 7 && st.mmio == 4 && st.pio == 2);
+	rig_down(&r);
+}
+
+static void test_hostile_requests(void **state)
+{
+	struct rig r;
+	struct xen_server_stats st;
+
+	(void)state;
+	rig_up(&r, false, false);
+	/* another device's config, a size of 3, a register past the end */
+	assert_int_equal(io(&r, IOREQ_TYPE_PCI_CONFIG, (uint64_t)0x20 << 32, 4,
+			    0, false),
+			 0xffffffff);
+	assert_int_equal(io(&r, IOREQ_TYPE_PCI_CONFIG, (uint64_t)SBDF << 32, 3,
+			    0, false),
+			 0xffffff);
+	assert_int_equal(io(&r, IOREQ_TYPE_PCI_CONFIG,
+			    (uint64_t)SBDF << 32 | 0xffe, 4, 0, false),
+			 0xffffffff);
+	/* unknown type; a port nobody claimed */
+	io(&r, 42, 0, 4, 0, false);
+	assert_int_equal(io(&r, IOREQ_TYPE_PIO, 0x80, 1, 0, false), 0xff);
+	/* a rep count far beyond any instruction */
+	{
+		ioreq_t *q = &r.f->page[1];
+
+		q->type = IOREQ_TYPE_COPY;
+		q->addr = 0xf0000000;
+		q->size = 4;
+		q->count = 0x40000000;
+		q->data_is_ptr = 1;
+		q->data = 0;
+		q->dir = IOREQ_READ;
+		q->state = STATE_IOREQ_READY;
+		r.f->pending[r.f->npending++] = 1041;
+		assert_int_equal(xen_server_handle(r.s), 0);
+		assert_int_equal(q->state, STATE_IORESP_READY);
+	}
+	/* a slot that is not ready is left alone */
+	r.f->page[0].state = STATE_IOREQ_NONE;
+	r.f->pending[r.f->npending++] = 1040;
+	assert_int_equal(xen_server_handle(r.s), 0);
+	assert_int_equal(r.f->page[0].state, STATE_IOREQ_NONE);
+	/* a buffered ring whose pointers are nonsense is reset */
+	r.f->buf->read_pointer = 0;
+	r.f->buf->write_pointer = 100000;
+	assert_int_equal(xen_server_handle(r.s), 0);
+	assert_int_equal(r.f->buf->read_pointer, 100000);
+	xen_server_get_stats(r.s, &st);
+	assert_int_equal(st.bad, 7);
+	rig_down(&r);
+}
+
+static void test_rep_through_guest_memory(void **state)
+{
+	struct rig r;
+	ioreq_t *q;
+	uint32_t words[4] = { 1, 2, 3, 4 }, back[4] = { 0 };
+
+	(void)state;
+	rig_up(&r, false, false);
+	cfg_wr(&r, PCI_BASE_ADDRESS_0, 4, 0xf0000000);
+	cfg_wr(&r, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	memcpy(r.f->ram + 0x1000, words, sizeof(words));
+	q = &r.f->page[1];
+	/* rep movsd guest -> device, 4 dwords */
+	*q = (ioreq_t){ .type = IOREQ_TYPE_COPY, .addr = 0xf0000100, .size = 4,
+			.count = 4, .data = 0x1000, .data_is_ptr = 1,
+			.dir = IOREQ_WRITE, .state = STATE_IOREQ_READY,
+			.vp_eport = 41 };
+	r.f->pending[r.f->npending++] = 1041;
+	assert_int_equal(xen_server_handle(r.s), 0);
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf000010c, 4, 0, false), 4);
+	/* device -> guest with DF set: addresses and buffer go down */
+	*q = (ioreq_t){ .type = IOREQ_TYPE_COPY, .addr = 0xf000010c, .size = 4,
+			.count = 4, .data = 0x200c, .data_is_ptr = 1, .df = 1,
+			.dir = IOREQ_READ, .state = STATE_IOREQ_READY,
+			.vp_eport = 41 };
+	r.f->pending[r.f->npending++] = 1041;
+	assert_int_equal(xen_server_handle(r.s), 0);
+	memcpy(back, r.f->ram + 0x2000, sizeof(back));
+	assert_memory_equal(back, words, sizeof(words));
+	/* a pointer outside guest memory: refused, nothing written */
+	*q = (ioreq_t){ .type = IOREQ_TYPE_COPY, .addr = 0xf0000100, .size = 4,
+			.count = 2, .data = GUEST_RAM - 4, .data_is_ptr = 1,
+			.dir = IOREQ_WRITE, .state = STATE_IOREQ_READY };
+	r.f->pending[r.f->npending++] = 1041;
+	assert_int_equal(xen_server_handle(r.s), 0);
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf0000100, 4, 0, false), 1);
+	rig_down(&r);
+}
+
+static void test_cf8_latch(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_up(&r, false, true);
+	io(&r, IOREQ_TYPE_PIO, 0xcf8, 4, 0x80001810, true);
+	assert_int_equal(io(&r, IOREQ_TYPE_PIO, 0xcf8, 4, 0, false),
+			 0x80001810);
+	io(&r, IOREQ_TYPE_PIO, 0xcfa, 1, 0x22, true);
+	assert_int_equal(io(&r, IOREQ_TYPE_PIO, 0xcf8, 4, 0, false),
+			 0x80221810);
+	assert_int_equal(io(&r, IOREQ_TYPE_PIO, 0xcfb, 1, 0, false), 0x80);
+	rig_down(&r);
+}
+
+static void test_image_interrupts(void **state)
+{
+	struct rig r;
+	unsigned mark;
+
+	(void)state;
+	rig_up(&r, false, false);
+	cfg_wr(&r, PCI_BASE_ADDRESS_0, 4, 0xf0000000);
+	cfg_wr(&r, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	/* INTx: asserted when the device raises it, deasserted when the
+	 * guest touches the device */
+	assert_int_equal(image_irq_raise(r.h, 0), 0);
+	assert_int_equal(xen_server_handle(r.s), 0);
+	expect(r.f, "intx 0x18 0 1");
+	io(&r, IOREQ_TYPE_COPY, 0xf0000000, 4, 0, false);
+	expect(r.f, "intx 0x18 0 0");
+	/* MSI as the guest programmed it */
+	cfg_wr(&r, MSI_CAP + PCI_MSI_ADDRESS_LO, 4, 0xfee00000);
+	cfg_wr(&r, MSI_CAP + PCI_MSI_DATA_64, 2, 0xd0);
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
+	mark = r.f->nlog;
+	assert_int_equal(image_irq_raise(r.h, 0), 0);
+	assert_int_equal(xen_server_handle(r.s), 0);
+	assert_true(find(r.f, mark, "msi 0xfee00000 0xd0") >= 0);
+	rig_down(&r);
+}
+
+static void test_real_device_sequence(void **state)
+{
+	struct rig r;
+	unsigned mark;
+
+	(void)state;
+	rig_up(&r, true, false);
+	/* INTx is bound as a pirq from the start */
+	expect(r.f, "pirq gsi 17 -> 100");
+	expect(r.f, "intx bind gsi 17 0x18 pin 0 1");
+	/* BAR0: pages 0-1 mapped, the table page (2) and PBA page (3)
+	 * trapped; BAR2 I/O mapped */
+	cfg_wr(&r, PCI_BASE_ADDRESS_0, 4, 0xf0000000);
+	cfg_wr(&r, PCI_BASE_ADDRESS_2, 4, 0xc100);
+	cfg_wr(&r, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_IO);
+	expect(r.f, "p2m 0xf0000->0xd0000 x2 1");
+	expect(r.f, "range mmio 0xf0002000-0xf0003fff 1");
+	expect(r.f, "ioport 0xc100->0xe000 x32 1");
+	/* MSI-X on, entry 1 programmed and unmasked: one pirq, bound with
+	 * the guest vector, flags and table address */
+	mark = r.f->nlog;
+	io(&r, IOREQ_TYPE_COPY, 0xf0002010, 4, 0xfee01000, true);
+	io(&r, IOREQ_TYPE_COPY, 0xf0002014, 4, 0, true);
+	io(&r, IOREQ_TYPE_COPY, 0xf0002018, 4, 0x0161, true);
+	cfg_wr(&r, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	io(&r, IOREQ_TYPE_COPY, 0xf000201c, 4, 0, true);
+	assert_true(find(r.f, mark, "intx bind gsi 17 0x18 pin 0 0") >= 0);
+	assert_true(find(r.f, mark, "pirq msi 0x200 entry 1 table 0xd0000000 "
+				    "-> 101") >= 0);
+	assert_true(find(r.f, mark, "msi bind 0x61 pirq 101 flags 0x11001 "
+				    "table 0xf0002000 1") >= 0);
+	/* masked again: rebound without the unmasked flag */
+	mark = r.f->nlog;
+	io(&r, IOREQ_TYPE_COPY, 0xf000201c, 4, 1, true);
+	assert_true(find(r.f, mark, "msi bind 0x61 pirq 101 flags 0x1001 "
+				    "table 0xf0002000 1") >= 0);
+	/* MSI-X off: unbound and the pirq released; INTx back */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
+	assert_true(find(r.f, mark, "msi bind 0x61 pirq 101 flags 0 table 0 0") >= 0);
+	assert_true(find(r.f, mark, "pirq unmap 101") >= 0);
+	assert_true(find(r.f, mark, "intx bind gsi 17 0x18 pin 0 1") >= 0);
+	/* teardown undoes the p2m and the port mapping */
+	mark = r.f->nlog;
+	xen_server_free(r.s);
+	r.s = NULL;
+	assert_true(find(r.f, mark, "p2m 0xf0000->0xd0000 x2 0") >= 0);
+	assert_true(find(r.f, mark, "ioport 0xc100->0xe000 x32 0") >= 0);
+	rig_down(&r);
+}
+
+static void test_domain_gone(void **state)
+{
+	struct rig r;
+
+	(void)state;
+	rig_up(&r, false, false);
+	r.f->alive = false;
+	assert_int_equal(xen_server_handle(r.s), -ESRCH);
+	rig_down(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lifecycle_order),
+		cmocka_unit_test(test_config_and_bars),
+		cmocka_unit_test(test_hostile_requests),
+		cmocka_unit_test(test_rep_through_guest_memory),
+		cmocka_unit_test(test_cf8_latch),
+		cmocka_unit_test(test_image_interrupts),
+		cmocka_unit_test(test_real_device_sequence),
+		cmocka_unit_test(test_domain_gone),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
