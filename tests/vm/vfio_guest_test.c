@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -41,6 +42,7 @@
 #include "ptdm/devlist.h"
 #include "ptdm/sysfs.h"
 #include "ptdm/dev.h"
+#include "ptdm/owner.h"
 #include "ptdm/vfio.h"
 #include "ptdm/vfu_client.h"
 #include "ptdm/vfu_server.h"
@@ -827,6 +829,229 @@ static void test_nic_msix(struct nic_ctx *c, void *bar0)
 		close(efd[i]);
 }
 
+/*
+ * The generic owner over real VFIO (what a front end without SET_IRQS -
+ * Xen - relies on): the guest programs e1000e's BAR and MSI-X table
+ * through the core only, the owner turns that into a mapping and host
+ * vectors, a cause the device raises comes out as the message the guest
+ * programmed for that vector, a masked vector waits in the PBA.
+ */
+struct owner_rec {
+	int maps, unmaps, msgs;
+	uint64_t gpa, addr;
+	uint32_t data;
+	int level;
+};
+
+static int rec_bar(void *o, int bar, uint64_t gpa, uint64_t size,
+		   enum host_bar_kind kind, bool map)
+{
+	struct owner_rec *r = o;
+
+	if (map) {
+		r->maps++;
+		r->gpa = gpa;
+	} else {
+		r->unmaps++;
+	}
+	return 0;
+}
+
+static int rec_msi(void *o, uint64_t addr, uint32_t data)
+{
+	struct owner_rec *r = o;
+
+	r->msgs++;
+	r->addr = addr;
+	r->data = data;
+	return 0;
+}
+
+static int rec_intx(void *o, unsigned pin, bool level)
+{
+	((struct owner_rec *)o)->level = level;
+	return 0;
+}
+
+/* Wait for the owner to see a host vector and deliver what fired. */
+static void owner_wait(struct ptdm_owner *o, int ms)
+{
+	struct pollfd p = { .fd = ptdm_owner_fd(o), .events = POLLIN };
+
+	if (poll(&p, 1, ms) == 1)
+		ptdm_owner_handle(o);
+	msleep(20);
+	ptdm_owner_handle(o);
+}
+
+static void test_nic_owner(struct nic_ctx *c, void *bar0)
+{
+	struct ptdm_owner_ops ops = { .bar_map = rec_bar,
+				      .msi_deliver = rec_msi,
+				      .intx_level = rec_intx };
+	struct ptdm_err err = { "" };
+	struct ptdm_msix_info mi;
+	struct ptdm_owner *o;
+	struct owner_rec r = { 0 };
+	unsigned cap = 0;
+	uint64_t pba = 0;
+	int rc;
+
+	for (size_t i = 0; i < ptdm_dev_ncaps(c->d); i++)
+		if (ptdm_dev_cap(c->d, i)->id == PCI_CAP_ID_MSIX &&
+		    !ptdm_dev_cap(c->d, i)->ext)
+			cap = ptdm_dev_cap(c->d, i)->pos;
+	ptdm_msix_get(c->d, &mi);
+	ops.opaque = &r;
+	rc = ptdm_owner_new(&o, c->d, &ops, fresh(&err));
+	if (!check(!rc && cap, "owner: attached to e1000e (MSI-X cap at %#x) "
+		   "%s", cap, err.msg))
+		return;
+	check(count_lines("/proc/interrupts", "vfio-intx") == 1,
+	      "owner: MSI-X off in the guest, so the host line is INTx");
+	/* the guest places BAR0; with MEM decode on that is a mapping */
+	ptdm_cfg_write(c->d, PCI_BASE_ADDRESS_0, 4, 0xc0000000);
+	ptdm_cfg_write(c->d, PCI_BASE_ADDRESS_3, 4, 0xc0100000);
+	check(r.maps == 2 && r.gpa == 0xc0100000,
+	      "owner: guest BAR0/BAR3 placed -> %d mappings (last at %#llx)",
+	      r.maps, (unsigned long long)r.gpa);
+	/* the guest's table: vector v -> APIC 0, vector 0x40 + v */
+	for (unsigned v = 0; v < 5; v++) {
+		uint64_t e = mi.table_off + v * 16ull;
+		uint32_t lo = 0xfee00000, hi = 0, data = 0x40 + v, ctl = 0;
+
+		ptdm_bar_rw(c->d, mi.table_bar, e, &lo, 4, true);
+		ptdm_bar_rw(c->d, mi.table_bar, e + 4, &hi, 4, true);
+		ptdm_bar_rw(c->d, mi.table_bar, e + 8, &data, 4, true);
+		ptdm_bar_rw(c->d, mi.table_bar, e + 12, &ctl, 4, true);
+	}
+	ptdm_cfg_write(c->d, cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	check(count_lines("/proc/interrupts", "vfio-msix") == 5 &&
+		      count_lines("/proc/interrupts", "vfio-intx") == 0,
+	      "owner: the guest's MSI-X enable -> 5 host MSI-X vectors");
+	wr32(bar0, E1000_IVAR, IVAR_OK(0) | IVAR_OK(1) << 4 | IVAR_OK(2) << 8 |
+				       IVAR_OK(3) << 12 | IVAR_OK(4) << 16);
+	wr32(bar0, E1000_IMS, 0x1f00000);
+	for (unsigned v = 0; v < 5; v++) {
+		int before = r.msgs;
+
+		wr32(bar0, E1000_ICS, 1u << (20 + v));
+		owner_wait(o, 2000);
+		check(r.msgs == before + 1 && r.addr == 0xfee00000 &&
+			      r.data == 0x40 + v,
+		      "owner: cause %u -> one message %#llx/%#x as the guest "
+		      "programmed vector %u", 20 + v,
+		      (unsigned long long)r.addr, r.data, v);
+		wr32(bar0, E1000_ICR, ~0u);
+	}
+	/* the guest masks vector 2: the interrupt waits in the PBA */
+	{
+		uint32_t one = 1, zero = 0;
+		int before = r.msgs;
+
+		ptdm_bar_rw(c->d, mi.table_bar, mi.table_off + 2 * 16 + 12,
+			    &one, 4, true);
+		wr32(bar0, E1000_ICS, 1u << 22);
+		owner_wait(o, 2000);
+		ptdm_bar_rw(c->d, mi.pba_bar, mi.pba_off, &pba, 8, false);
+		check(r.msgs == before && pba == 1u << 2,
+		      "owner: masked vector 2 -> no message, PBA %#llx",
+		      (unsigned long long)pba);
+		ptdm_bar_rw(c->d, mi.table_bar, mi.table_off + 2 * 16 + 12,
+			    &zero, 4, true);
+		ptdm_bar_rw(c->d, mi.pba_bar, mi.pba_off, &pba, 8, false);
+		check(r.msgs == before + 1 && r.data == 0x42 && pba == 0,
+		      "owner: unmasked -> the pending message goes out, PBA "
+		      "clear");
+		wr32(bar0, E1000_ICR, ~0u);
+	}
+	ptdm_cfg_write(c->d, cap + PCI_MSIX_FLAGS, 2, 0);
+	check(count_lines("/proc/interrupts", "vfio-msix") == 0 &&
+		      count_lines("/proc/interrupts", "vfio-intx") == 1,
+	      "owner: MSI-X off in the guest -> host back on INTx");
+	ptdm_cfg_write(c->d, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+	check(r.unmaps == 2, "owner: guest MEM decode off -> both mappings "
+	      "dropped (%d)", r.unmaps);
+	ptdm_owner_free(o);
+	check(count_lines("/proc/interrupts", "vfio-") == 0,
+	      "owner: freed -> no host vector left");
+	ptdm_cfg_write(c->d, PCI_COMMAND, 2, 0x0006);
+}
+
+/*
+ * power_mgmt=1 with a VMM's mapping (CVE-2020-12888, the D3 half): the
+ * guest's D3hot reaches the device, vfio-pci revokes the mmap a VMM holds
+ * (an access faults instead of reaching a powered-down function), ptdm
+ * stops trapped accesses, and D0 brings both back.
+ */
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+static bool mapped_read_faults(void *base, uint64_t off, uint32_t *val)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile bool faulted = false;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1))
+		faulted = true;
+	else
+		*val = *(volatile uint32_t *)((uint8_t *)base + off);
+	sigaction(SIGBUS, &old, NULL);
+	return faulted;
+}
+
+static void test_nic_power_mgmt(struct nic_ctx *c, const char *bdf,
+				void *bar0)
+{
+	struct ptdm_dev_opts opts;
+	struct ptdm_err err = { "" };
+	struct ptdm_dev *d;
+	unsigned pm = 0;
+	uint32_t v = 0, pmcsr;
+	bool fault;
+	int rc;
+
+	ptdm_dev_opts_init(&opts);
+	opts.power_mgmt = true;
+	rc = ptdm_dev_attach(&d, c->h, &opts, fresh(&err));
+	if (!check(!rc, "power_mgmt=1: attach e1000e %s", err.msg))
+		return;
+	for (size_t i = 0; i < ptdm_dev_ncaps(d); i++)
+		if (ptdm_dev_cap(d, i)->id == PCI_CAP_ID_PM &&
+		    !ptdm_dev_cap(d, i)->ext)
+			pm = ptdm_dev_cap(d, i)->pos;
+	ptdm_cfg_write(d, PCI_COMMAND, 2, 0x0006);
+	fault = mapped_read_faults(bar0, 0x8, &v);
+	check(pm && !fault, "power_mgmt=1: PM cap at %#x, the VMM's mapping "
+	      "reads STATUS %#x in D0", pm, v);
+	ptdm_cfg_write(d, pm + PCI_PM_CTRL, 2, 3); /* D3hot */
+	pmcsr = sys_cfg(bdf, pm + PCI_PM_CTRL, 2);
+	check((pmcsr & PCI_PM_CTRL_STATE_MASK) == 3,
+	      "power_mgmt=1: the guest's D3hot reached the device (PMCSR "
+	      "%#x)", pmcsr);
+	fault = mapped_read_faults(bar0, 0x8, &v);
+	check(fault, "D3hot: vfio-pci revoked the VMM's mapping (the access "
+	      "faults)");
+	v = 0;
+	rc = ptdm_bar_rw(d, 0, 0x8, &v, 4, false);
+	check(rc || v == 0xffffffff, "D3hot: ptdm traps nothing through to "
+	      "the device either (rc %d, %#x)", rc, v);
+	ptdm_cfg_write(d, pm + PCI_PM_CTRL, 2, 0); /* D0 */
+	ptdm_cfg_write(d, PCI_COMMAND, 2, 0x0006);
+	pmcsr = sys_cfg(bdf, pm + PCI_PM_CTRL, 2);
+	fault = mapped_read_faults(bar0, 0x8, &v);
+	check((pmcsr & PCI_PM_CTRL_STATE_MASK) == 0 && !fault,
+	      "back in D0: the mapping works again (STATUS %#x)", v);
+	ptdm_dev_free(d);
+}
+
 static void test_nic(struct nic_ctx *c, const char *bdf, int edu_container)
 {
 	struct ptdm_vfio_info info;
@@ -903,6 +1128,8 @@ static void test_nic(struct nic_ctx *c, const char *bdf, int edu_container)
 	if (!check(!rc, "BAR0 mapped %s", err.msg))
 		return;
 	test_nic_msix(c, m0.base);
+	test_nic_owner(c, m0.base);
+	test_nic_power_mgmt(c, bdf, m0.base);
 
 	/*
 	 * VFIO_DEVICE_RESET through the core.  The guest kernel's only reset
