@@ -56,7 +56,9 @@ struct xen_hv_ops {
 	int (*inject_msi)(struct xen_hv *hv, uint64_t addr, uint32_t data);
 	int (*set_intx)(struct xen_hv *hv, unsigned sbdf, unsigned pin0,
 			bool level);
-	/* real devices: p2m and pirqs */
+	/* real devices: the IOMMU context (the device then DMAs into the
+	 * guest's memory), p2m and pirqs */
+	int (*assign_device)(struct xen_hv *hv, unsigned host_sbdf, bool on);
 	int (*map_mmio)(struct xen_hv *hv, uint64_t gfn, uint64_t mfn,
 			uint64_t nr, bool map);
 	int (*map_ioport)(struct xen_hv *hv, uint32_t gport, uint32_t mport,

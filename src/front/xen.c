@@ -50,7 +50,7 @@ struct xen_server {
 	struct xen_server_opts opts;
 
 	uint16_t id;
-	bool created, enabled, pcidev, cf8_range;
+	bool created, enabled, pcidev, cf8_range, assigned;
 	ioreq_t *slots;
 	buffered_iopage_t *buf;
 	unsigned nvcpu;
@@ -581,6 +581,21 @@ int xen_server_new(struct xen_server **out, struct xen_hv *hv,
 		}
 		s->cf8_range = true;
 	}
+	if (res->real) {
+		/* like libxl's pci add: the device's DMA now goes through the
+		 * guest's IOMMU context (XSA-302: dom0's is gone) */
+		rc = hv_call(s, assign_device, res->sbdf, true);
+		if (rc) {
+			ptdm_errf(err, rc, "xen: assigning %04x:%02x:%02x.%x to "
+				  "domain %u: %s (is it in pciback? xl "
+				  "pci-assignable-add it first)",
+				  res->sbdf >> 16, res->sbdf >> 8 & 0xff,
+				  res->sbdf >> 3 & 0x1f, res->sbdf & 7,
+				  hv->domid, strerror(-rc));
+			goto fail;
+		}
+		s->assigned = true;
+	}
 	ops.opaque = s;
 	if (res->real) {
 		ops.vec_bind = sink_bind;
@@ -616,6 +631,8 @@ void xen_server_free(struct xen_server *s)
 			false);
 	if (s->pcidev)
 		hv_call(s, map_pcidev, s->id, s->opts.guest_sbdf, false);
+	if (s->assigned)
+		hv_call(s, assign_device, s->res.sbdf, false);
 	if (s->created)
 		hv_call(s, server_destroy, s->id);
 	free(s->vec_pirq);

@@ -239,6 +239,16 @@ static int hv_set_intx(struct xen_hv *hv, unsigned sbdf, unsigned pin0,
 		(sbdf >> 3) & 0x1f, (uint8_t)pin0, level));
 }
 
+static int hv_assign_device(struct xen_hv *hv, unsigned host_sbdf, bool on)
+{
+	struct real_hv *r = to_real(hv);
+
+	if (on)
+		return neg_errno(xc_assign_device(r->xc, hv->domid, host_sbdf,
+						  XEN_DOMCTL_DEV_RDM_RELAXED));
+	return neg_errno(xc_deassign_device(r->xc, hv->domid, host_sbdf));
+}
+
 static int hv_map_mmio(struct xen_hv *hv, uint64_t gfn, uint64_t mfn,
 		       uint64_t nr, bool map)
 {
@@ -274,9 +284,13 @@ static int hv_pirq_map_msi(struct xen_hv *hv, unsigned host_sbdf, int entry,
 
 static int hv_pirq_map_gsi(struct xen_hv *hv, int gsi, int *pirq)
 {
+	struct real_hv *r = to_real(hv);
+
 	*pirq = -1; /* let Xen choose */
-	return neg_errno(
-		xc_physdev_map_pirq(to_real(hv)->xc, hv->domid, gsi, pirq));
+	if (xc_physdev_map_pirq(r->xc, hv->domid, gsi, pirq))
+		return neg_errno(-1);
+	return neg_errno(xc_domain_irq_permission(r->xc, hv->domid,
+						  (uint32_t)*pirq, true));
 }
 
 static int hv_pirq_unmap(struct xen_hv *hv, int pirq)
@@ -342,6 +356,7 @@ static const struct xen_hv_ops real_ops = {
 	.guest_rw = hv_guest_rw,
 	.inject_msi = hv_inject_msi,
 	.set_intx = hv_set_intx,
+	.assign_device = hv_assign_device,
 	.map_mmio = hv_map_mmio,
 	.map_ioport = hv_map_ioport,
 	.pirq_map_msi = hv_pirq_map_msi,

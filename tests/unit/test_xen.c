@@ -250,12 +250,25 @@ static void f_close(struct xen_hv *hv)
 {
 }
 
+static int f_assign(struct xen_hv *hv, unsigned host_sbdf, bool on)
+{
+	logf_(F(hv), "assign %#x %d", host_sbdf, on);
+	return 0;
+}
+
 static const struct xen_hv_ops fake_ops = {
-	f_nr_vcpus, f_alive,   f_create,    f_destroy,	  f_enable,
-	f_pcidev,   f_range,   f_efd,	    f_bind,	  f_pending,
-	f_unmask,   f_notify,  f_guest_rw,  f_msi,	  f_intx,
-	f_mmio,	    f_ioport,  f_pirq_msi,  f_pirq_gsi,	  f_pirq_unmap,
-	f_msi_bind, f_intx_bind, f_close,
+	.nr_vcpus = f_nr_vcpus,	      .domain_alive = f_alive,
+	.server_create = f_create,    .server_destroy = f_destroy,
+	.server_enable = f_enable,    .map_pcidev = f_pcidev,
+	.map_range = f_range,	      .evtchn_fd = f_efd,
+	.evtchn_bind = f_bind,	      .evtchn_pending = f_pending,
+	.evtchn_unmask = f_unmask,    .evtchn_notify = f_notify,
+	.guest_rw = f_guest_rw,	      .inject_msi = f_msi,
+	.set_intx = f_intx,	      .assign_device = f_assign,
+	.map_mmio = f_mmio,	      .map_ioport = f_ioport,
+	.pirq_map_msi = f_pirq_msi,   .pirq_map_gsi = f_pirq_gsi,
+	.pirq_unmap = f_pirq_unmap,   .msi_bind = f_msi_bind,
+	.intx_bind = f_intx_bind,     .close = f_close,
 };
 
 static struct fake *fake_new(void)
@@ -574,6 +587,9 @@ static void test_real_device_sequence(void **state)
 
 	(void)state;
 	rig_up(&r, true, false);
+	/* the host device joins the guest's IOMMU context first */
+	assert_true(find(r.f, 0, "assign 0x200 1") >= 0 &&
+		    find(r.f, 0, "assign 0x200 1") < find(r.f, 0, "enable 7 1"));
 	/* INTx is bound as a pirq from the start */
 	expect(r.f, "pirq gsi 17 -> 100");
 	expect(r.f, "intx bind gsi 17 0x18 pin 0 1");
@@ -615,6 +631,8 @@ static void test_real_device_sequence(void **state)
 	r.s = NULL;
 	assert_true(find(r.f, mark, "p2m 0xf0000->0xd0000 x2 0") >= 0);
 	assert_true(find(r.f, mark, "ioport 0xc100->0xe000 x32 0") >= 0);
+	assert_true(find(r.f, mark, "assign 0x200 0") >
+		    find(r.f, mark, "pirq unmap 102"));
 	rig_down(&r);
 }
 
