@@ -14,9 +14,11 @@
 #   tests/xen/run.sh --ptdm BUILD/ptdm --fakedm BUILD/tests/xen/fakedm
 #                    [--scenario all|boot|hvm|pvh|boot,hvm,...]
 #
-# Env: PTDM_XEN_TIMEOUT (QEMU, default 300 s), PTDM_VM_CACHE (package
+# Env: PTDM_XEN_TIMEOUT (QEMU, default 480 s), PTDM_VM_CACHE (package
 # cache, default /var/cache/ptdm-vm), PTDM_XEN_KEEP=1 (keep the work
-# directory; it is always kept on failure).
+# directory; it is always kept on failure), PTDM_XEN_KARGS (more dom0
+# kernel arguments: ptdm.nousr1 = never raise the interrupt, which must
+# fail the MSI check).
 # Prints every check as "PASS name: ..." / "FAIL name: ...", then
 # "RESULT: N passed, M failed"; exits 0 only when everything passed.
 set -uo pipefail
@@ -62,7 +64,7 @@ for f in "$dumps/$img.lspci-x4.txt" "$dumps/$img.lspci-vvv.txt"; do
 	[ -f "$f" ] || { echo "run.sh: FAIL: $f is missing (the test image)" >&2; exit 1; }
 done
 
-tmo=${PTDM_XEN_TIMEOUT:-300}
+tmo=${PTDM_XEN_TIMEOUT:-480}
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 t0=$(now)
@@ -153,7 +155,7 @@ timeout -k 10 "$tmo" qemu-system-x86_64 -accel tcg -machine q35 -cpu max,-smap \
 	-m 1G -smp 2 -nographic -no-reboot -nodefaults -display none -serial stdio \
 	-kernel "$xen/xen.elf" \
 	-append "dom0_mem=512M,max:512M bootscrub=0 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all" \
-	-initrd "$mods/vmlinuz console=hvc0 earlyprintk=xen panic=-1 loglevel=4 ptdm.xen=${scenario//,/+},$work/dom0.cpio.gz" \
+	-initrd "$mods/vmlinuz console=hvc0 earlyprintk=xen panic=-1 loglevel=4 ${PTDM_XEN_KARGS:-} ptdm.xen=${scenario//,/+},$work/dom0.cpio.gz" \
 	</dev/null >"$work/serial.raw" 2>"$work/qemu.err"
 qrc=$?
 t3=$(now)
@@ -193,6 +195,9 @@ if want hvm; then
 	esac
 fi
 
+# dom0's timeline (uptime of dom0, which starts about 1 s into the boot)
+grep -E '^DOM0: T\+[0-9.]+s (dom0|HVM: xl create|HVM: domain|PVH: xl create|PVH: unpaused|PVH: guest armed|PVH: ptdm stderr)' "$log" |
+	sed 's/^DOM0: /xen: dom0 /'
 echo "xen: times: fetch $(secs "$t0" "$t1") s, initramfs $(secs "$t1" "$t2") s," \
 	"boot + tests $(secs "$t2" "$t3") s, total $(secs "$t0" "$t3") s"
 if [ "$failed" != 0 ]; then
