@@ -549,19 +549,6 @@ int xen_server_new(struct xen_server **out, struct xen_hv *hv,
 		goto fail;
 	}
 	s->created = true;
-	for (unsigned i = 0; i < s->nvcpu; i++) {
-		rc = hv_call(s, evtchn_bind, s->slots[i].vp_eport, &s->port[i]);
-		if (rc) {
-			ptdm_errf(err, rc, "xen: binding vCPU %u's event "
-				  "channel: %s", i, strerror(-rc));
-			goto fail;
-		}
-	}
-	if (s->buf && hv_call(s, evtchn_bind, remote, &s->buf_port)) {
-		rc = ptdm_errf(err, -EIO, "xen: binding the buffered ioreq "
-			       "event channel");
-		goto fail;
-	}
 	rc = hv_call(s, map_pcidev, s->id, opts->guest_sbdf, true);
 	if (rc) {
 		ptdm_errf(err, rc, "xen: claiming %02x:%02x.%x: %s",
@@ -612,6 +599,23 @@ int xen_server_new(struct xen_server **out, struct xen_hv *hv,
 		goto fail;
 	}
 	s->enabled = true; /* last_alive 0: the first handle() checks */
+	/* Xen writes each vCPU's port into its slot when the server is
+	 * enabled; the domain is paused until we say ready, so nothing is
+	 * lost before they are bound */
+	for (unsigned i = 0; i < s->nvcpu; i++) {
+		rc = hv_call(s, evtchn_bind, s->slots[i].vp_eport, &s->port[i]);
+		if (rc) {
+			ptdm_errf(err, rc, "xen: binding vCPU %u's event "
+				  "channel %u: %s", i, s->slots[i].vp_eport,
+				  strerror(-rc));
+			goto fail;
+		}
+	}
+	if (s->buf && hv_call(s, evtchn_bind, remote, &s->buf_port)) {
+		rc = ptdm_errf(err, -EIO, "xen: binding the buffered ioreq "
+			       "event channel");
+		goto fail;
+	}
 	*out = s;
 	return 0;
 fail:
@@ -681,5 +685,11 @@ int xen_server_handle(struct xen_server *s)
 void xen_server_get_stats(const struct xen_server *s,
 			  struct xen_server_stats *out)
 {
+	struct ptdm_owner_stats os;
+
 	*out = s->st;
+	ptdm_owner_get_stats(s->owner, &os);
+	out->irq_fired = os.fired;
+	out->irq_delivered = os.delivered;
+	out->irq_pended = os.pended;
 }

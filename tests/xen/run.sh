@@ -1,0 +1,169 @@
+#!/bin/bash
+# run.sh - ptdm as a Xen ioreq server on real Xen: Debian's Xen 4.17 under
+# QEMU 7.2 TCG, a PV dom0 on Debian's 6.1 kernel, and in one boot:
+#   HVM  hvmloader + SeaBIOS enumerate a ptdm image device and size its
+#        BARs; ptdm is the only device model (tests/xen/fakedm.c stands in
+#        for QEMU towards libxl);
+#   PVH  a Linux guest with no QEMU at all: its lspci -xxx equals ptdm's
+#        guest view, MMIO and port accesses reach the image, a guest
+#        COMMAND write clearing decode stays virtual, an MSI ptdm injects
+#        arrives on the vector the guest programmed, and ptdm tears down
+#        cleanly when the domain is destroyed under it;
+#   plus ptdm's error for a domain that does not exist.
+#
+#   tests/xen/run.sh --ptdm BUILD/ptdm --fakedm BUILD/tests/xen/fakedm
+#
+# Packages are fetched with apt-get download and unpacked, never installed
+# (cache: ${PTDM_VM_CACHE:-/var/cache/ptdm-vm}/xen).  Prints "PASS: ..." /
+# "FAIL: ..." per check and "RESULT: N passed, M failed"; exits non-zero on
+# any failure.  See tests/xen/README.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+ptdm= fakedm=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--ptdm) ptdm=$2; shift 2 ;;
+	--fakedm) fakedm=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ -x "$ptdm" ] && [ -x "$fakedm" ] || { echo "usage: run.sh --ptdm PATH --fakedm PATH" >&2; exit 2; }
+for tool in qemu-system-x86_64 busybox apt-get dpkg-deb gzip python3 ldd lspci setpci flock; do
+	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing: run scripts/deps.sh" >&2; exit 1; }
+done
+
+img_src=$src/../shared/pci-dumps/intel-10c9-82576-sriov-nic
+cache=${PTDM_VM_CACHE:-/var/cache/ptdm-vm}
+xc=$cache/xen
+mkdir -p "$xc"
+
+# ---- Xen 4.17 userland + hypervisor, unpacked once -------------------------
+pkgs="xen-hypervisor-4.17-amd64 xen-utils-4.17 xen-utils-common libxenmisc4.17
+libxenstore4 libxentoollog1 libxencall1 libxendevicemodel1 libxenevtchn1
+libxenforeignmemory1 libxengnttab1 libxentoolcore1 libxenhypfs1 xenstore-utils
+libyajl2"
+(
+	flock 9
+	if [ ! -f "$xc/root/.done" ]; then
+		echo "run.sh: fetching Xen 4.17 packages" >&2
+		rm -rf "$xc/debs" "$xc/root"; mkdir -p "$xc/debs" "$xc/root"
+		# shellcheck disable=SC2086
+		(cd "$xc/debs" && apt-get download -q -o APT::Sandbox::User=root $pkgs </dev/null >&2) ||
+			{ apt-get update -qq </dev/null >&2; (cd "$xc/debs" && apt-get download -q -o APT::Sandbox::User=root $pkgs </dev/null >&2); }
+		for f in "$xc"/debs/*.deb; do dpkg-deb -x "$f" "$xc/root"; done
+		zcat "$xc"/root/boot/xen-4.17-amd64.gz >"$xc/xen.elf"
+		touch "$xc/root/.done"
+	fi
+) 9>"$xc/.lock"
+mods=$("$here/../vm/kernel.sh" 6.1 xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc)
+
+work=$(mktemp -d /tmp/ptdm-xen.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# ---- the PVH guest's initramfs: busybox, lspci/setpci, /init ----------------
+g=$work/guest
+mkdir -p "$g/bin" "$g/proc" "$g/sys" "$g/dev" "$g/usr/share/misc"
+cp "$(command -v busybox)" "$g/bin/busybox"
+copy_elf() { # file root: the file and its libraries
+	local f=$1 r=$2 lib
+	mkdir -p "$r$(dirname "$f")"; cp -L "$f" "$r$f"
+	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
+		mkdir -p "$r$(dirname "$lib")"; cp -Ln "$lib" "$r$lib" 2>/dev/null || true
+	done
+}
+copy_elf "$(command -v lspci)" "$g"
+copy_elf "$(command -v setpci)" "$g"
+cp /usr/share/misc/pci.ids "$g/usr/share/misc/" 2>/dev/null || true
+cp "$here/guest-init.sh" "$g/init"; chmod 755 "$g/init"
+(cd "$g" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/guest.cpio.gz"
+
+# ---- dom0's initramfs: Xen userland, modules, ptdm, the image --------------
+d=$work/dom0
+mkdir -p "$d"/{bin,sbin,lib/modules,etc/xen,proc,sys,dev,tmp,run,var/run,var/lib/xen,var/lib/xenstored,var/log/xen,boot,images,usr/share/seabios,usr/share/misc}
+(cd "$xc/root" && tar cf - --exclude=./usr/include --exclude='*.a' --exclude=./usr/share/doc \
+	--exclude=./usr/share/man --exclude=./boot --exclude=./usr/lib/xen-4.17/lib/python .) | (cd "$d" && tar xf -)
+cp "$(command -v busybox)" "$d/bin/busybox"
+cp "$ptdm" "$d/bin/ptdm"; cp "$fakedm" "$d/bin/fakedm"
+for m in $(cat "$mods/load-order"); do cp "$mods/$m.ko" "$d/lib/modules/"; done
+cp "$mods/load-order" "$d/lib/modules/"
+cp /usr/share/seabios/bios-256k.bin "$d/usr/share/seabios/"
+cp /usr/share/misc/pci.ids "$d/usr/share/misc/" 2>/dev/null || true
+cp "$img_src.lspci-x4.txt" "$d/images/dev.lspci-x4.txt"
+cp "$img_src.lspci-vvv.txt" "$d/images/dev.lspci-vvv.txt"
+cp "$here/hvm.cfg" "$here/pvh.cfg" "$d/etc/xen/"
+cp "$mods/vmlinuz" "$d/boot/guest-vmlinuz"; cp "$work/guest.cpio.gz" "$d/boot/"
+cp "$here/dom0-init.sh" "$d/init"; chmod 755 "$d/init"
+export LD_LIBRARY_PATH=$xc/root/usr/lib/x86_64-linux-gnu
+for f in $(find "$d/usr" "$d/bin/ptdm" "$d/bin/fakedm" -type f -perm -u+x) $(find "$d/usr" -name '*.so*' -type f); do
+	head -c4 "$f" | grep -q ELF && ldd "$f" 2>/dev/null | grep -o '/[^ ]*' || true
+done | sort -u | grep -v "^$xc" | while read -r lib; do
+	mkdir -p "$d$(dirname "$lib")"; cp -Ln "$lib" "$d$lib" 2>/dev/null || true
+done
+unset LD_LIBRARY_PATH
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$d/lib/x86_64-linux-gnu/" # xl dlopens it
+mkdir -p "$d/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$d/lib64/"
+(cd "$d" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/dom0.cpio.gz"
+
+# ---- boot: Xen, dom0, both guests ------------------------------------------
+log=$work/serial.log
+echo "run.sh: booting Xen under QEMU TCG" >&2
+start=$(date +%s)
+timeout 400 qemu-system-x86_64 -accel tcg -machine q35 -cpu max,-smap -m 1G -smp 2 \
+	-nographic -no-reboot -nodefaults -serial stdio -display none \
+	-kernel "$xc/xen.elf" \
+	-append "dom0_mem=512M,max:512M bootscrub=0 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all" \
+	-initrd "$mods/vmlinuz console=hvc0 earlyprintk=xen panic=-1,$work/dom0.cpio.gz" \
+	</dev/null >"$log" 2>&1 || echo "run.sh: QEMU exited with $?" >&2
+echo "run.sh: QEMU ran $(( $(date +%s) - start )) s" >&2
+tr -d '\r' <"$log" >"$log.txt"
+keep=${PTDM_XEN_LOG:-/tmp/ptdm-xen-serial.log}
+cp "$log.txt" "$keep" && echo "run.sh: serial log kept in $keep" >&2
+
+# ---- verdict ---------------------------------------------------------------
+set +e
+pass=0 fail=0
+check() { # cond-exit-status description
+	if [ "$1" = 0 ]; then pass=$((pass + 1)); echo "PASS: $2"; else fail=$((fail + 1)); echo "FAIL: $2"; fi
+}
+has() { grep -qE "$1" "$log.txt"; }
+line() { grep -E "$1" "$log.txt" | head -1 | sed 's/^.*XENTEST: //'; }
+
+has "XENTEST: dom0 up.*virt_caps.*hvm"; check $? "dom0 up with HVM: $(line 'XENTEST: dom0 up')"
+has "XENTEST: unknown domain: rc=1 .*domain 77"; check $? "unknown domain refused: $(line 'unknown domain')"
+
+# HVM: every BAR hvmloader sized has the image's size, and all were sized
+expected=$("$ptdm" inspect "$img_src.lspci-x4.txt" --json | python3 -c '
+import json, sys
+for b in json.load(sys.stdin)["bars"]:
+    reg = 0x30 if b["kind"] == "rom" else 0x10 + 4 * b["index"]
+    print("%02x %x" % (reg, b["size"]))' | sort)
+seen=$(grep -oE "\(d[0-9]+\) pci dev 03:0 bar [0-9a-f]+ size [0-9a-f]+" "$log.txt" |
+	while read -r _ _ _ _ _ reg _ size; do printf "%s %x\n" "$reg" $((0x$size)); done | sort -u)
+[ -n "$seen" ] && [ "$seen" = "$expected" ]; check $? "HVM: hvmloader sized the BARs as the device has them ($(echo $seen | tr '\n' ' '))"
+has "\(d[0-9]+\) Found [1-9][0-9]* PCI device"; check $? "HVM: SeaBIOS enumerated: $(grep -oE 'Found [0-9]+ PCI devices?' "$log.txt" | head -1)"
+has "HVM-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config.*, 0 refused"; check $? "HVM: config ioreqs answered by ptdm: $(line 'HVM-PTDM: ptdm serve: [0-9]+ ioreqs')"
+
+has "PVH-GUEST: device 0x8086:0x10c9"; check $? "PVH: the guest kernel found the device: $(line 'PVH-GUEST: device')"
+has "PVH-GUEST: MMIO read -> 0xCAFEF00D"; check $? "PVH: MMIO round trip through the image: $(line 'PVH-GUEST: MMIO read')"
+has "PVH-GUEST: PIO read -> 3412"; check $? "PVH: port I/O round trip through the image: $(line 'PVH-GUEST: PIO read')"
+has "PVH-GUEST: MSI arrived: .*\.208 No irq handler for vector"; check $? "PVH: the MSI ptdm injected arrived on vector 0xd0: $(line 'PVH-GUEST: MSI')"
+has "PVH-GUEST: MMIO with memory decode off -> 0xFFFFFFFF"; check $? "PVH: decode off, the BAR stops answering"
+g_x=$(sed -n 's/.*XENTEST: PVH-GUEST-X: \([0-9a-f][0-9a-f]: .*\)$/\1/p' "$log.txt" | sed 's/ *$//')
+p_x=$(sed -n 's/.*XENTEST: DUMP-GUEST: \([0-9a-f][0-9a-f]: .*\)$/\1/p' "$log.txt" | head -16 | sed 's/ *$//')
+[ "$(echo "$g_x" | wc -l)" = 16 ] && [ "$g_x" = "$p_x" ]; check $? "PVH: the guest's lspci -xxx equals ptdm's guest view ($(echo "$g_x" | wc -l) lines)"
+hcmd=$(sed -n 's/.*XENTEST: DUMP-HOST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
+gcmd=$(sed -n 's/.*XENTEST: DUMP-GUEST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
+[ -n "$hcmd" ] && [ $((0x$hcmd & 3)) = 3 ] && [ $((0x$gcmd & 2)) = 0 ]; check $? "PVH: the guest's decode-off write stayed virtual (guest COMMAND low byte $gcmd, device $hcmd)"
+has "PVH: ptdm exited rc=0 after the domain was destroyed"; check $? "PVH: ptdm noticed the domain die and tore down cleanly"
+has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
+has "XENTEST: END"; check $? "the dom0 script ran to its end"
+
+if [ "$fail" != 0 ]; then
+	echo "---- serial log (XENTEST lines and the last 60 others) ----"
+	grep "XENTEST" "$log.txt" | tail -120
+	grep -v "XENTEST" "$log.txt" | tail -60
+fi
+echo "RESULT: $pass passed, $fail failed"
+[ "$fail" = 0 ]
