@@ -17,6 +17,37 @@ xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/c
 say "dom0 up at $(t)s: $(xl info | grep -E '^(xen_version|virt_caps)' | tr -s ' ' | tr '\n' ' ')"
 IMG=/images/dev.lspci-x4.txt
 
+if [ "${SCENARIO:-image}" = real ]; then
+	# -- a real device: the outer QEMU's edu, from dom0 through sysfs ------
+	E=
+	for p in /sys/bus/pci/devices/*; do
+		[ "$(cat $p/vendor):$(cat $p/device)" = 0x1234:0x11e8 ] && E=$(basename $p)
+	done
+	say "REAL: edu at ${E:-nowhere}; $(xl dmesg | grep -c 'VT-d.*enabled') VT-d features enabled"
+	xl pci-assignable-add $E; say "REAL: pci-assignable-add rc=$? driver=$(basename $(readlink /sys/bus/pci/devices/$E/driver))"
+	echo "$E@3" > /etc/xen/ptdm.args
+	: > /var/log/ptdm.log
+	export PTDM_LOG=debug # ptdm's Xen calls, one line each
+	xl create /etc/xen/hvm-edu.cfg >/tmp/xl-edu.log 2>&1 || { say "REAL: xl create failed"; sed 's/^/XENTEST: REAL-XL: /' /tmp/xl-edu.log; }
+	i=0
+	while [ $i -lt 600 ] && ! xl dmesg | grep -q "edubios: done"; do sleep 0.1; i=$((i+1)); done
+	xl dmesg | grep -E "\(d[0-9]+\) (pci dev|edubios)" | sed 's/^/XENTEST: REAL-LOG: /'
+	xl dmesg | grep -iE "dmar|iommu.*fault|fault.*iommu" | tail -5 | sed 's/^/XENTEST: REAL-XEN: /'
+	if ! xl dmesg | grep -q "edubios: msi ok"; then
+		xl debug-keys M; xl debug-keys i
+		xl dmesg | tail -60 | sed 's/^/XENTEST: REAL-DIAG: /'
+		hexdump -C -s 64 -n 16 /sys/bus/pci/devices/$E/config | sed 's/^/XENTEST: REAL-DIAG: edu MSI cap: /'
+	fi
+	xl destroy hvmedu 2>/dev/null
+	i=0; while [ $i -lt 50 ] && pidof ptdm >/dev/null; do sleep 0.1; i=$((i+1)); done
+	pidof ptdm >/dev/null && say "REAL: ptdm still running"
+	sed 's/^/XENTEST: REAL-PTDM: /' /var/log/ptdm.log
+	xl pci-assignable-remove $E; say "REAL: pci-assignable-remove rc=$?"
+	say "END"
+	sync
+	reboot -f
+fi
+
 # -- bad input: a domain that does not exist ----------------------------
 ptdm serve $IMG --xen-domid 77 >/tmp/nodom.out 2>/tmp/nodom.err
 say "unknown domain: rc=$? $(tail -1 /tmp/nodom.err)"
