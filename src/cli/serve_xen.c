@@ -161,11 +161,12 @@ int serve_xen(int argc, char **argv)
 
 		xen_server_get_stats(srv, &st);
 		fprintf(stderr, "ptdm serve: %lu ioreqs (%lu config, %lu port, "
-				"%lu mmio, %lu buffered), %lu refused; "
-				"interrupts: %lu fired, %lu delivered, %lu "
-				"held while masked\n",
-			st.ioreqs, st.cfg, st.pio, st.mmio, st.buffered, st.bad,
-			st.irq_fired, st.irq_delivered, st.irq_pended);
+				"%lu mmio, %lu buffered) from %u vCPUs, %lu "
+				"refused; interrupts: %lu fired, %lu delivered, "
+				"%lu held while masked\n",
+			st.ioreqs, st.cfg, st.pio, st.mmio, st.buffered,
+			st.vcpus, st.bad, st.irq_fired, st.irq_delivered,
+			st.irq_pended);
 	}
 	for (int g = 0; g < 2; g++) { /* what each side holds at the end */
 		const char *path = g ? dump_host : dump;

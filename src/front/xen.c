@@ -67,6 +67,7 @@ struct xen_server {
 	bool host_msi_on, host_msix_on; /* the device's own enable bits */
 
 	uint8_t *bounce;
+	uint64_t vcpu_seen[MAX_VCPUS / 64];
 	struct timespec last_alive;
 	struct xen_server_stats st;
 	struct ptdm_ratelimit rl;
@@ -497,7 +498,7 @@ static void do_ioreq(struct xen_server *s, ioreq_t *r)
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t step = r->df ? n - 1 - i : i; /* element's buffer slot */
 		uint64_t addr = r->addr;
-		uint64_t v = r->data_is_ptr ? 0 : r->data;
+		uint64_t v = r->data_is_ptr || !write ? 0 : r->data;
 
 		if (r->type == IOREQ_TYPE_COPY)
 			addr = r->df ? r->addr - i * size : r->addr + i * size;
@@ -520,6 +521,7 @@ static void serve_slot(struct xen_server *s, unsigned vcpu)
 
 	if (slot->state != STATE_IOREQ_READY)
 		return;
+	s->vcpu_seen[vcpu / 64] |= 1ull << (vcpu % 64);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	memcpy(&r, slot, sizeof(r));
 	slot->state = STATE_IOREQ_INPROCESS;
@@ -755,4 +757,7 @@ void xen_server_get_stats(const struct xen_server *s,
 	out->irq_fired = os.fired;
 	out->irq_delivered = os.delivered;
 	out->irq_pended = os.pended;
+	out->vcpus = 0;
+	for (unsigned i = 0; i < MAX_VCPUS / 64; i++)
+		out->vcpus += (unsigned)__builtin_popcountll(s->vcpu_seen[i]);
 }

@@ -84,6 +84,7 @@ EOF
 chmod 755 "$l2/init"
 (cd "$l2" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/l2.cpio.gz"
 cp "$mods/vmlinuz" "$work/vmlinuz"
+cp "$ptdm" "$work/ptdm" # L1 sees the work share wherever the build is
 
 # ---- the L1 side, run from the host's root --------------------------------
 cat >"$work/l1.sh" <<EOF
@@ -98,7 +99,7 @@ echo "L1: edu at \${E:-nowhere}"
 echo vfio-pci > /sys/bus/pci/devices/\$E/driver_override
 echo \$E > /sys/bus/pci/drivers_probe
 echo "L1: edu's driver: \$(basename \$(readlink /sys/bus/pci/devices/\$E/driver))"
-PTDM_LOG=info timeout 500 $ptdm serve \$E --dump-guest \$W/l2view.txt --mpqemu-exec \\
+PTDM_LOG=info timeout 500 \$W/ptdm serve \$E --dump-guest \$W/l2view.txt --mpqemu-exec \\
 	qemu-system-x86_64 -accel tcg -machine q35 -cpu max -m 256M \\
 	-nographic -no-reboot -nodefaults -serial stdio -display none \\
 	-object memory-backend-memfd,id=mem,size=256M,share=on \\
@@ -140,7 +141,7 @@ timeout -k 10 "$tmo" qemu-system-x86_64 -accel tcg -machine q35 -cpu max \
 	-serial stdio \
 	-device intel-iommu,intremap=on \
 	-device edu,addr=02.0 \
-	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on \
+	-fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
 	-fsdev local,id=work,path="$work",security_model=none \
 	-device virtio-9p-pci,fsdev=work,mount_tag=work \

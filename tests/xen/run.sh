@@ -155,7 +155,7 @@ if [ "$scenario" = real ]; then
 	has "edubios: factorial ok"; check $? "HVM: edu's factorial through the p2m mapping"
 	has "edubios: dma ok"; check $? "HVM: edu DMA from guest RAM and back through the guest's IOMMU context"
 	has "edubios: msi ok"; check $? "HVM: edu's MSI, bound by ptdm as a pirq, arrives on the guest's vector 0x40"
-	has "REAL-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config, 0 port, 0 mmio.*, 0 refused"; check $? "no BAR access trapped: the device was mapped, not emulated ($(line 'REAL-PTDM: ptdm serve: [0-9]+ ioreqs'))"
+	has "REAL-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config, 0 port, 0 mmio.* 0 refused"; check $? "no BAR access trapped: the device was mapped, not emulated ($(line 'REAL-PTDM: ptdm serve: [0-9]+ ioreqs'))"
 	! grep -q "REAL-PTDM: ptdm: warning" "$log.txt"; check $? "no Xen call ptdm made failed"
 	has "REAL: pci-assignable-remove rc=0"; check $? "edu back to dom0 after the guest and ptdm are gone"
 	has "XENTEST: END"; check $? "the dom0 script ran to its end"
@@ -172,7 +172,7 @@ seen=$(grep -oE "\(d[0-9]+\) pci dev 03:0 bar [0-9a-f]+ size [0-9a-f]+" "$log.tx
 	while read -r _ _ _ _ _ reg _ size; do printf "%s %x\n" "$reg" $((0x$size)); done | sort -u)
 [ -n "$seen" ] && [ "$seen" = "$expected" ]; check $? "HVM: hvmloader sized the BARs as the device has them ($(echo $seen | tr '\n' ' '))"
 has "\(d[0-9]+\) Found [1-9][0-9]* PCI device"; check $? "HVM: SeaBIOS enumerated: $(grep -oE 'Found [0-9]+ PCI devices?' "$log.txt" | head -1)"
-has "HVM-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config.*, 0 refused"; check $? "HVM: config ioreqs answered by ptdm: $(line 'HVM-PTDM: ptdm serve: [0-9]+ ioreqs')"
+has "HVM-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config.* 0 refused"; check $? "HVM: config ioreqs answered by ptdm: $(line 'HVM-PTDM: ptdm serve: [0-9]+ ioreqs')"
 
 has "PVH-GUEST: device 0x8086:0x10c9"; check $? "PVH: the guest kernel found the device: $(line 'PVH-GUEST: device')"
 has "PVH-GUEST: MMIO read -> 0xCAFEF00D"; check $? "PVH: MMIO round trip through the image: $(line 'PVH-GUEST: MMIO read')"
@@ -186,7 +186,7 @@ hcmd=$(sed -n 's/.*XENTEST: DUMP-HOST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt"
 gcmd=$(sed -n 's/.*XENTEST: DUMP-GUEST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
 [ -n "$hcmd" ] && [ $((0x$hcmd & 3)) = 3 ] && [ $((0x$gcmd & 2)) = 0 ]; check $? "PVH: the guest's decode-off write stayed virtual (guest COMMAND low byte $gcmd, device $hcmd)"
 has "PVH: ptdm exited rc=0 after the domain was destroyed"; check $? "PVH: ptdm noticed the domain die and tore down cleanly"
-has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
+has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio.* from 2 vCPUs"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
 has "XENTEST: END"; check $? "the dom0 script ran to its end"
 fi
 
