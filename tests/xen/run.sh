@@ -23,7 +23,7 @@
 #                    [--scenario image|real]
 #
 # Packages are fetched with apt-get download and unpacked, never installed
-# (cache: ${PTDM_VM_CACHE:-/var/cache/ptdm-vm}/xen).  Prints "PASS: ..." /
+# (cache: ${PTDM_VM_CACHE:-/var/cache/ptdm-vm}/xen-4.17).  Prints "PASS: ..." /
 # "FAIL: ..." per check and "RESULT: N passed, M failed"; exits non-zero on
 # any failure.  See tests/xen/README.md.
 set -euo pipefail
@@ -47,7 +47,7 @@ done
 
 img_src=$src/../shared/pci-dumps/intel-10c9-82576-sriov-nic
 cache=${PTDM_VM_CACHE:-/var/cache/ptdm-vm}
-xc=$cache/xen
+xc=$cache/xen-4.17
 mkdir -p "$xc"
 
 # ---- Xen 4.17 userland + hypervisor, unpacked once -------------------------
@@ -70,7 +70,7 @@ libyajl2"
 ) 9>"$xc/.lock"
 mods=$("$here/../vm/kernel.sh" 6.1 xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc xen-pciback)
 
-work=$(mktemp -d /tmp/ptdm-xen.XXXXXX)
+work=$(mktemp -d "$(dirname "$ptdm")/xen-run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # ---- the PVH guest's initramfs: busybox, lspci/setpci, /init ----------------
@@ -186,7 +186,7 @@ hcmd=$(sed -n 's/.*XENTEST: DUMP-HOST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt"
 gcmd=$(sed -n 's/.*XENTEST: DUMP-GUEST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
 [ -n "$hcmd" ] && [ $((0x$hcmd & 3)) = 3 ] && [ $((0x$gcmd & 2)) = 0 ]; check $? "PVH: the guest's decode-off write stayed virtual (guest COMMAND low byte $gcmd, device $hcmd)"
 has "PVH: ptdm exited rc=0 after the domain was destroyed"; check $? "PVH: ptdm noticed the domain die and tore down cleanly"
-has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio.* from 2 vCPUs"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
+has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
 has "XENTEST: END"; check $? "the dom0 script ran to its end"
 fi
 
