@@ -7,6 +7,8 @@
 #   build-clang/  clang, -Werror, libFuzzer: unit, golden, bounded fuzz runs
 #   build-vm/     the VFIO backend against the real kernel driver in QEMU
 #                 TCG guests, Debian 6.1 and 6.12 (tests/vm/README.md)
+#   build-xen/    ptdm as a Xen ioreq server: Debian's Xen 4.17 in QEMU
+#                 TCG, an HVM and a PVH guest (tests/xen/README.md)
 # Prints one closing line "N passed, N failed" (meson tests summed over the
 # builds; a build that fails counts as one failure) and exits non-zero on
 # any failure.
@@ -60,6 +62,8 @@ run_suite "clang + fuzz" build-clang CC=clang meson setup build-clang \
 
 run_suite "vm (real VFIO in QEMU guests)" build-vm meson setup build-vm \
 	-Dvm_tests=true -Dtests=false -Dguest_tests=false
+run_suite "xen (ioreq server on Xen 4.17 in QEMU)" build-xen meson setup \
+	build-xen -Dxen_tests=true -Dtests=false -Dguest_tests=false
 
 printf "%b\n" "$summary" | sed '/^$/d'
 echo "$passed passed, $failed failed"

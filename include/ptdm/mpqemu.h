@@ -15,6 +15,7 @@
 struct mpq_ram {
 	uint64_t gpa, size;
 	void *map;
+	bool iommu; /* also mapped for a VFIO device's DMA */
 };
 
 struct mpq_conn {

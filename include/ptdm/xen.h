@@ -113,6 +113,8 @@ int xen_server_handle(struct xen_server *s);
 
 struct xen_server_stats {
 	unsigned long ioreqs, cfg, pio, mmio, bad, buffered;
+	unsigned long irq_fired, irq_delivered, irq_pended; /* the owner's */
+	unsigned vcpus; /* how many different vCPUs sent ioreqs */
 };
 void xen_server_get_stats(const struct xen_server *s,
 			  struct xen_server_stats *out);

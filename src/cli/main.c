@@ -2,9 +2,11 @@
  * main.c - the `ptdm` command: one table of subcommands.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "ptdm/log.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -46,8 +48,21 @@ static int cmd_help(int argc, char **argv)
 	return 0;
 }
 
+/* PTDM_LOG=error|warning|info|debug: how much ptdm says (default warning) */
+static void log_level_from_env(void)
+{
+	static const char *const names[] = { "error", "warning", "info",
+					     "debug" };
+	const char *v = getenv("PTDM_LOG");
+
+	for (int i = 0; v && i < 4; i++)
+		if (!strcmp(v, names[i]))
+			ptdm_log_set_level((enum ptdm_log_level)i);
+}
+
 int main(int argc, char **argv)
 {
+	log_level_from_env();
 	if (argc < 2) {
 		cmd_help(0, NULL);
 		return EXIT_USAGE;

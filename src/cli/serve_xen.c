@@ -146,9 +146,9 @@ int serve_xen(int argc, char **argv)
 			raise_irq = 0;
 			int r = image_irq_raise(od.host, 0);
 
-			ptdm_log(r ? PTDM_LOG_WARN : PTDM_LOG_INFO,
-				 "%s: SIGUSR1: raising the interrupt: %s",
-				 od.host->name, r ? strerror(-r) : "done");
+			fprintf(stderr, "ptdm serve: SIGUSR1: %s raises its "
+					"interrupt: %s\n", od.host->name,
+				r ? strerror(-r) : "done");
 		}
 		if (xen_server_handle(srv) == -ESRCH) {
 			ptdm_log(PTDM_LOG_INFO, "xen: domain %ld is gone",
@@ -161,8 +161,12 @@ int serve_xen(int argc, char **argv)
 
 		xen_server_get_stats(srv, &st);
 		fprintf(stderr, "ptdm serve: %lu ioreqs (%lu config, %lu port, "
-				"%lu mmio, %lu buffered), %lu refused\n",
-			st.ioreqs, st.cfg, st.pio, st.mmio, st.buffered, st.bad);
+				"%lu mmio, %lu buffered) from %u vCPUs, %lu "
+				"refused; interrupts: %lu fired, %lu delivered, "
+				"%lu held while masked\n",
+			st.ioreqs, st.cfg, st.pio, st.mmio, st.buffered,
+			st.vcpus, st.bad, st.irq_fired, st.irq_delivered,
+			st.irq_pended);
 	}
 	for (int g = 0; g < 2; g++) { /* what each side holds at the end */
 		const char *path = g ? dump_host : dump;

@@ -10,7 +10,9 @@
  * programming (the proxy forwards every config write) and goes through
  * ptdm_bar_rw, so the MSI-X table stays emulated and decode rules apply.
  * SYNC_SYSMEM maps the guest's RAM memfds (replaced wholesale each time)
- * so a device can DMA into guest RAM; SET_IRQFD keeps the INTx eventfd and
+ * so a device can DMA into guest RAM: an image through mpq_conn_dma_rw, a
+ * VFIO device through its IOMMU (IOVA = guest-physical address, as QEMU's
+ * vfio-pci does without a vIOMMU); SET_IRQFD keeps the INTx eventfd and
  * its resample fd.  Every message is checked before use; a bad one gets
  * an error value (RET of all-ones) where the proxy waits for a reply, and
  * the connection goes on.
@@ -23,7 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ptdm/log.h"
 #include "ptdm/mpqemu.h"
+#include "ptdm/vfio.h"
 #include "util/sockio.h"
 
 #define HDR 16u
@@ -58,10 +62,39 @@ _Static_assert(sizeof(struct bar_msg) == 24, "BarAccessMsg is 24 bytes");
 
 static void unmap_ram(struct mpq_conn *c)
 {
-	for (unsigned i = 0; i < c->nram; i++)
+	struct host_dev *h = c->dev ? ptdm_dev_host(c->dev) : NULL;
+
+	for (unsigned i = 0; i < c->nram; i++) {
+		struct ptdm_err err = { "" };
+
+		/* out of the IOMMU before the memory goes */
+		if (c->ram[i].iommu &&
+		    vfio_dma_unmap(h, c->ram[i].gpa, c->ram[i].size, &err))
+			ptdm_log(PTDM_LOG_WARN, "mpqemu: %s", err.msg);
 		if (c->ram[i].map)
 			munmap(c->ram[i].map, c->ram[i].size);
+	}
 	c->nram = 0;
+}
+
+/* A real device reaches guest RAM only through its IOMMU. */
+static void iommu_map(struct mpq_conn *c, struct mpq_ram *r)
+{
+	struct host_dev *h = ptdm_dev_host(c->dev);
+	struct ptdm_err err = { "" };
+
+	if (!vfio_is(h))
+		return;
+	if (vfio_dma_map(h, r->gpa, r->map, r->size,
+			 PTDM_DMA_READ | PTDM_DMA_WRITE, &err)) {
+		ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: guest RAM "
+				     "%#llx+%#llx is not reachable by the "
+				     "device's DMA: %s",
+				     (unsigned long long)r->gpa,
+				     (unsigned long long)r->size, err.msg);
+		return;
+	}
+	r->iommu = true;
 }
 
 void mpq_conn_init(struct mpq_conn *c, int fd, struct ptdm_dev *dev)
@@ -155,8 +188,9 @@ static int sync_sysmem(struct mpq_conn *c, const uint8_t *p, const int *fds,
 			 fds[i], (off_t)off[i]);
 		if (m == MAP_FAILED)
 			return -errno;
-		c->ram[c->nram++] = (struct mpq_ram){ .gpa = gpa[i],
-						      .size = size[i], .map = m };
+		c->ram[c->nram] = (struct mpq_ram){ .gpa = gpa[i],
+						    .size = size[i], .map = m };
+		iommu_map(c, &c->ram[c->nram++]);
 	}
 	return 0;
 }

@@ -64,8 +64,10 @@ struct xen_server {
 	unsigned nvec_pirq;
 	int intx_pirq;
 	bool multi_msi_warned;
+	bool host_msi_on, host_msix_on; /* the device's own enable bits */
 
 	uint8_t *bounce;
+	uint64_t vcpu_seen[MAX_VCPUS / 64];
 	struct timespec last_alive;
 	struct xen_server_stats st;
 	struct ptdm_ratelimit rl;
@@ -186,6 +188,10 @@ static int sink_bar_map(void *opaque, int bar, uint64_t gpa, uint64_t size,
 	else
 		rc = hv_call(s, map_ioport, (uint32_t)gpa,
 			     (uint32_t)s->res.phys[bar], (uint32_t)size, map);
+	ptdm_log(PTDM_LOG_DEBUG, "xen: BAR%d %s at %#llx+%#llx %s: %s", bar,
+		 w->trapped ? "trapped" : "mapped", (unsigned long long)gpa,
+		 (unsigned long long)size, map ? "on" : "off",
+		 rc ? strerror(-rc) : "ok");
 	if (!map)
 		w->on = false;
 	return rc;
@@ -239,6 +245,52 @@ static int vec_slots(struct xen_server *s, unsigned vec)
 	return 0;
 }
 
+/*
+ * Turn the device's own MSI / MSI-X enable on or off.  Xen programs the
+ * address and data when it maps a pirq but leaves the enable bit to the
+ * device model, as xen_pt does (the guest's bit is virtual in the core).
+ */
+static void host_msi_enable(struct xen_server *s, enum host_irq_kind kind,
+			    bool on)
+{
+	struct host_dev *h = ptdm_dev_host(s->dev);
+	uint8_t id = kind == HOST_IRQ_MSIX ? PCI_CAP_ID_MSIX : PCI_CAP_ID_MSI;
+	uint16_t ctl, bit = kind == HOST_IRQ_MSIX ? PCI_MSIX_FLAGS_ENABLE
+						 : PCI_MSI_FLAGS_ENABLE;
+
+	if ((kind == HOST_IRQ_MSIX ? s->host_msix_on : s->host_msi_on) == on)
+		return;
+	for (size_t i = 0; i < ptdm_dev_ncaps(s->dev); i++) {
+		const struct ptdm_cap_info *c = ptdm_dev_cap(s->dev, i);
+
+		if (c->ext || c->id != id)
+			continue;
+		if (host_cfg_read(h, c->pos + 2u, &ctl, 2))
+			return;
+		ctl = on ? (ctl | bit) : (ctl & ~bit);
+		if (kind == HOST_IRQ_MSIX)
+			ctl &= ~PCI_MSIX_FLAGS_MASKALL; /* masks are per vector */
+		if (host_cfg_write(h, c->pos + 2u, &ctl, 2))
+			return;
+		if (kind == HOST_IRQ_MSIX)
+			s->host_msix_on = on;
+		else
+			s->host_msi_on = on;
+		ptdm_log(PTDM_LOG_DEBUG, "xen: the device's %s %s",
+			 kind == HOST_IRQ_MSIX ? "MSI-X" : "MSI",
+			 on ? "on" : "off");
+		return;
+	}
+}
+
+static bool any_pirq(const struct xen_server *s)
+{
+	for (unsigned i = 0; i < s->nvec_pirq; i++)
+		if (s->vec_pirq[i] >= 0)
+			return true;
+	return false;
+}
+
 /* Real devices: the guest's vectors become pirqs Xen delivers itself. */
 static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 		     const struct ptdm_owner_vec *v)
@@ -270,6 +322,9 @@ static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 		if (!rc)
 			rc = hv_call(s, intx_bind, s->res.gsi,
 				     s->opts.guest_sbdf, pin - 1, true);
+		ptdm_log(PTDM_LOG_DEBUG, "xen: INTx (GSI %d) -> pirq %d -> "
+			 "guest INT%c: %s", s->res.gsi, s->intx_pirq,
+			 'A' + pin - 1, rc ? strerror(-rc) : "ok");
 		return rc;
 	}
 	if (kind == HOST_IRQ_MSI && vec > 0) {
@@ -289,6 +344,8 @@ static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 			false);
 		hv_call(s, pirq_unmap, s->vec_pirq[vec]);
 		s->vec_pirq[vec] = -1;
+		if (!any_pirq(s))
+			host_msi_enable(s, kind, false);
 		return 0;
 	}
 	if (kind == HOST_IRQ_MSIX) {
@@ -305,8 +362,15 @@ static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 			return rc;
 	}
 	s->vec_gvec[vec] = v->data & 0xff;
-	return hv_call(s, msi_bind, v->data & 0xff, s->vec_pirq[vec],
-		       msi_gflags(v->addr, v->data, v->masked), gtable, true);
+	rc = hv_call(s, msi_bind, v->data & 0xff, s->vec_pirq[vec],
+		     msi_gflags(v->addr, v->data, v->masked), gtable, true);
+	ptdm_log(PTDM_LOG_DEBUG, "xen: %s vector %u -> pirq %d -> guest "
+		 "vector %#x (%s): %s", kind == HOST_IRQ_MSIX ? "MSI-X" : "MSI",
+		 vec, s->vec_pirq[vec], v->data & 0xff,
+		 v->masked ? "masked" : "unmasked", rc ? strerror(-rc) : "ok");
+	if (!rc)
+		host_msi_enable(s, kind, true);
+	return rc;
 }
 
 /* ---- device access ---- */
@@ -434,7 +498,7 @@ static void do_ioreq(struct xen_server *s, ioreq_t *r)
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t step = r->df ? n - 1 - i : i; /* element's buffer slot */
 		uint64_t addr = r->addr;
-		uint64_t v = r->data_is_ptr ? 0 : r->data;
+		uint64_t v = r->data_is_ptr || !write ? 0 : r->data;
 
 		if (r->type == IOREQ_TYPE_COPY)
 			addr = r->df ? r->addr - i * size : r->addr + i * size;
@@ -457,6 +521,7 @@ static void serve_slot(struct xen_server *s, unsigned vcpu)
 
 	if (slot->state != STATE_IOREQ_READY)
 		return;
+	s->vcpu_seen[vcpu / 64] |= 1ull << (vcpu % 64);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	memcpy(&r, slot, sizeof(r));
 	slot->state = STATE_IOREQ_INPROCESS;
@@ -685,5 +750,14 @@ int xen_server_handle(struct xen_server *s)
 void xen_server_get_stats(const struct xen_server *s,
 			  struct xen_server_stats *out)
 {
+	struct ptdm_owner_stats os;
+
 	*out = s->st;
+	ptdm_owner_get_stats(s->owner, &os);
+	out->irq_fired = os.fired;
+	out->irq_delivered = os.delivered;
+	out->irq_pended = os.pended;
+	out->vcpus = 0;
+	for (unsigned i = 0; i < MAX_VCPUS / 64; i++)
+		out->vcpus += (unsigned)__builtin_popcountll(s->vcpu_seen[i]);
 }

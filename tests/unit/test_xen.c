@@ -616,6 +616,9 @@ static void test_real_device_sequence(void **state)
 				    "-> 101") >= 0);
 	assert_true(find(r.f, mark, "msi bind 0x61 pirq 101 flags 0x11001 "
 				    "table 0xf0002000 1") >= 0);
+	/* Xen leaves the device's own enable bit to the device model */
+	assert_true(th_host(r.h, MSIX_CAP + PCI_MSIX_FLAGS, 2) &
+		    PCI_MSIX_FLAGS_ENABLE);
 	/* masked again: rebound without the unmasked flag */
 	mark = r.f->nlog;
 	io(&r, IOREQ_TYPE_COPY, 0xf000201c, 4, 1, true);
@@ -626,6 +629,8 @@ static void test_real_device_sequence(void **state)
 	cfg_wr(&r, MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
 	assert_true(find(r.f, mark, "msi bind 0x61 pirq 101 flags 0 table 0 0") >= 0);
 	assert_true(find(r.f, mark, "pirq unmap 101") >= 0);
+	assert_false(th_host(r.h, MSIX_CAP + PCI_MSIX_FLAGS, 2) &
+		     PCI_MSIX_FLAGS_ENABLE);
 	assert_true(find(r.f, mark, "intx bind gsi 17 0x18 pin 0 1") >= 0);
 	/* teardown undoes the p2m and the port mapping */
 	mark = r.f->nlog;

@@ -1,0 +1,229 @@
+/*
+ * edubios.S - a 64 KiB "BIOS" for the HVM guest of tests/xen/run.sh's
+ * real-device scenario (hvmloader loads it so that it ends at 1 MiB and
+ * enters it at f000:fff0 after placing the BARs).  It uses the outer
+ * QEMU's edu device, which ptdm serves from dom0 at 00:03.0:
+ *   BAR0 from config space (0xcf8/0xcfc: ioreqs to ptdm),
+ *   liveness and factorial through BAR0 (Xen's p2m mapping: no ioreqs),
+ *   a DMA from guest RAM into edu and back (the guest's IOMMU context),
+ *   an MSI: the guest programs edu's MSI capability (ptdm binds a pirq),
+ *   edu raises it, Xen delivers it to this guest's vector 0x40.
+ * Each result is a line on Xen's debug port 0xe9 ("(dN) edubios: ...").
+ * Build: as --32; ld -m elf_i386 -Ttext=0 -e _start --oformat binary.
+ */
+	.code16
+	.text
+	.globl _start
+_start:
+	cli
+	cs lgdtl (gdtdesc)
+	mov	%cr0, %eax
+	or	$1, %eax
+	mov	%eax, %cr0
+	ljmpl	$0x08, $(pm32 + 0xf0000)
+
+	.code32
+pm32:	mov	$0x10, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
+	mov	$0x7000, %esp
+	mov	$(m_start + 0xf0000), %esi
+	call	puts
+	/* BAR0 of 00:03.0 */
+	mov	$0x80001810, %eax
+	mov	$0xcf8, %dx
+	outl	%eax, %dx
+	mov	$0xcfc, %dx
+	inl	%dx, %eax
+	and	$0xfffffff0, %eax
+	mov	%eax, %ebx
+	test	%ebx, %ebx
+	jz	nobar
+	/* memory decode and bus mastering on */
+	mov	$0x80001804, %eax
+	mov	$0xcf8, %dx
+	outl	%eax, %dx
+	mov	$0xcfc, %dx
+	inw	%dx, %ax
+	or	$0x6, %ax
+	outw	%ax, %dx
+
+	/* liveness: edu answers the complement */
+	movl	$0x12345678, 4(%ebx)
+	movl	4(%ebx), %eax
+	mov	$(m_live_ok + 0xf0000), %esi
+	cmp	$0xedcba987, %eax
+	je	1f
+	mov	$(m_live_bad + 0xf0000), %esi
+1:	call	puts
+
+	/* factorial of 5 */
+	movl	$5, 8(%ebx)
+	mov	$20000000, %ecx
+2:	testl	$1, 0x20(%ebx)
+	jz	3f
+	loop	2b
+3:	movl	8(%ebx), %eax
+	mov	$(m_fact_ok + 0xf0000), %esi
+	cmp	$120, %eax
+	je	4f
+	mov	$(m_fact_bad + 0xf0000), %esi
+4:	call	puts
+
+	/* DMA: RAM 0x80000 -> edu's buffer (0x40000) -> RAM 0x81000 */
+	movl	$0x5a5aa5a5, 0x80000
+	movl	$0x0badcafe, 0x80004
+	movl	$0, 0x81000
+	movl	$0, 0x81004
+	movl	$0x80000, 0x80(%ebx)
+	movl	$0x40000, 0x88(%ebx)
+	movl	$8, 0x90(%ebx)
+	movl	$1, 0x98(%ebx)		/* start, RAM to edu */
+	call	dma_wait
+	movl	$0x40000, 0x80(%ebx)
+	movl	$0x81000, 0x88(%ebx)
+	movl	$8, 0x90(%ebx)
+	movl	$3, 0x98(%ebx)		/* start, edu to RAM */
+	call	dma_wait
+	mov	$(m_dma_bad + 0xf0000), %esi
+	cmpl	$0x5a5aa5a5, 0x81000
+	jne	5f
+	cmpl	$0x0badcafe, 0x81004
+	jne	5f
+	mov	$(m_dma_ok + 0xf0000), %esi
+5:	call	puts
+
+	/* IDT at 0x60000: every vector ignored (EOI), 0x40 sets the flag */
+	mov	$0x60000, %edi
+	mov	$256, %ecx
+	mov	$(ignore + 0xf0000), %eax
+11:	call	gate
+	loop	11b
+	mov	$(0x60000 + 0x40 * 8), %edi
+	mov	$(on_msi + 0xf0000), %eax
+	call	gate
+	lidtl	(idtdesc + 0xf0000)
+	mov	$0xff, %al		/* legacy PIC: all masked */
+	outb	%al, $0x21
+	outb	%al, $0xa1
+	movl	$0x1ff, 0xfee000f0	/* local APIC on, spurious vector 0xff */
+	/* edu's MSI capability (at 0x40): APIC 0, vector 0x40, enable */
+	mov	$0x40, %edi
+	call	cfg_rd
+	mov	$(m_nomsi + 0xf0000), %esi
+	cmp	$0x05, %al
+	jne	13f
+	mov	$0x44, %edi
+	mov	$0xfee00000, %eax
+	call	cfg_wr
+	mov	$0x48, %edi
+	xor	%eax, %eax
+	call	cfg_wr
+	mov	$0x4c, %edi
+	mov	$0x40, %eax
+	call	cfg_wr
+	mov	$0x40, %edi
+	call	cfg_rd
+	or	$0x10000, %eax		/* Message Control: MSI Enable */
+	call	cfg_wr
+	movl	$0, 0x7100
+	sti
+	movl	$1, 0x60(%ebx)		/* edu: raise its interrupt */
+	mov	$200000000, %ecx
+12:	cmpl	$1, 0x7100
+	je	14f
+	loop	12b
+	mov	$(m_msi_bad + 0xf0000), %esi
+	jmp	13f
+14:	mov	$(m_msi_ok + 0xf0000), %esi
+13:	cli
+	movl	$1, 0x64(%ebx)		/* edu: acknowledge */
+	call	puts
+
+done:	mov	$(m_done + 0xf0000), %esi
+	call	puts
+6:	cli
+	hlt
+	jmp	6b
+
+nobar:	mov	$(m_nobar + 0xf0000), %esi
+	call	puts
+	jmp	done
+
+/* %eax = handler: an interrupt gate at %edi, %edi += 8 */
+gate:	mov	%eax, %edx
+	and	$0xffff, %edx
+	or	$0x00080000, %edx
+	mov	%edx, (%edi)
+	mov	%eax, %edx
+	and	$0xffff0000, %edx
+	or	$0x8e00, %edx
+	mov	%edx, 4(%edi)
+	add	$8, %edi
+	ret
+
+/* config dword of 00:03.0 at register %edi: read into / write from %eax */
+cfg_rd:	push	%eax
+	lea	0x80001800(%edi), %eax
+	mov	$0xcf8, %dx
+	outl	%eax, %dx
+	pop	%eax
+	mov	$0xcfc, %dx
+	inl	%dx, %eax
+	ret
+cfg_wr:	push	%eax
+	lea	0x80001800(%edi), %eax
+	mov	$0xcf8, %dx
+	outl	%eax, %dx
+	pop	%eax
+	mov	$0xcfc, %dx
+	outl	%eax, %dx
+	ret
+
+on_msi:	movl	$1, 0x7100
+ignore:	movl	$0, 0xfee000b0		/* EOI */
+	iret
+
+dma_wait:
+	mov	$100000000, %ecx
+7:	testl	$1, 0x98(%ebx)
+	jz	8f
+	loop	7b
+8:	ret
+
+puts:	mov	$0xe9, %dx
+9:	lodsb
+	test	%al, %al
+	jz	10f
+	outb	%al, %dx
+	jmp	9b
+10:	ret
+
+	.align 8
+gdt:	.quad	0
+	.quad	0x00cf9a000000ffff	/* 0x08 code 32-bit flat */
+	.quad	0x00cf92000000ffff	/* 0x10 data 32-bit flat */
+gdtdesc:
+	.word	23
+	.long	gdt + 0xf0000
+idtdesc:
+	.word	256 * 8 - 1
+	.long	0x60000
+m_start:	.asciz "edubios: start\n"
+m_nobar:	.asciz "edubios: BAR0 not assigned\n"
+m_live_ok:	.asciz "edubios: liveness ok\n"
+m_live_bad:	.asciz "edubios: liveness FAILED\n"
+m_fact_ok:	.asciz "edubios: factorial ok\n"
+m_fact_bad:	.asciz "edubios: factorial FAILED\n"
+m_dma_ok:	.asciz "edubios: dma ok\n"
+m_dma_bad:	.asciz "edubios: dma FAILED\n"
+m_nomsi:	.asciz "edubios: no MSI capability at 0x40\n"
+m_msi_ok:	.asciz "edubios: msi ok\n"
+m_msi_bad:	.asciz "edubios: msi FAILED\n"
+m_done:		.asciz "edubios: done\n"
+
+	.code16
+	.org	0xfff0
+reset:	ljmp	$0xf000, $_start
+	.org	0x10000
