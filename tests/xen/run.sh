@@ -177,7 +177,7 @@ has "HVM-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config.* 0 refused";
 has "PVH-GUEST: device 0x8086:0x10c9"; check $? "PVH: the guest kernel found the device: $(line 'PVH-GUEST: device')"
 has "PVH-GUEST: MMIO read -> 0xCAFEF00D"; check $? "PVH: MMIO round trip through the image: $(line 'PVH-GUEST: MMIO read')"
 has "PVH-GUEST: PIO read -> 3412"; check $? "PVH: port I/O round trip through the image: $(line 'PVH-GUEST: PIO read')"
-has "PVH-GUEST: MSI arrived: .*\.208 No irq handler for vector"; check $? "PVH: the MSI ptdm injected arrived on vector 0xd0: $(line 'PVH-GUEST: MSI')"
+has "PVH-GUEST: MSI arrived: .*\.208 No irq handler for vector"; check $? "PVH: the MSI ptdm injected arrived on vector 0xd0: $(line 'PVH-GUEST: MSI arrived')"
 has "PVH-GUEST: MMIO with memory decode off -> 0xFFFFFFFF"; check $? "PVH: decode off, the BAR stops answering"
 g_x=$(sed -n 's/.*XENTEST: PVH-GUEST-X: \([0-9a-f][0-9a-f]: .*\)$/\1/p' "$log.txt" | sed 's/ *$//')
 p_x=$(sed -n 's/.*XENTEST: DUMP-GUEST: \([0-9a-f][0-9a-f]: .*\)$/\1/p' "$log.txt" | head -16 | sed 's/ *$//')
@@ -186,7 +186,8 @@ hcmd=$(sed -n 's/.*XENTEST: DUMP-HOST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt"
 gcmd=$(sed -n 's/.*XENTEST: DUMP-GUEST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
 [ -n "$hcmd" ] && [ $((0x$hcmd & 3)) = 3 ] && [ $((0x$gcmd & 2)) = 0 ]; check $? "PVH: the guest's decode-off write stayed virtual (guest COMMAND low byte $gcmd, device $hcmd)"
 has "PVH: ptdm exited rc=0 after the domain was destroyed"; check $? "PVH: ptdm noticed the domain die and tore down cleanly"
-has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
+has "PVH-GUEST: 2 CPUs, clock event xen"; check $? "PVH: both vCPUs up, on Xen's timer: $(line 'PVH-GUEST: [0-9]+ CPUs')"
+has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio.* from 2 vCPUs"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
 has "XENTEST: END"; check $? "the dom0 script ran to its end"
 fi
 
