@@ -53,7 +53,7 @@ ptdm serve $IMG --xen-domid 77 >/tmp/nodom.out 2>/tmp/nodom.err
 say "unknown domain: rc=$? $(tail -1 /tmp/nodom.err)"
 
 # -- HVM: hvmloader and SeaBIOS enumerate the device ---------------------
-echo "$IMG" > /etc/xen/ptdm.args
+echo "$IMG --dump-guest /tmp/hvm-guest.txt" > /etc/xen/ptdm.args
 : > /var/log/ptdm.log
 say "HVM: xl create at $(t)s"
 xl create /etc/xen/hvm.cfg >/tmp/xl-hvm.log 2>&1 || { say "HVM: xl create failed"; cat /tmp/xl-hvm.log; }
@@ -63,6 +63,7 @@ xl dmesg | grep -E "\(d[0-9]+\) " | sed 's/^/XENTEST: HVM-LOG: /'
 xl destroy hvm1 2>/dev/null
 i=0; while [ $i -lt 50 ] && pidof ptdm >/dev/null; do sleep 0.1; i=$((i+1)); done
 sed 's/^/XENTEST: HVM-PTDM: /' /var/log/ptdm.log
+head -17 /tmp/hvm-guest.txt | sed 's/^/XENTEST: HVM-DUMP-GUEST: /'
 say "HVM: done at $(t)s"
 
 # -- PVH: a Linux guest drives the device, ptdm the only device model -----

@@ -171,6 +171,26 @@ for b in json.load(sys.stdin)["bars"]:
 seen=$(grep -oE "\(d[0-9]+\) pci dev 03:0 bar [0-9a-f]+ size [0-9a-f]+" "$log.txt" |
 	while read -r _ _ _ _ _ reg _ size; do printf "%s %x\n" "$reg" $((0x$size)); done | sort -u)
 [ -n "$seen" ] && [ "$seen" = "$expected" ]; check $? "HVM: hvmloader sized the BARs as the device has them ($(echo $seen | tr '\n' ' '))"
+# ... and the addresses it wrote there are what ptdm's guest view holds
+# at the end (ptdm's --dump-guest after the domain is gone)
+bars=$(python3 - "$log.txt" <<'EOF'
+import re, sys
+log = open(sys.argv[1], errors="replace").read()
+wrote = {int(r, 16): int(v, 16) & 0xffffffff for r, v in re.findall(
+    r"^\(d\d+\) pci dev 03:0 bar ([0-9a-f]+) size [0-9a-f]+: ([0-9a-f]+)$", log, re.M)}
+cfg = []
+for rest in re.findall(r"XENTEST: HVM-DUMP-GUEST: [0-9a-f]0: (.*)$", log, re.M):
+    cfg += [int(x, 16) for x in rest.split()]
+if not wrote or len(cfg) != 256:
+    print("%d BAR lines from hvmloader, %d bytes of ptdm's guest view" % (len(wrote), len(cfg)))
+    sys.exit(1)
+bad = ["%02x: wrote %08x, ptdm has %08x" % (r, v, int.from_bytes(bytes(cfg[r:r + 4]), "little"))
+       for r, v in sorted(wrote.items()) if int.from_bytes(bytes(cfg[r:r + 4]), "little") != v]
+print("; ".join(bad) if bad else " ".join("%02x=%08x" % kv for kv in sorted(wrote.items())))
+sys.exit(1 if bad else 0)
+EOF
+)
+check $? "HVM: ptdm's guest view holds the BAR addresses hvmloader wrote (${bars:-nothing to compare})"
 has "\(d[0-9]+\) Found [1-9][0-9]* PCI device"; check $? "HVM: SeaBIOS enumerated: $(grep -oE 'Found [0-9]+ PCI devices?' "$log.txt" | head -1)"
 has "HVM-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config.* 0 refused"; check $? "HVM: config ioreqs answered by ptdm: $(line 'HVM-PTDM: ptdm serve: [0-9]+ ioreqs')"
 
