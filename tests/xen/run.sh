@@ -22,6 +22,9 @@
 #   tests/xen/run.sh --ptdm BUILD/ptdm --fakedm BUILD/tests/xen/fakedm
 #                    [--scenario image|real]
 #
+# PTDM_XEN_NO_IRQ=1 is a negative control: dom0 never sends ptdm SIGUSR1,
+# so the PVH MSI check must fail (and only it).
+#
 # Packages are fetched with apt-get download and unpacked, never installed
 # (cache: ${PTDM_VM_CACHE:-/var/cache/ptdm-vm}/xen-4.17).  Prints "PASS: ..." /
 # "FAIL: ..." per check and "RESULT: N passed, M failed"; exits non-zero on
@@ -129,7 +132,7 @@ timeout 400 qemu-system-x86_64 -accel tcg -machine q35 -cpu max,-smap -m 1G -smp
 	-nographic -no-reboot -nodefaults -serial stdio -display none "${extra[@]}" \
 	-kernel "$xc/xen.elf" \
 	-append "dom0_mem=512M,max:512M bootscrub=0 console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all" \
-	-initrd "$mods/vmlinuz console=hvc0 earlyprintk=xen panic=-1 SCENARIO=$scenario,$work/dom0.cpio.gz" \
+	-initrd "$mods/vmlinuz console=hvc0 earlyprintk=xen panic=-1 SCENARIO=$scenario${PTDM_XEN_NO_IRQ:+ NOIRQ=1},$work/dom0.cpio.gz" \
 	</dev/null >"$log" 2>&1 || echo "run.sh: QEMU exited with $?" >&2
 echo "run.sh: QEMU ran $(( $(date +%s) - start )) s" >&2
 tr -d '\r' <"$log" >"$log.txt"
