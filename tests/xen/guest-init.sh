@@ -23,8 +23,10 @@ while read s e f; do
 	[ -z "$io" ] && [ $((f & 0x100)) != 0 ] && io=$((s))
 done < $B/resource
 echo "GUEST: memory BAR at $mem, I/O BAR at port $io"
-devmem $((mem + 0x10)) 32 0xcafef00d
-echo "GUEST: MMIO read -> $(devmem $((mem + 0x10)) 32)"
+echo "GUEST: $(grep -c ^processor /proc/cpuinfo) CPUs"
+# the write from vCPU 1, the read from vCPU 0: ioreqs come from both
+taskset 2 devmem $((mem + 0x10)) 32 0xcafef00d
+echo "GUEST: MMIO read -> $(taskset 1 devmem $((mem + 0x10)) 32)"
 printf '\x34\x12' | dd of=/dev/port bs=1 seek=$((io + 4)) count=2 2>/dev/null
 echo "GUEST: PIO read -> $(dd if=/dev/port bs=1 skip=$((io + 4)) count=2 2>/dev/null | hexdump -v -e '2/1 "%02x"')"
 # MSI as a driver programs it: APIC 0, vector 0xd0 (which no handler owns,

@@ -186,7 +186,7 @@ hcmd=$(sed -n 's/.*XENTEST: DUMP-HOST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt"
 gcmd=$(sed -n 's/.*XENTEST: DUMP-GUEST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
 [ -n "$hcmd" ] && [ $((0x$hcmd & 3)) = 3 ] && [ $((0x$gcmd & 2)) = 0 ]; check $? "PVH: the guest's decode-off write stayed virtual (guest COMMAND low byte $gcmd, device $hcmd)"
 has "PVH: ptdm exited rc=0 after the domain was destroyed"; check $? "PVH: ptdm noticed the domain die and tore down cleanly"
-has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
+has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio.* from 2 vCPUs"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
 has "XENTEST: END"; check $? "the dom0 script ran to its end"
 fi
 
