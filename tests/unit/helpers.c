@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/pci_regs.h>
 
 #include "helpers.h"
 #include "host/image_priv.h"
@@ -204,4 +205,26 @@ size_t th_log_bytes(void)
 const char *th_log_last(void)
 {
 	return log_last;
+}
+
+struct ptdm_dev *th_irq_dev(struct host_dev **host_out, unsigned msi_mmc)
+{
+	struct th_cfg c;
+	uint8_t msi[22] = { 0 }, mx[10];
+	uint16_t ctrl = PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT |
+			(uint16_t)(msi_mmc << 1);
+	uint16_t xctrl = 7;
+	uint32_t table = 0x2000, pba = 0x3000;
+
+	th_cfg_init(&c, 0x8086, 0x10d3, 256);
+	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x4000);
+	th_set_bar(&c, 2, PCI_BASE_ADDRESS_SPACE_IO, 0x20);
+	th_put(&c, PCI_INTERRUPT_PIN, 1, 1);
+	memcpy(msi, &ctrl, 2);
+	th_add_cap(&c, TH_IRQ_MSI_CAP, PCI_CAP_ID_MSI, msi, sizeof(msi));
+	memcpy(mx, &xctrl, 2);
+	memcpy(mx + 2, &table, 4);
+	memcpy(mx + 6, &pba, 4);
+	th_add_cap(&c, TH_IRQ_MSIX_CAP, PCI_CAP_ID_MSIX, mx, sizeof(mx));
+	return th_dev(&c, NULL, host_out);
 }

@@ -54,6 +54,16 @@ uint32_t th_host(struct host_dev *h, unsigned off, unsigned size);
 /* Host config writes the backend has seen (image backend). */
 unsigned th_host_writes(struct host_dev *h);
 
+/*
+ * A device with every interrupt kind, for the owner and the front ends:
+ * BAR0 mem32 16 KiB with the MSI-X table at 0x2000 and the PBA at 0x3000
+ * (8 vectors), BAR2 I/O 32 bytes, 64-bit MSI with per-vector masks able to
+ * do 2^msi_mmc vectors, INTA.  Attached with default options.
+ */
+#define TH_IRQ_MSI_CAP 0x50
+#define TH_IRQ_MSIX_CAP 0x70
+struct ptdm_dev *th_irq_dev(struct host_dev **host_out, unsigned msi_mmc);
+
 /* Path of a shared dump: $PTDM_DUMPS/name. */
 const char *th_dump(const char *name);
 

@@ -22,8 +22,8 @@
 #include "ptdm/image.h"
 #include "ptdm/xen.h"
 
-#define MSI_CAP 0x50
-#define MSIX_CAP 0x70
+#define MSI_CAP TH_IRQ_MSI_CAP
+#define MSIX_CAP TH_IRQ_MSIX_CAP
 #define SBDF (3u << 3) /* guest 00:03.0 */
 #define GUEST_RAM (1u << 20)
 
@@ -295,27 +295,9 @@ static void fake_free(struct fake *f)
 	free(f);
 }
 
-/* BAR0 mem32 16 KiB, MSI-X table 0x2000 / PBA 0x3000; BAR2 I/O 32 bytes;
- * MSI, INTA. */
 static struct ptdm_dev *dev_new(struct host_dev **h)
 {
-	struct th_cfg c;
-	uint8_t msi[22] = { 0 }, mx[10];
-	uint16_t ctrl = PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT;
-	uint16_t xctrl = 7;
-	uint32_t table = 0x2000, pba = 0x3000;
-
-	th_cfg_init(&c, 0x8086, 0x10d3, 256);
-	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x4000);
-	th_set_bar(&c, 2, PCI_BASE_ADDRESS_SPACE_IO, 0x20);
-	th_put(&c, PCI_INTERRUPT_PIN, 1, 1);
-	memcpy(msi, &ctrl, 2);
-	th_add_cap(&c, MSI_CAP, PCI_CAP_ID_MSI, msi, 22);
-	memcpy(mx, &xctrl, 2);
-	memcpy(mx + 2, &table, 4);
-	memcpy(mx + 6, &pba, 4);
-	th_add_cap(&c, MSIX_CAP, PCI_CAP_ID_MSIX, mx, sizeof(mx));
-	return th_dev(&c, NULL, h);
+	return th_irq_dev(h, 0);
 }
 
 struct rig {

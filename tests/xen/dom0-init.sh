@@ -18,31 +18,37 @@ say "dom0 up at $(t)s: $(xl info | grep -E '^(xen_version|virt_caps)' | tr -s ' 
 IMG=/images/dev.lspci-x4.txt
 
 if [ "${SCENARIO:-image}" = real ]; then
-	# -- a real device: the outer QEMU's edu, from dom0 through sysfs ------
-	E=
+	# -- real devices: the outer QEMU's edu and e1000e, through sysfs ------
+	E= N=
 	for p in /sys/bus/pci/devices/*; do
-		[ "$(cat $p/vendor):$(cat $p/device)" = 0x1234:0x11e8 ] && E=$(basename $p)
+		case "$(cat $p/vendor):$(cat $p/device)" in
+		0x1234:0x11e8) E=$(basename $p) ;;
+		0x8086:0x10d3) N=$(basename $p) ;;
+		esac
 	done
-	say "REAL: edu at ${E:-nowhere}; $(xl dmesg | grep -c 'VT-d.*enabled') VT-d features enabled"
-	xl pci-assignable-add $E; say "REAL: pci-assignable-add rc=$? driver=$(basename $(readlink /sys/bus/pci/devices/$E/driver))"
-	echo "$E@3" > /etc/xen/ptdm.args
-	: > /var/log/ptdm.log
+	say "REAL: edu at ${E:-nowhere}, e1000e at ${N:-nowhere}; $(xl dmesg | grep -c 'VT-d.*enabled') VT-d features enabled"
+	for d in $E $N; do
+		xl pci-assignable-add $d
+		say "REAL: pci-assignable-add $d rc=$? driver=$(basename $(readlink /sys/bus/pci/devices/$d/driver))"
+	done
+	printf '%s@3\n%s@4\n' $E $N > /etc/xen/ptdm.args
+	: > /var/log/ptdm-1.log; : > /var/log/ptdm-2.log
 	export PTDM_LOG=debug # ptdm's Xen calls, one line each
-	xl create /etc/xen/hvm-edu.cfg >/tmp/xl-edu.log 2>&1 || { say "REAL: xl create failed"; sed 's/^/XENTEST: REAL-XL: /' /tmp/xl-edu.log; }
+	xl create /etc/xen/hvm-real.cfg >/tmp/xl-real.log 2>&1 || { say "REAL: xl create failed"; sed 's/^/XENTEST: REAL-XL: /' /tmp/xl-real.log; }
 	i=0
-	while [ $i -lt 600 ] && ! xl dmesg | grep -q "edubios: done"; do sleep 0.1; i=$((i+1)); done
-	xl dmesg | grep -E "\(d[0-9]+\) (pci dev|edubios)" | sed 's/^/XENTEST: REAL-LOG: /'
+	while [ $i -lt 900 ] && ! xl dmesg | grep -q "guestbios: done"; do sleep 0.1; i=$((i+1)); done
+	xl dmesg | grep -E "\(d[0-9]+\) (pci dev|guestbios|edu|nic)" | sed 's/^/XENTEST: REAL-LOG: /'
 	xl dmesg | grep -iE "dmar|iommu.*fault|fault.*iommu" | tail -5 | sed 's/^/XENTEST: REAL-XEN: /'
-	if ! xl dmesg | grep -q "edubios: msi ok"; then
+	if xl dmesg | grep -qE "(guestbios|edu|nic): .*FAILED"; then
 		xl debug-keys M; xl debug-keys i
 		xl dmesg | tail -60 | sed 's/^/XENTEST: REAL-DIAG: /'
-		hexdump -C -s 64 -n 16 /sys/bus/pci/devices/$E/config | sed 's/^/XENTEST: REAL-DIAG: edu MSI cap: /'
 	fi
-	xl destroy hvmedu 2>/dev/null
+	xl destroy hvmreal 2>/dev/null
 	i=0; while [ $i -lt 50 ] && pidof ptdm >/dev/null; do sleep 0.1; i=$((i+1)); done
 	pidof ptdm >/dev/null && say "REAL: ptdm still running"
-	sed 's/^/XENTEST: REAL-PTDM: /' /var/log/ptdm.log
-	xl pci-assignable-remove $E; say "REAL: pci-assignable-remove rc=$?"
+	sed 's/^/XENTEST: REAL-PTDM1: /' /var/log/ptdm-1.log
+	sed 's/^/XENTEST: REAL-PTDM2: /' /var/log/ptdm-2.log
+	for d in $E $N; do xl pci-assignable-remove $d; say "REAL: pci-assignable-remove $d rc=$?"; done
 	say "END"
 	sync
 	reboot -f
@@ -54,7 +60,7 @@ say "unknown domain: rc=$? $(tail -1 /tmp/nodom.err)"
 
 # -- HVM: hvmloader and SeaBIOS enumerate the device ---------------------
 echo "$IMG --dump-guest /tmp/hvm-guest.txt" > /etc/xen/ptdm.args
-: > /var/log/ptdm.log
+: > /var/log/ptdm-1.log
 say "HVM: xl create at $(t)s"
 xl create /etc/xen/hvm.cfg >/tmp/xl-hvm.log 2>&1 || { say "HVM: xl create failed"; cat /tmp/xl-hvm.log; }
 i=0
@@ -62,7 +68,7 @@ while [ $i -lt 300 ] && ! xl dmesg | grep -qE "\(d[0-9]+\) (Booting from|No boot
 xl dmesg | grep -E "\(d[0-9]+\) " | sed 's/^/XENTEST: HVM-LOG: /'
 xl destroy hvm1 2>/dev/null
 i=0; while [ $i -lt 50 ] && pidof ptdm >/dev/null; do sleep 0.1; i=$((i+1)); done
-sed 's/^/XENTEST: HVM-PTDM: /' /var/log/ptdm.log
+sed 's/^/XENTEST: HVM-PTDM: /' /var/log/ptdm-1.log
 head -17 /tmp/hvm-guest.txt | sed 's/^/XENTEST: HVM-DUMP-GUEST: /'
 say "HVM: done at $(t)s"
 

@@ -5,12 +5,13 @@
  * libxl starts it (device_model_override) with QEMU's arguments.  It
  * listens on every "-chardev socket,...,path=P,server=on" socket and
  * answers QMP there the least libxl accepts (greeting, qmp_capabilities,
- * query-chardev -> [], anything else -> {}); starts
- *   ptdm serve $(cat /etc/xen/ptdm.args) --xen-domid N
- * waits for its "ptdm: ready" line, and only then reports the device model
- * "running" in xenstore, as QEMU does once its ioreq server is up.  It
- * stays until libxl kills it (SIGTERM/SIGHUP/SIGINT are passed to ptdm)
- * or ptdm ends.  ptdm's stderr goes to /var/log/ptdm.log.
+ * query-chardev -> [], anything else -> {}); starts, for each line K of
+ * /etc/xen/ptdm.args, one
+ *   ptdm serve LINE --xen-domid N          (stderr to /var/log/ptdm-K.log)
+ * - one ioreq server per device - waits for each "ptdm: ready" line, and
+ * only then reports the device model "running" in xenstore, as QEMU does
+ * once its ioreq server is up.  It stays until libxl kills it
+ * (SIGTERM/SIGHUP/SIGINT are passed on) or every ptdm has ended.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,13 +26,16 @@
 #include <unistd.h>
 
 #define MAXFD 16
+#define MAXDEV 8
 
-static pid_t ptdm = -1;
+static pid_t ptdm[MAXDEV];
+static int nptdm;
 
 static void on_signal(int sig)
 {
-	if (ptdm > 0)
-		kill(ptdm, SIGTERM);
+	for (int i = 0; i < nptdm; i++)
+		if (ptdm[i] > 0)
+			kill(ptdm[i], SIGTERM);
 	_exit(0);
 }
 
@@ -76,38 +80,49 @@ static void answer(int fd, const char *cmd)
 	say(fd, out);
 }
 
-/* Start ptdm and wait for it to say it is ready. */
-static void start_ptdm(const char *domid)
+/* Start one ptdm and wait for it to say it is ready. */
+static void start_ptdm(const char *args, const char *domid)
 {
-	char args[4096] = "", cmd[4300], line[256];
-	FILE *f = fopen("/etc/xen/ptdm.args", "r");
+	char cmd[4300], line[256];
 	FILE *out;
 	int p[2];
 
-	if (!f || !fgets(args, sizeof(args), f)) {
-		fprintf(stderr, "fakedm: /etc/xen/ptdm.args is missing\n");
-		exit(1);
-	}
-	fclose(f);
-	args[strcspn(args, "\n")] = 0;
 	snprintf(cmd, sizeof(cmd), "exec /bin/ptdm serve %s --xen-domid %s "
-		 "2>>/var/log/ptdm.log", args, domid);
+		 "2>>/var/log/ptdm-%d.log", args, domid, nptdm + 1);
 	if (pipe(p))
 		exit(1);
-	ptdm = fork();
-	if (ptdm == 0) {
+	ptdm[nptdm] = fork();
+	if (ptdm[nptdm] == 0) {
 		dup2(p[1], 1);
 		close(p[0]);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
+	nptdm++;
 	close(p[1]);
 	out = fdopen(p[0], "r");
 	while (fgets(line, sizeof(line), out))
 		if (!strncmp(line, "ptdm: ready", 11))
 			return;
-	fprintf(stderr, "fakedm: ptdm ended before it was ready\n");
+	fprintf(stderr, "fakedm: ptdm %s ended before it was ready\n", args);
 	exit(1);
+}
+
+static void start_all(const char *domid)
+{
+	char args[4096];
+	FILE *f = fopen("/etc/xen/ptdm.args", "r");
+
+	if (!f) {
+		fprintf(stderr, "fakedm: /etc/xen/ptdm.args is missing\n");
+		exit(1);
+	}
+	while (nptdm < MAXDEV && fgets(args, sizeof(args), f)) {
+		args[strcspn(args, "\n")] = 0;
+		if (args[0])
+			start_ptdm(args, domid);
+	}
+	fclose(f);
 }
 
 int main(int argc, char **argv)
@@ -138,7 +153,7 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	start_ptdm(domid);
+	start_all(domid);
 	snprintf(cmd, sizeof(cmd), "xenstore-write "
 		 "/local/domain/0/device-model/%s/state running", domid);
 	if (system(cmd))
@@ -147,10 +162,15 @@ int main(int argc, char **argv)
 		pf[i] = (struct pollfd){ .fd = lfd[i], .events = POLLIN };
 	n = nl;
 	for (;;) {
-		int st;
+		int st, live = 0;
 
-		if (waitpid(ptdm, &st, WNOHANG) == ptdm)
-			return 0; /* ptdm is gone: so is the guest's device */
+		for (int i = 0; i < nptdm; i++) {
+			if (ptdm[i] > 0 && waitpid(ptdm[i], &st, WNOHANG) == ptdm[i])
+				ptdm[i] = -1;
+			live += ptdm[i] > 0;
+		}
+		if (!live)
+			return 0; /* every ptdm is gone: so are the devices */
 		if (poll(pf, n, 500) <= 0)
 			continue;
 		for (int i = 0; i < n; i++) {

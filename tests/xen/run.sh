@@ -15,7 +15,7 @@
 # (behind QEMU's emulated VT-d, which Xen drives) to an HVM guest: ptdm in
 # dom0 opens it through sysfs, assigns it to the guest's IOMMU context, has
 # Xen map BAR0 into the guest's p2m and bind its INTx as a pirq;
-# tests/xen/edubios.S, run by hvmloader as the guest's BIOS, checks edu's
+# tests/xen/guestbios.S, run by hvmloader as the guest's BIOS, checks edu's
 # liveness and factorial registers through the mapping (no ioreqs) and a
 # DMA from guest RAM to edu and back.
 #
@@ -106,9 +106,9 @@ cp /usr/share/seabios/bios-256k.bin "$d/usr/share/seabios/"
 cp /usr/share/misc/pci.ids "$d/usr/share/misc/" 2>/dev/null || true
 cp "$img_src.lspci-x4.txt" "$d/images/dev.lspci-x4.txt"
 cp "$img_src.lspci-vvv.txt" "$d/images/dev.lspci-vvv.txt"
-cp "$here/hvm.cfg" "$here/pvh.cfg" "$here/hvm-edu.cfg" "$d/etc/xen/"
-as --32 -o "$work/edubios.o" "$here/edubios.S"
-ld -m elf_i386 -Ttext=0 -e _start --oformat binary -o "$d/etc/xen/edubios.bin" "$work/edubios.o"
+cp "$here/hvm.cfg" "$here/pvh.cfg" "$here/hvm-real.cfg" "$d/etc/xen/"
+as --32 -o "$work/guestbios.o" "$here/guestbios.S"
+ld -m elf_i386 -Ttext=0 -e _start --oformat binary -o "$d/etc/xen/guestbios.bin" "$work/guestbios.o"
 cp "$mods/vmlinuz" "$d/boot/guest-vmlinuz"; cp "$work/guest.cpio.gz" "$d/boot/"
 cp "$here/dom0-init.sh" "$d/init"; chmod 755 "$d/init"
 export LD_LIBRARY_PATH=$xc/root/usr/lib/x86_64-linux-gnu
@@ -125,7 +125,8 @@ mkdir -p "$d/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$d/lib64/"
 # ---- boot: Xen, dom0, both guests ------------------------------------------
 log=$work/serial.log
 extra=()
-[ "$scenario" = real ] && extra=(-device intel-iommu,intremap=on -device edu)
+[ "$scenario" = real ] && extra=(-device intel-iommu,intremap=on -device edu,addr=02.0
+	-netdev hubport,id=n0,hubid=0 -device e1000e,netdev=n0,addr=03.0)
 echo "run.sh: booting Xen under QEMU TCG ($scenario scenario)" >&2
 start=$(date +%s)
 timeout 400 qemu-system-x86_64 -accel tcg -machine q35 -cpu max,-smap -m 1G -smp 2 \
@@ -151,16 +152,21 @@ line() { grep -E "$1" "$log.txt" | head -1 | sed 's/^.*XENTEST: //'; }
 has "XENTEST: dom0 up.*virt_caps.*hvm"; check $? "dom0 up with HVM: $(line 'XENTEST: dom0 up')"
 
 if [ "$scenario" = real ]; then
-	has "REAL: edu at 0000:.* [1-9] VT-d features enabled"; check $? "Xen drives QEMU's emulated VT-d: $(line 'REAL: edu at')"
-	has "REAL: pci-assignable-add rc=0 driver=pciback"; check $? "edu handed to pciback: $(line 'pci-assignable-add')"
+	has "REAL: edu at 0000:.*, e1000e at 0000:.* [1-9] VT-d features enabled"; check $? "Xen drives QEMU's emulated VT-d: $(line 'REAL: edu at')"
+	[ "$(grep -c 'REAL: pci-assignable-add .* rc=0 driver=pciback' "$log.txt")" = 2 ]; check $? "edu and e1000e handed to pciback"
 	has "\(d[0-9]+\) pci dev 03:0 bar 10 size 000100000"; check $? "HVM: hvmloader sized edu's 1 MiB BAR0 through ptdm"
-	has "edubios: liveness ok"; check $? "HVM: edu's liveness register through the p2m mapping"
-	has "edubios: factorial ok"; check $? "HVM: edu's factorial through the p2m mapping"
-	has "edubios: dma ok"; check $? "HVM: edu DMA from guest RAM and back through the guest's IOMMU context"
-	has "edubios: msi ok"; check $? "HVM: edu's MSI, bound by ptdm as a pirq, arrives on the guest's vector 0x40"
-	has "REAL-PTDM: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config, 0 port, 0 mmio.* 0 refused"; check $? "no BAR access trapped: the device was mapped, not emulated ($(line 'REAL-PTDM: ptdm serve: [0-9]+ ioreqs'))"
-	! grep -q "REAL-PTDM: ptdm: warning" "$log.txt"; check $? "no Xen call ptdm made failed"
-	has "REAL: pci-assignable-remove rc=0"; check $? "edu back to dom0 after the guest and ptdm are gone"
+	[ "$(grep -oE '\(d[0-9]+\) pci dev 04:0 bar (10|14|18|1c) size' "$log.txt" | sort -u | wc -l)" = 4 ]; check $? "HVM: hvmloader sized e1000e's 4 BARs through the second ptdm"
+	has "edu: liveness ok"; check $? "edu: liveness register through the p2m mapping"
+	has "edu: factorial ok"; check $? "edu: factorial through the p2m mapping"
+	has "edu: dma ok"; check $? "edu: DMA from guest RAM and back through the guest's IOMMU context"
+	has "edu: msi ok"; check $? "edu: its MSI, bound by ptdm as a pirq, arrives on the guest's vector 0x40"
+	has "REAL-PTDM1: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config, 0 port, 0 mmio.* 0 refused"; check $? "edu: no BAR access trapped, the device was mapped ($(line 'REAL-PTDM1: ptdm serve: [0-9]+ ioreqs'))"
+	has "nic: registers ok"; check $? "e1000e: a register through BAR0's p2m mapping"
+	has "REAL-PTDM2: ptdm: debug: xen: BAR3 mapped .* on: ok"; check $? "e1000e: BAR3 mapped around its MSI-X table and PBA pages"
+	has "nic: msi-x ok"; check $? "e1000e: the MSI-X entry written into ptdm's trapped table, bound as a pirq, arrives on vector 0x41"
+	has "REAL-PTDM2: ptdm serve: [1-9][0-9]* ioreqs \([1-9][0-9]* config, 0 port, 4 mmio.* 0 refused"; check $? "e1000e: only the 4 table writes were trapped ($(line 'REAL-PTDM2: ptdm serve: [0-9]+ ioreqs'))"
+	! grep -q "REAL-PTDM[12]: ptdm: warning" "$log.txt"; check $? "no Xen call ptdm made failed"
+	[ "$(grep -c 'REAL: pci-assignable-remove .* rc=0' "$log.txt")" = 2 ]; check $? "both devices back to dom0 after the guest and ptdm are gone"
 	has "XENTEST: END"; check $? "the dom0 script ran to its end"
 else
 has "XENTEST: unknown domain: rc=1 .*domain 77"; check $? "unknown domain refused: $(line 'unknown domain')"
@@ -209,7 +215,6 @@ hcmd=$(sed -n 's/.*XENTEST: DUMP-HOST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt"
 gcmd=$(sed -n 's/.*XENTEST: DUMP-GUEST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
 [ -n "$hcmd" ] && [ $((0x$hcmd & 3)) = 3 ] && [ $((0x$gcmd & 2)) = 0 ]; check $? "PVH: the guest's decode-off write stayed virtual (guest COMMAND low byte $gcmd, device $hcmd)"
 has "PVH: ptdm exited rc=0 after the domain was destroyed"; check $? "PVH: ptdm noticed the domain die and tore down cleanly"
-has "PVH-GUEST: 2 CPUs, clock event xen"; check $? "PVH: both vCPUs up, on Xen's timer: $(line 'PVH-GUEST: [0-9]+ CPUs')"
 has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio.* from 2 vCPUs"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
 has "XENTEST: END"; check $? "the dom0 script ran to its end"
 fi

@@ -1,13 +1,19 @@
 /*
- * edubios.S - a 64 KiB "BIOS" for the HVM guest of tests/xen/run.sh's
+ * guestbios.S - a 64 KiB "BIOS" for the HVM guest of tests/xen/run.sh's
  * real-device scenario (hvmloader loads it so that it ends at 1 MiB and
- * enters it at f000:fff0 after placing the BARs).  It uses the outer
- * QEMU's edu device, which ptdm serves from dom0 at 00:03.0:
+ * enters it at f000:fff0 after placing the BARs).  It uses two devices of
+ * the outer QEMU that two ptdm servers in dom0 pass through.
+ * edu at 00:03.0:
  *   BAR0 from config space (0xcf8/0xcfc: ioreqs to ptdm),
  *   liveness and factorial through BAR0 (Xen's p2m mapping: no ioreqs),
  *   a DMA from guest RAM into edu and back (the guest's IOMMU context),
  *   an MSI: the guest programs edu's MSI capability (ptdm binds a pirq),
  *   edu raises it, Xen delivers it to this guest's vector 0x40.
+ * e1000e at 00:04.0:
+ *   registers through BAR0 (mapped), the MSI-X table entry written
+ *   through BAR3's table page (trapped: ptdm's emulated table), MSI-X
+ *   enabled; the NIC's RXQ0 cause then arrives on vector 0x41 (a pirq
+ *   for MSI-X entry 0, bound by ptdm).
  * Each result is a line on Xen's debug port 0xe9 ("(dN) edubios: ...").
  * Build: as --32; ld -m elf_i386 -Ttext=0 -e _start --oformat binary.
  */
@@ -31,23 +37,17 @@ pm32:	mov	$0x10, %ax
 	mov	$(m_start + 0xf0000), %esi
 	call	puts
 	/* BAR0 of 00:03.0 */
-	mov	$0x80001810, %eax
-	mov	$0xcf8, %dx
-	outl	%eax, %dx
-	mov	$0xcfc, %dx
-	inl	%dx, %eax
+	mov	$0x1810, %edi
+	call	cfg_rd
 	and	$0xfffffff0, %eax
 	mov	%eax, %ebx
 	test	%ebx, %ebx
 	jz	nobar
 	/* memory decode and bus mastering on */
-	mov	$0x80001804, %eax
-	mov	$0xcf8, %dx
-	outl	%eax, %dx
-	mov	$0xcfc, %dx
-	inw	%dx, %ax
-	or	$0x6, %ax
-	outw	%ax, %dx
+	mov	$0x1804, %edi
+	call	cfg_rd
+	or	$0x6, %eax
+	call	cfg_wr
 
 	/* liveness: edu answers the complement */
 	movl	$0x12345678, 4(%ebx)
@@ -103,27 +103,29 @@ pm32:	mov	$0x10, %ax
 	mov	$(0x60000 + 0x40 * 8), %edi
 	mov	$(on_msi + 0xf0000), %eax
 	call	gate
+	mov	$(on_msix + 0xf0000), %eax	/* 0x41, the next gate */
+	call	gate
 	lidtl	(idtdesc + 0xf0000)
 	mov	$0xff, %al		/* legacy PIC: all masked */
 	outb	%al, $0x21
 	outb	%al, $0xa1
 	movl	$0x1ff, 0xfee000f0	/* local APIC on, spurious vector 0xff */
 	/* edu's MSI capability (at 0x40): APIC 0, vector 0x40, enable */
-	mov	$0x40, %edi
+	mov	$0x1840, %edi
 	call	cfg_rd
 	mov	$(m_nomsi + 0xf0000), %esi
 	cmp	$0x05, %al
 	jne	13f
-	mov	$0x44, %edi
+	mov	$0x1844, %edi
 	mov	$0xfee00000, %eax
 	call	cfg_wr
-	mov	$0x48, %edi
+	mov	$0x1848, %edi
 	xor	%eax, %eax
 	call	cfg_wr
-	mov	$0x4c, %edi
+	mov	$0x184c, %edi
 	mov	$0x40, %eax
 	call	cfg_wr
-	mov	$0x40, %edi
+	mov	$0x1840, %edi
 	call	cfg_rd
 	or	$0x10000, %eax		/* Message Control: MSI Enable */
 	call	cfg_wr
@@ -139,6 +141,58 @@ pm32:	mov	$0x10, %ax
 14:	mov	$(m_msi_ok + 0xf0000), %esi
 13:	cli
 	movl	$1, 0x64(%ebx)		/* edu: acknowledge */
+	call	puts
+
+	/* ---- e1000e at 00:04.0: BAR0 registers, BAR3 MSI-X ---- */
+nic:	mov	$0x2010, %edi
+	call	cfg_rd
+	and	$0xfffffff0, %eax
+	mov	%eax, %ebx
+	mov	$0x201c, %edi
+	call	cfg_rd
+	and	$0xfffffff0, %eax
+	mov	%eax, %ebp
+	mov	$(m_nic_nobar + 0xf0000), %esi
+	test	%ebx, %ebx
+	jz	23f
+	test	%ebp, %ebp
+	jz	23f
+	mov	$0x2004, %edi		/* memory decode, bus master */
+	call	cfg_rd
+	or	$0x6, %eax
+	call	cfg_wr
+	/* a register through the mapping: IVAR, RXQ0 -> MSI-X vector 0 */
+	movl	$0x8, 0xe4(%ebx)
+	mov	$(m_nic_reg_ok + 0xf0000), %esi
+	cmpl	$0x8, 0xe4(%ebx)
+	je	20f
+	mov	$(m_nic_reg_bad + 0xf0000), %esi
+20:	call	puts
+	/* MSI-X table entry 0 (the trapped page): APIC 0, vector 0x41 */
+	movl	$0xfee00000, 0(%ebp)
+	movl	$0, 4(%ebp)
+	movl	$0x41, 8(%ebp)
+	movl	$0, 12(%ebp)
+	mov	$0x20a0, %edi		/* MSI-X capability at 0xa0 */
+	call	cfg_rd
+	mov	$(m_nic_nomsix + 0xf0000), %esi
+	cmp	$0x11, %al
+	jne	23f
+	or	$0x80000000, %eax	/* Message Control: MSI-X Enable */
+	and	$0xbfffffff, %eax	/* and no Function Mask */
+	call	cfg_wr
+	movl	$0x00100000, 0xd0(%ebx)	/* IMS: RXQ0 */
+	movl	$0, 0x7104
+	sti
+	movl	$0x00100000, 0xc8(%ebx)	/* ICS: raise RXQ0 */
+	mov	$200000000, %ecx
+21:	cmpl	$1, 0x7104
+	je	22f
+	loop	21b
+	mov	$(m_nic_msix_bad + 0xf0000), %esi
+	jmp	23f
+22:	mov	$(m_nic_msix_ok + 0xf0000), %esi
+23:	cli
 	call	puts
 
 done:	mov	$(m_done + 0xf0000), %esi
@@ -163,9 +217,9 @@ gate:	mov	%eax, %edx
 	add	$8, %edi
 	ret
 
-/* config dword of 00:03.0 at register %edi: read into / write from %eax */
+/* config dword at %edi = dev << 11 | reg: read into / write from %eax */
 cfg_rd:	push	%eax
-	lea	0x80001800(%edi), %eax
+	lea	0x80000000(%edi), %eax
 	mov	$0xcf8, %dx
 	outl	%eax, %dx
 	pop	%eax
@@ -173,7 +227,7 @@ cfg_rd:	push	%eax
 	inl	%dx, %eax
 	ret
 cfg_wr:	push	%eax
-	lea	0x80001800(%edi), %eax
+	lea	0x80000000(%edi), %eax
 	mov	$0xcf8, %dx
 	outl	%eax, %dx
 	pop	%eax
@@ -182,6 +236,9 @@ cfg_wr:	push	%eax
 	ret
 
 on_msi:	movl	$1, 0x7100
+	jmp	ignore
+on_msix:
+	movl	$1, 0x7104
 ignore:	movl	$0, 0xfee000b0		/* EOI */
 	iret
 
@@ -210,18 +267,24 @@ gdtdesc:
 idtdesc:
 	.word	256 * 8 - 1
 	.long	0x60000
-m_start:	.asciz "edubios: start\n"
-m_nobar:	.asciz "edubios: BAR0 not assigned\n"
-m_live_ok:	.asciz "edubios: liveness ok\n"
-m_live_bad:	.asciz "edubios: liveness FAILED\n"
-m_fact_ok:	.asciz "edubios: factorial ok\n"
-m_fact_bad:	.asciz "edubios: factorial FAILED\n"
-m_dma_ok:	.asciz "edubios: dma ok\n"
-m_dma_bad:	.asciz "edubios: dma FAILED\n"
-m_nomsi:	.asciz "edubios: no MSI capability at 0x40\n"
-m_msi_ok:	.asciz "edubios: msi ok\n"
-m_msi_bad:	.asciz "edubios: msi FAILED\n"
-m_done:		.asciz "edubios: done\n"
+m_start:	.asciz "guestbios: start\n"
+m_nobar:	.asciz "edu: BAR0 not assigned\n"
+m_live_ok:	.asciz "edu: liveness ok\n"
+m_live_bad:	.asciz "edu: liveness FAILED\n"
+m_fact_ok:	.asciz "edu: factorial ok\n"
+m_fact_bad:	.asciz "edu: factorial FAILED\n"
+m_dma_ok:	.asciz "edu: dma ok\n"
+m_dma_bad:	.asciz "edu: dma FAILED\n"
+m_nomsi:	.asciz "edu: no MSI capability at 0x40\n"
+m_msi_ok:	.asciz "edu: msi ok\n"
+m_msi_bad:	.asciz "edu: msi FAILED\n"
+m_nic_nobar:	.asciz "nic: BARs not assigned\n"
+m_nic_reg_ok:	.asciz "nic: registers ok\n"
+m_nic_reg_bad:	.asciz "nic: registers FAILED\n"
+m_nic_nomsix:	.asciz "nic: no MSI-X capability at 0xa0\n"
+m_nic_msix_ok:	.asciz "nic: msi-x ok\n"
+m_nic_msix_bad:	.asciz "nic: msi-x FAILED\n"
+m_done:		.asciz "guestbios: done\n"
 
 	.code16
 	.org	0xfff0
