@@ -147,8 +147,7 @@ static void pending_set(struct ptdm_owner *o, unsigned v, bool on)
 		ptdm_msix_set_pending(o->dev, v, on);
 }
 
-static void deliver(struct ptdm_owner *o, unsigned vec,
-		    const struct ptdm_owner_vec *v)
+static void deliver(struct ptdm_owner *o, const struct ptdm_owner_vec *v)
 {
 	int rc;
 
@@ -164,7 +163,6 @@ static void deliver(struct ptdm_owner *o, unsigned vec,
 		warn(o, "delivering an interrupt", rc);
 	else
 		o->st.delivered++;
-	(void)vec;
 }
 
 /* One host vector fired. */
@@ -187,7 +185,7 @@ static void fired(struct ptdm_owner *o, unsigned vec)
 		pending_set(o, vec, true);
 		return;
 	}
-	deliver(o, vec, &v);
+	deliver(o, &v);
 }
 
 /* Pending vectors the guest has unmasked go out now. */
@@ -200,7 +198,7 @@ static void flush_pending(struct ptdm_owner *o)
 		    v.masked)
 			continue;
 		pending_set(o, i, false);
-		deliver(o, i, &v);
+		deliver(o, &v);
 	}
 }
 

@@ -70,7 +70,8 @@ static void unmap_ram(struct mpq_conn *c)
 		/* out of the IOMMU before the memory goes */
 		if (c->ram[i].iommu &&
 		    vfio_dma_unmap(h, c->ram[i].gpa, c->ram[i].size, &err))
-			ptdm_log(PTDM_LOG_WARN, "mpqemu: %s", err.msg);
+			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: %s",
+					     err.msg);
 		if (c->ram[i].map)
 			munmap(c->ram[i].map, c->ram[i].size);
 	}
