@@ -1,0 +1,268 @@
+/*
+ * vfu_region.c - vfio-user device, region and region-access commands:
+ * DEVICE_GET_INFO, GET_REGION_INFO (with the sparse-mmap areas around the
+ * MSI-X table and PBA), REGION_READ/WRITE, REGION_WRITE_MULTI,
+ * GET_REGION_IO_FDS and DEVICE_RESET.  Regions follow VFIO's PCI layout:
+ * 0-5 BARs, 6 ROM, 7 config, 8 VGA.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "front/vfu_priv.h"
+
+int vfu_h_device_info(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_device_info r = {
+		.argsz = sizeof(r),
+		.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET,
+		.num_regions = NUM_REGIONS,
+		.num_irqs = VFU_NUM_IRQ_INDEX,
+	};
+	uint32_t argsz;
+
+	memcpy(&argsz, m->p, 4);
+	if (argsz < sizeof(r))
+		return -EINVAL;
+	memcpy(m->r, &r, sizeof(r));
+	m->rlen = sizeof(r);
+	return 0;
+}
+
+static uint64_t region_size(struct vfu_conn *c, unsigned index)
+{
+	struct ptdm_bar_info b;
+
+	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
+		return ptdm_cfg_size(c->dev);
+	if (index > VFIO_PCI_ROM_REGION_INDEX)
+		return 0;
+	ptdm_dev_bar(c->dev, (int)index, &b);
+	if (b.kind == HOST_BAR_NONE || b.kind == HOST_BAR_MEM64_HI ||
+	    !b.size_known)
+		return 0;
+	return b.size;
+}
+
+/* Mappable parts of a BAR: everything but the MSI-X table and PBA pages. */
+static unsigned sparse_areas(struct vfu_conn *c, unsigned bar, uint64_t size,
+			     struct vfio_region_sparse_mmap_area *a)
+{
+	struct ptdm_msix_info mi;
+	uint64_t hole[2][2];
+	unsigned nh = 0, n = 0;
+	uint64_t at = 0;
+
+	ptdm_msix_get(c->dev, &mi);
+	if (!mi.present)
+		return 0;
+	if ((unsigned)mi.table_bar == bar) {
+		hole[nh][0] = mi.table_off & ~(uint64_t)(PAGE - 1);
+		hole[nh][1] = ((uint64_t)mi.table_off + 16ull * mi.nvec + PAGE - 1) &
+			      ~(uint64_t)(PAGE - 1);
+		nh++;
+	}
+	if ((unsigned)mi.pba_bar == bar) {
+		hole[nh][0] = mi.pba_off & ~(uint64_t)(PAGE - 1);
+		hole[nh][1] = ((uint64_t)mi.pba_off + (mi.nvec + 63) / 64 * 8 +
+			       PAGE - 1) & ~(uint64_t)(PAGE - 1);
+		nh++;
+	}
+	if (!nh)
+		return 0;
+	if (nh == 2 && hole[1][0] < hole[0][0]) {
+		uint64_t t0 = hole[0][0], t1 = hole[0][1];
+
+		hole[0][0] = hole[1][0];
+		hole[0][1] = hole[1][1];
+		hole[1][0] = t0;
+		hole[1][1] = t1;
+	}
+	for (unsigned i = 0; i < nh; i++) {
+		if (hole[i][0] > at) {
+			a[n].offset = at;
+			a[n].size = hole[i][0] - at;
+			n++;
+		}
+		if (hole[i][1] > at)
+			at = hole[i][1];
+	}
+	if (at < size) {
+		a[n].offset = at;
+		a[n].size = size - at;
+		n++;
+	}
+	return n ? n : MAX_SPARSE + 1; /* all holes: nothing mappable */
+}
+
+int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_region_info q, r;
+	struct vfio_region_sparse_mmap_area areas[MAX_SPARSE];
+	struct vfio_region_info_cap_sparse_mmap cap;
+	struct ptdm_bar_info b;
+	unsigned nareas = 0;
+	uint32_t need = sizeof(r);
+	uint64_t off = 0;
+	int fd = -1;
+
+	memcpy(&q, m->p, sizeof(q));
+	if (q.index >= NUM_REGIONS || q.argsz < sizeof(r))
+		return -EINVAL;
+	r = (struct vfu_region_info){ .argsz = sizeof(r), .index = q.index,
+				      .size = region_size(c, q.index) };
+	if (q.index == VFIO_PCI_CONFIG_REGION_INDEX) {
+		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	} else if (r.size && q.index == VFIO_PCI_ROM_REGION_INDEX) {
+		r.flags = VFIO_REGION_INFO_FLAG_READ;
+	} else if (r.size) {
+		struct host_dev *h = ptdm_dev_host(c->dev);
+
+		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+		ptdm_dev_bar(c->dev, (int)q.index, &b);
+		if (b.kind != HOST_BAR_IO && h->ops->bar_fd && c->peer_max_fds)
+			fd = h->ops->bar_fd(h, (int)q.index, &off);
+		if (fd >= 0) {
+			nareas = sparse_areas(c, q.index, r.size, areas);
+			if (nareas > MAX_SPARSE) {
+				fd = -1; /* the table fills the BAR */
+				nareas = 0;
+			}
+		}
+		if (fd >= 0) {
+			r.flags |= VFIO_REGION_INFO_FLAG_MMAP;
+			r.offset = off;
+		}
+	}
+	if (nareas) {
+		r.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		need += (uint32_t)(sizeof(cap) + nareas * sizeof(areas[0]));
+	}
+	r.argsz = need;
+	if (q.argsz < need) {
+		/* too small: say how much is needed, send no fd */
+		memcpy(m->r, &r, sizeof(r));
+		m->rlen = sizeof(r);
+		return 0;
+	}
+	if (nareas) {
+		r.cap_offset = sizeof(r);
+		memset(&cap, 0, sizeof(cap));
+		cap.header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
+		cap.header.version = 1;
+		cap.nr_areas = nareas;
+		memcpy(m->r + sizeof(r), &cap, sizeof(cap));
+		memcpy(m->r + sizeof(r) + sizeof(cap), areas,
+		       nareas * sizeof(areas[0]));
+	}
+	memcpy(m->r, &r, sizeof(r));
+	m->rlen = need;
+	m->rfd = fd;
+	return 0;
+}
+
+static int region_rw(struct vfu_conn *c, unsigned region, uint64_t off,
+		     uint8_t *buf, uint32_t count, bool write)
+{
+	uint64_t size = region_size(c, region);
+
+	if (region >= NUM_REGIONS || !count || off > size || count > size - off)
+		return -EINVAL;
+	if (region == VFIO_PCI_CONFIG_REGION_INDEX)
+		return ptdm_cfg_rw(c->dev, (unsigned)off, buf, count, write);
+	if (region == VFIO_PCI_ROM_REGION_INDEX && write)
+		return -EINVAL;
+	while (count) {
+		/* small pieces keep MSI-X table accesses exact */
+		uint32_t n = count > 4096 ? 4096 : count;
+		int rc = ptdm_bar_rw(c->dev, (int)region, off, buf, n, write);
+
+		if (rc)
+			return rc;
+		off += n;
+		buf += n;
+		count -= n;
+	}
+	return 0;
+}
+
+int vfu_h_region_read(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_region_rw q;
+	int rc;
+
+	memcpy(&q, m->p, sizeof(q));
+	if (q.count > VFU_SERVER_MAX_XFER)
+		return -E2BIG;
+	rc = region_rw(c, q.region, q.offset, m->r + sizeof(q), q.count, false);
+	if (rc)
+		return rc;
+	memcpy(m->r, &q, sizeof(q));
+	m->rlen = (uint32_t)sizeof(q) + q.count;
+	return 0;
+}
+
+int vfu_h_region_write(struct vfu_conn *c, struct msg *m)
+{
+	struct vfu_region_rw q;
+	int rc;
+
+	memcpy(&q, m->p, sizeof(q));
+	if (q.count != m->len - sizeof(q))
+		return -EINVAL;
+	rc = region_rw(c, q.region, q.offset, m->p + sizeof(q), q.count, true);
+	if (rc)
+		return rc;
+	memcpy(m->r, &q, sizeof(q));
+	m->rlen = sizeof(q);
+	return 0;
+}
+
+int vfu_h_write_multi(struct vfu_conn *c, struct msg *m)
+{
+	uint64_t n;
+
+	memcpy(&n, m->p, 8);
+	if (!n || n > (m->len - 8) / sizeof(struct vfu_write_multi_entry) ||
+	    m->len != 8 + n * sizeof(struct vfu_write_multi_entry))
+		return -EINVAL;
+	for (uint64_t i = 0; i < n; i++) {
+		struct vfu_write_multi_entry e;
+		int rc;
+
+		memcpy(&e, m->p + 8 + i * sizeof(e), sizeof(e));
+		if (!e.count || e.count > VFU_WRITE_MULTI_DATA)
+			return -EINVAL;
+		rc = region_rw(c, e.region, e.offset, e.data, e.count, true);
+		if (rc)
+			return rc;
+	}
+	memcpy(m->r, &n, 8);
+	m->rlen = 8;
+	return 0;
+}
+
+int vfu_h_reset(struct vfu_conn *c, struct msg *m)
+{
+	/* also the way out of the migration ERROR state */
+	vfu_mig_drop(c);
+	c->mig_state = VFIO_DEVICE_STATE_RUNNING;
+	return ptdm_dev_reset(c->dev);
+}
+
+int vfu_h_io_fds(struct vfu_conn *c, struct msg *m)
+{
+	uint32_t q[4];
+
+	memcpy(q, m->p, sizeof(q));
+	if (q[2] >= NUM_REGIONS || q[0] < sizeof(q))
+		return -EINVAL;
+	/* no ioeventfds offered: count 0 */
+	q[0] = sizeof(q);
+	q[1] = 0;
+	q[3] = 0;
+	memcpy(m->r, q, sizeof(q));
+	m->rlen = sizeof(q);
+	return 0;
+}
