@@ -115,6 +115,38 @@ struct ptdm_bar_info {
 void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out);
 
 /*
+ * Trapped ranges: the parts of a BAR the core must see every access to
+ * (the MSI-X table and PBA, device quirk windows).  A VMM or backend maps
+ * the rest of a memory BAR straight into the guest and traps these.
+ * Ranges are sorted, merged (touching ones too) and page aligned to the
+ * host's page size: the start is a page boundary, the end a page boundary
+ * or the end of the BAR when the BAR is smaller.  why is an OR of
+ * PTDM_TRAP_* saying which sources fall in the range.
+ */
+#define PTDM_TRAP_MSIX_TABLE 0x1u
+#define PTDM_TRAP_MSIX_PBA 0x2u
+#define PTDM_TRAP_QUIRK 0x4u
+#define PTDM_MAX_TRAPPED 16 /* never more ranges than this in one BAR */
+
+struct ptdm_range {
+	uint64_t off, len; /* offset in the BAR, bytes */
+	unsigned why;      /* PTDM_TRAP_* */
+};
+
+/*
+ * The trapped ranges of BAR bar (0..5, PTDM_ROM_INDEX): writes at most max
+ * of them to out and returns how many there are (0: map the whole BAR), or
+ * -EINVAL for a bad bar.
+ */
+int ptdm_dev_trapped(const struct ptdm_dev *d, int bar, struct ptdm_range *out,
+		     unsigned max);
+/* Does [off, off+len) of BAR bar touch a trapped range? */
+bool ptdm_dev_is_trapped(const struct ptdm_dev *d, int bar, uint64_t off,
+			 uint64_t len);
+/* The host page size trapped ranges are rounded to (4096 by default). */
+unsigned ptdm_dev_page_size(const struct ptdm_dev *d);
+
+/*
  * Trapped access to BAR bar at offset off: the MSI-X table and PBA are
  * emulated (4/8-byte aligned only; out of range writes dropped, XSA-164),
  * everything else goes to the host backend.

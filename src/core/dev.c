@@ -124,6 +124,12 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	    h->cfg_size != PTDM_CFG_SPACE_SIZE)
 		return ptdm_errf(err, -EINVAL, "%s: config size %u", h->name,
 				 h->cfg_size);
+	if (h->page_size && (h->page_size < DEV_DEFAULT_PAGE ||
+			     h->page_size > DEV_MAX_PAGE ||
+			     h->page_size & (h->page_size - 1)))
+		return ptdm_errf(err, -EINVAL, "%s: host page size %u is not "
+				 "a power of two from 4 KiB to 64 KiB",
+				 h->name, h->page_size);
 	rc = check_override(opts->vendor_id, "vendor", h->name, err);
 	rc = rc ? rc : check_override(opts->device_id, "device", h->name, err);
 	rc = rc ? rc : check_override(opts->subsystem_vendor_id,
@@ -144,6 +150,7 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	d->host = h;
 	d->opts = *opts;
 	d->cfg_size = h->cfg_size;
+	d->page_size = h->page_size ? h->page_size : DEV_DEFAULT_PAGE;
 	rc = host_cfg_read(h, 0, d->host_init, h->cfg_size);
 	if (rc) {
 		ptdm_errf(err, rc, "%s: cannot read config space: %s", h->name,
