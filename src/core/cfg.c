@@ -11,6 +11,11 @@
  * slot, a host read only when the register has pass-through bits.
  *
  * Masks and their meaning are documented in cfg_priv.h.
+ *
+ * This file links against nothing else of the core (only the log): what
+ * a register does beyond the generic merge is reached through the hooks in
+ * its table row, and building the map (header, capabilities) is dev.c's.
+ * test_dispatch builds it alone to keep it that way.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -112,31 +117,11 @@ int cfg_place(struct ptdm_dev *d, const struct cfg_reg *table, unsigned base,
 	return 0;
 }
 
-int cfg_build(struct ptdm_dev *d, struct ptdm_err *err)
+void cfg_map_init(struct ptdm_dev *d)
 {
-	int rc;
-
 	for (unsigned i = 0; i < PTDM_CFG_SPACE_SIZE; i++)
 		d->owner[i] = i < d->cfg_size ? OWNER_RAW : OWNER_ABSENT;
 	d->nslots = 0;
-	rc = cfg_place(d, hdr_type0_regs, 0, -1, PCI_STD_HEADER_SIZEOF);
-	if (rc)
-		return ptdm_errf(err, rc, "%s: header table: %s", d->host->name,
-				 strerror(-rc));
-	return caps_build(d, err);
-}
-
-void cfg_reset_shadow(struct ptdm_dev *d)
-{
-	memcpy(d->shadow, d->host_init, sizeof(d->shadow));
-	hdr_reset(d);
-	caps_relink(d);
-	for (unsigned i = 0; i < d->ncaps; i++) {
-		struct cap_inst *c = &d->caps[i];
-
-		if (!c->info.hidden && c->ops && c->ops->reset)
-			c->ops->reset(d, c);
-	}
 }
 
 /* ---- access ---- */

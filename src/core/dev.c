@@ -114,6 +114,32 @@ static void host_decode_on(struct ptdm_dev *d)
 		cfg_host_write(d, PCI_COMMAND, 2, cmd | want);
 }
 
+/* The owner map: the header table, then the capabilities. */
+static int dev_build_map(struct ptdm_dev *d, struct ptdm_err *err)
+{
+	int rc;
+
+	cfg_map_init(d);
+	rc = cfg_place(d, hdr_type0_regs, 0, -1, PCI_STD_HEADER_SIZEOF);
+	if (rc)
+		return ptdm_errf(err, rc, "%s: header table: %s", d->host->name,
+				 strerror(-rc));
+	return caps_build(d, err);
+}
+
+void dev_reset_shadow(struct ptdm_dev *d)
+{
+	memcpy(d->shadow, d->host_init, sizeof(d->shadow));
+	hdr_reset(d);
+	caps_relink(d);
+	for (unsigned i = 0; i < d->ncaps; i++) {
+		struct cap_inst *c = &d->caps[i];
+
+		if (!c->info.hidden && c->ops && c->ops->reset)
+			c->ops->reset(d, c);
+	}
+}
+
 int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 		    const struct ptdm_dev_opts *opts, struct ptdm_err *err)
 {
@@ -163,10 +189,11 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
 		d->bars[i].host = h->bars[i];
 	check_bars(d);
-	rc = cfg_build(d, err);
+	d->reset_self = ptdm_dev_reset;
+	rc = dev_build_map(d, err);
 	if (rc)
 		goto fail;
-	cfg_reset_shadow(d);
+	dev_reset_shadow(d);
 	host_decode_on(d);
 	*out = d;
 	return 0;
@@ -215,51 +242,8 @@ int ptdm_dev_reset(struct ptdm_dev *d)
 	if (d->host->ops->reset && !d->host->readonly)
 		rc = d->host->ops->reset(d->host);
 	host_decode_on(d);
-	cfg_reset_shadow(d);
+	dev_reset_shadow(d);
 	return rc;
-}
-
-int dev_request_reset(struct ptdm_dev *d, enum ptdm_reset_kind kind)
-{
-	if (d->ev.reset_request)
-		return d->ev.reset_request(d->ev.opaque, kind);
-	return ptdm_dev_reset(d);
-}
-
-void dev_notify_bar(struct ptdm_dev *d, int bar)
-{
-	if (d->ev.bar_changed)
-		d->ev.bar_changed(d->ev.opaque, bar);
-}
-
-void dev_notify_msi(struct ptdm_dev *d)
-{
-	if (d->ev.msi_changed)
-		d->ev.msi_changed(d->ev.opaque);
-}
-
-void dev_notify_msix(struct ptdm_dev *d, int vector)
-{
-	if (d->ev.msix_changed)
-		d->ev.msix_changed(d->ev.opaque, vector);
-}
-
-void dev_notify_power(struct ptdm_dev *d, int d_state)
-{
-	if (d->ev.power_changed)
-		d->ev.power_changed(d->ev.opaque, d_state);
-}
-
-void dev_guest_warn(struct ptdm_dev *d, const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	ptdm_log_ratelimited(&d->guest_rl, PTDM_LOG_WARN, "%s: %s",
-			     d->host->name, line);
 }
 
 /* ---- introspection ---- */

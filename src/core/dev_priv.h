@@ -85,6 +85,9 @@ struct ptdm_dev {
 	bool warned_unknown_write;
 	bool loading; /* replaying a migration stream: no host writes */
 	struct ptdm_ratelimit guest_rl;
+	/* the default for dev_request_reset() (ptdm_dev_reset), set by
+	 * attach: hooks reach it without linking against dev.c */
+	int (*reset_self)(struct ptdm_dev *d);
 };
 
 /*

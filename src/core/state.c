@@ -119,7 +119,7 @@ int ptdm_dev_load(struct ptdm_dev *d, const uint8_t *buf, size_t len)
 		return rc;
 
 	/* from power-on, replay what a guest could have written */
-	cfg_reset_shadow(d);
+	dev_reset_shadow(d);
 	d->loading = true;
 	for (unsigned i = 0; i < d->nslots; i++) {
 		const struct cfg_slot *s = &d->slots[i];
