@@ -290,7 +290,9 @@ static void refuse(struct ptdm_dev *d, const char *why, int bar,
 			  "%s: %s", len, write ? "write" : "read", bar,
 		       (unsigned long long)off,
 		       write ? "dropped" : "reads all-ones", why);
-	if (!write)
+	if (write)
+		dev_count_drop(d, PTDM_DROP_MSIX_PAGE);
+	else
 		memset(buf, 0xff, len);
 }
 

@@ -241,6 +241,8 @@ int ptdm_dev_reset(struct ptdm_dev *d)
 
 	if (d->host->ops->reset && !d->host->readonly)
 		rc = d->host->ops->reset(d->host);
+	if (rc)
+		dev_reset_failed(d, "host reset", rc);
 	host_decode_on(d);
 	dev_reset_shadow(d);
 	return rc;
@@ -286,11 +288,14 @@ void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out)
 
 /* ---- trapped BAR access ---- */
 
-/* Is the guest's decode for this BAR's space on, and the device in D0?
- * (A function in D1-D3 does not answer memory or I/O: CVE-2020-12888.) */
-static bool guest_decodes(struct ptdm_dev *d, int bar)
+/* Does the guest's view let an access to this BAR reach the device?  Not
+ * while its decode for the BAR's space is off, nor in D1-D3 (a function
+ * there does not answer memory or I/O: CVE-2020-12888).  0 when it does,
+ * else the reason a write is dropped. */
+static int guest_blocks(struct ptdm_dev *d, int bar)
 {
 	uint16_t cmd = (uint16_t)cfg_shadow_get(d, PCI_COMMAND, 2);
+	bool on;
 
 	if (d->cap_pm >= 0) {
 		unsigned ctrl = d->caps[d->cap_pm].info.pos + PCI_PM_CTRL;
@@ -298,14 +303,15 @@ static bool guest_decodes(struct ptdm_dev *d, int bar)
 
 		if (d->opts.power_mgmt &&
 		    cfg_host_read(d, ctrl, 2, &pmcsr))
-			return false;
+			return PTDM_DROP_D3;
 		if (pmcsr & PCI_PM_CTRL_STATE_MASK)
-			return false;
+			return PTDM_DROP_D3;
 	}
-
 	if (d->bars[bar].host.kind == HOST_BAR_IO)
-		return cmd & PCI_COMMAND_IO;
-	return cmd & PCI_COMMAND_MEMORY;
+		on = cmd & PCI_COMMAND_IO;
+	else
+		on = cmd & PCI_COMMAND_MEMORY;
+	return on ? 0 : PTDM_DROP_DECODE_OFF;
 }
 
 int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
@@ -313,7 +319,7 @@ int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 {
 	const struct bar_state *b;
 	bool handled = false;
-	int rc;
+	int rc, blocked;
 
 	if (bar < 0 || bar > PTDM_ROM_INDEX || !len || len > 4096)
 		return -EINVAL;
@@ -324,14 +330,23 @@ int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 		return -ENXIO;
 	if (off >= b->host.size || len > b->host.size - off)
 		return -ERANGE;
-	if (bar == PTDM_ROM_INDEX && write)
+	if (write)
+		d->st.bar_writes++;
+	else
+		d->st.bar_reads++;
+	if (bar == PTDM_ROM_INDEX && write) {
+		dev_count_drop(d, PTDM_DROP_READONLY);
 		return -EPERM;
+	}
 	rc = msix_bar_rw(d, bar, off, buf, len, write, &handled);
 	if (handled)
 		return rc;
-	if (!guest_decodes(d, bar)) {
-		/* decode off: nothing reaches the device */
-		if (!write)
+	blocked = guest_blocks(d, bar);
+	if (blocked) {
+		/* nothing reaches the device */
+		if (write)
+			dev_count_drop(d, (enum ptdm_drop_reason)blocked);
+		else
 			memset(buf, 0xff, len);
 		return 0;
 	}

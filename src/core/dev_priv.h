@@ -85,6 +85,10 @@ struct ptdm_dev {
 	bool warned_unknown_write;
 	bool loading; /* replaying a migration stream: no host writes */
 	struct ptdm_ratelimit guest_rl;
+	struct ptdm_ratelimit host_rl; /* host failures: writes, resets */
+	struct ptdm_dev_stats st;
+	ptdm_trace_fn *trace_fn; /* NULL: no trace (the only check) */
+	void *trace_opaque;
 	/* the default for dev_request_reset() (ptdm_dev_reset), set by
 	 * attach: hooks reach it without linking against dev.c */
 	int (*reset_self)(struct ptdm_dev *d);
@@ -103,6 +107,11 @@ void dev_trap_remove(struct ptdm_dev *d, unsigned why);
  * OR of the why of every source of bar (limited to why_mask) whose range,
  * rounded out to granule (a power of two), [off, off+len) touches.
  */
+/* A guest write dropped for reason r (counted once per write). */
+void dev_count_drop(struct ptdm_dev *d, enum ptdm_drop_reason r);
+/* Count a failed reset or FLR and log it, rate-limited. */
+void dev_reset_failed(struct ptdm_dev *d, const char *what, int rc);
+
 unsigned dev_trap_hit(const struct ptdm_dev *d, int bar, uint64_t off,
 		      uint64_t len, unsigned why_mask, uint64_t granule);
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/dev_priv.h"
 
@@ -39,11 +40,33 @@ void dev_guest_warn(struct ptdm_dev *d, const char *fmt, ...)
 			     d->host->name, line);
 }
 
+void dev_count_drop(struct ptdm_dev *d, enum ptdm_drop_reason r)
+{
+	d->st.dropped++;
+	if ((unsigned)r < PTDM_DROP_NR)
+		d->st.dropped_by[r]++;
+}
+
+void dev_reset_failed(struct ptdm_dev *d, const char *what, int rc)
+{
+	d->st.reset_errors++;
+	ptdm_log_ratelimited(&d->host_rl, PTDM_LOG_WARN, "%s: %s failed: %s",
+			     d->host->name, what, strerror(-rc));
+}
+
+/* The FLR a guest asks for: the owner's, or the core's own reset (which
+ * counts its own failure). */
 int dev_request_reset(struct ptdm_dev *d, enum ptdm_reset_kind kind)
 {
-	if (d->ev.reset_request)
-		return d->ev.reset_request(d->ev.opaque, kind);
-	return d->reset_self ? d->reset_self(d) : -ENOTSUP;
+	int rc;
+
+	if (!d->ev.reset_request)
+		return d->reset_self ? d->reset_self(d) : -ENOTSUP;
+	rc = d->ev.reset_request(d->ev.opaque, kind);
+	if (rc)
+		dev_reset_failed(d, kind == PTDM_RESET_FLR ? "function level "
+				 "reset" : "device reset", rc);
+	return rc;
 }
 
 void dev_notify_bar(struct ptdm_dev *d, int bar)

@@ -9,7 +9,9 @@
  * generic write (virtual bits, host bits read-modify-write, RW1C, reserved
  * bits only when permissive), no host write without a fresh host read
  * (XSA-128), split accesses reach each register with its byte mask, raw /
- * hidden / absent bytes, and all-or-nothing placement.
+ * hidden / absent bytes, all-or-nothing placement, the counters (accesses,
+ * drops by reason, host write failures logged rate-limited) and the trace
+ * of guest writes (register name, old -> new, outcome, the dropping rule).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -308,6 +310,203 @@ static void test_place_all_or_nothing(void **state)
 	rig_down(&r);
 }
 
+/* ---- counters ---- */
+
+static unsigned log_lines;
+
+static void count_sink(enum ptdm_log_level lvl, const char *line, void *o)
+{
+	log_lines++;
+}
+
+static uint64_t dropped_by(struct rig *r, enum ptdm_drop_reason why)
+{
+	struct ptdm_dev_stats st;
+
+	ptdm_dev_stats(r->d, &st);
+	return st.dropped_by[why];
+}
+
+static void test_counts_accesses_and_drops(void **state)
+{
+	struct rig r;
+	struct ptdm_dev_stats st;
+	uint32_t v;
+
+	rig_up(&r, false);
+	rd(&r, R_MIX, 2);
+	rd(&r, R_MIX, 4);
+	assert_int_equal(ptdm_cfg_read(r.d, 0x3, 3, &v), -EINVAL); /* refused */
+	wr(&r, R_MIX, 2, 0x5566); /* nothing dropped */
+	ptdm_dev_stats(r.d, &st);
+	assert_int_equal(st.cfg_reads, 2);
+	assert_int_equal(st.cfg_writes, 1);
+	assert_int_equal(st.dropped, 0);
+
+	/* read-only bits changed: the upper half of "hooked" */
+	wr(&r, R_HOOK, 4, 0xffff0000 | (rd(&r, R_HOOK, 4) & 0xffff));
+	assert_int_equal(dropped_by(&r, PTDM_DROP_READONLY), 1);
+	/* written with the value they have: nothing dropped */
+	wr(&r, R_HOOK, 4, rd(&r, R_HOOK, 4));
+	assert_int_equal(dropped_by(&r, PTDM_DROP_READONLY), 1);
+	/* reserved host bits changed (not permissive) */
+	wr(&r, R_FLAGS + 1, 1, (uint32_t)~r.f->cfg[R_FLAGS + 1] & 0xff);
+	assert_int_equal(dropped_by(&r, PTDM_DROP_RESERVED), 1);
+	/* a status register: 0 in read-only host bits is no drop */
+	wr(&r, R_FLAGS, 1, 0x00);
+	assert_int_equal(dropped_by(&r, PTDM_DROP_READONLY), 1);
+	/* a field no rule covers, a hidden one (0 there changes nothing) */
+	wr(&r, RAW, 1, 0x12);
+	wr(&r, ZERO, 2, 0x1);
+	wr(&r, ZERO, 2, 0x0);
+	assert_int_equal(dropped_by(&r, PTDM_DROP_NO_RULE), 1);
+	assert_int_equal(dropped_by(&r, PTDM_DROP_HIDDEN), 1);
+	/* XSA-128: the host cannot be read, the host half is dropped */
+	r.f->fail_reads = true;
+	wr(&r, R_MIX, 2, 0x7788);
+	assert_int_equal(dropped_by(&r, PTDM_DROP_NO_HOST_VALUE), 1);
+	r.f->fail_reads = false;
+	/* one write over a read-only register and a field no rule covers:
+	 * one dropped write, counted under both reasons */
+	ptdm_dev_stats(r.d, &st);
+	wr(&r, R_READ, 2, 0x1200);
+	{
+		struct ptdm_dev_stats st2;
+
+		ptdm_dev_stats(r.d, &st2);
+		assert_int_equal(st2.dropped, st.dropped + 1);
+		assert_int_equal(st2.dropped_by[PTDM_DROP_READONLY],
+				 st.dropped_by[PTDM_DROP_READONLY] + 1);
+		assert_int_equal(st2.dropped_by[PTDM_DROP_NO_RULE],
+				 st.dropped_by[PTDM_DROP_NO_RULE] + 1);
+	}
+	assert_int_equal(dropped_by(&r, PTDM_DROP_DECODE_OFF), 0);
+	rig_down(&r);
+}
+
+/* A host that refuses a config write during a guest write: counted, and
+ * logged at most 10 times a second however often the guest repeats it. */
+static void test_host_write_failure_counted_and_limited(void **state)
+{
+	struct rig r;
+	struct ptdm_dev_stats st;
+
+	rig_up(&r, true);
+	log_lines = 0;
+	ptdm_log_set_sink(count_sink, NULL);
+	ptdm_log_set_level(PTDM_LOG_WARN);
+	r.f->fail_writes = true;
+	for (unsigned i = 0; i < 1000; i++) {
+		wr(&r, R_MIX, 2, 0x5500 + (i & 0xff));
+		wr(&r, RAW, 1, i & 0xff);
+	}
+	ptdm_log_set_sink(NULL, NULL);
+	ptdm_log_set_level(PTDM_LOG_ERR);
+	ptdm_dev_stats(r.d, &st);
+	assert_int_equal(st.host_cfg_write_errors, 2000);
+	assert_int_equal(st.cfg_writes, 2000);
+	assert_true(log_lines >= 1);
+	assert_true(log_lines <= 12);
+	rig_down(&r);
+}
+
+/* ---- trace ---- */
+
+struct trace_log {
+	unsigned n;
+	struct ptdm_cfg_trace t[8];
+};
+
+static void on_trace(void *opaque, const struct ptdm_cfg_trace *t)
+{
+	struct trace_log *l = opaque;
+
+	if (l->n < 8)
+		l->t[l->n] = *t;
+	l->n++;
+}
+
+static void test_trace_names_rule_of_drop(void **state)
+{
+	struct rig r;
+	struct trace_log l = { 0 };
+	uint32_t before;
+
+	rig_up(&r, false);
+	ptdm_dev_set_trace(r.d, on_trace, &l);
+	before = rd(&r, R_HOOK, 4);
+	wr(&r, R_HOOK, 4, 0xffff0000 | 0x1234);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.t[0].reg, "hooked");
+	assert_null(l.t[0].cap);
+	assert_int_equal(l.t[0].off, R_HOOK);
+	assert_int_equal(l.t[0].len, 4);
+	assert_int_equal(l.t[0].old_val, before);
+	assert_int_equal(l.t[0].new_val, (before & 0xffff0000) | 0x1234);
+	assert_int_equal(l.t[0].val, 0xffff1234);
+	assert_true(l.t[0].outcome & PTDM_TRACE_VIRTUAL);
+	assert_true(l.t[0].outcome & PTDM_TRACE_DROPPED);
+	assert_int_equal(l.t[0].reason, PTDM_DROP_READONLY);
+	assert_non_null(strstr(l.t[0].rule, "read-only"));
+
+	/* a write over two registers: one line each, the host one reached
+	 * the host */
+	l.n = 0;
+	wr(&r, R_MIX, 4, 0x00005566);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.t[0].reg, "mix");
+	assert_int_equal(l.t[0].outcome, PTDM_TRACE_HOST | PTDM_TRACE_VIRTUAL);
+	assert_null(l.t[0].rule);
+	assert_int_equal(l.t[0].new_val, 0x5566);
+	assert_string_equal(l.t[1].reg, "flags");
+	assert_int_equal(l.t[1].off, R_FLAGS);
+	assert_int_equal(l.t[1].len, 2);
+
+	/* no rule: dropped, named */
+	l.n = 0;
+	wr(&r, RAW, 2, 0xbeef);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.t[0].reg, "(no rule)");
+	assert_int_equal(l.t[0].outcome, PTDM_TRACE_DROPPED);
+	assert_int_equal(l.t[0].reason, PTDM_DROP_NO_RULE);
+	assert_non_null(strstr(l.t[0].rule, "permissive"));
+	assert_int_equal(l.t[0].old_val, l.t[0].new_val);
+
+	/* reserved */
+	l.n = 0;
+	wr(&r, R_FLAGS + 1, 1, (uint32_t)~r.f->cfg[R_FLAGS + 1] & 0xff);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.t[0].reason, PTDM_DROP_RESERVED);
+	assert_non_null(strstr(l.t[0].rule, "reserved"));
+
+	/* host refused: flagged */
+	l.n = 0;
+	r.f->fail_writes = true;
+	ptdm_log_set_sink(count_sink, NULL);
+	wr(&r, R_MIX + 1, 1, 0x01);
+	ptdm_log_set_sink(NULL, NULL);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.t[0].outcome, PTDM_TRACE_HOST_ERROR);
+
+	/* off: no more calls, and the counters still count */
+	ptdm_dev_set_trace(r.d, NULL, NULL);
+	l.n = 0;
+	wr(&r, RAW, 2, 0xbeef);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(dropped_by(&r, PTDM_DROP_NO_RULE), 2);
+	rig_down(&r);
+}
+
+static void test_drop_reason_names(void **state)
+{
+	for (int i = 0; i < PTDM_DROP_NR; i++) {
+		assert_non_null(ptdm_drop_reason_name(i));
+		assert_string_not_equal(ptdm_drop_reason_name(i), "unknown");
+	}
+	assert_string_equal(ptdm_drop_reason_name(PTDM_DROP_NR), "unknown");
+	assert_string_equal(ptdm_drop_reason_name(PTDM_DROP_D3), "not in D0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +517,10 @@ int main(void)
 		cmocka_unit_test(test_split_and_masks),
 		cmocka_unit_test(test_raw_and_hidden_writes),
 		cmocka_unit_test(test_place_all_or_nothing),
+		cmocka_unit_test(test_counts_accesses_and_drops),
+		cmocka_unit_test(test_host_write_failure_counted_and_limited),
+		cmocka_unit_test(test_trace_names_rule_of_drop),
+		cmocka_unit_test(test_drop_reason_names),
 	};
 
 	ptdm_log_set_level(PTDM_LOG_ERR);
