@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "ptdm/image.h"
+#include "ptdm/sysfs.h"
 
 int cmd_capture(int argc, char **argv)
 {
@@ -38,6 +39,14 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (open_device(argv[optind], NULL, true, &od, &err)) {
 		fprintf(stderr, "ptdm capture: %s\n", err.msg);
+		return 1;
+	}
+	if (sysfs_readable(od.host) < od.host->cfg_size) {
+		fprintf(stderr, "ptdm capture: %s: an image holds the whole "
+			"config space, and a user who is not root may read "
+			"only its first %u bytes (run as root)\n",
+			od.host->name, sysfs_readable(od.host));
+		host_close(od.host);
 		return 1;
 	}
 	if (!strcmp(out, "-")) {
