@@ -162,7 +162,7 @@ static int inspect_header_only(struct opened_dev *od, bool json,
 					       json_object_new_int64((int64_t)hb->size));
 			json_object_object_add(b, "guest_size", NULL);
 			json_object_object_add(b, "host_address",
-				json_object_new_int64((int64_t)h->bar_phys[i]));
+				json_object_new_uint64(h->bar_phys[i]));
 			json_object_array_add(bars, b);
 		}
 		json_object_object_add(o, "bars", bars);
