@@ -27,16 +27,14 @@ int cmd_capture(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'h':
-			printf("usage: ptdm capture DEVICE -o FILE|-\n");
+			cli_help_print(stdout, cli_help_find("capture"));
 			return 0;
 		default:
-			return EXIT_USAGE;
+			return cli_usage("capture");
 		}
 	}
-	if (optind != argc - 1 || !out) {
-		fprintf(stderr, "usage: ptdm capture DEVICE -o FILE|-\n");
-		return EXIT_USAGE;
-	}
+	if (optind != argc - 1 || !out)
+		return cli_usage("capture");
 	if (open_device(argv[optind], NULL, true, &od, &err)) {
 		fprintf(stderr, "ptdm capture: %s\n", err.msg);
 		return 1;
