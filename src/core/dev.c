@@ -8,8 +8,10 @@
  * power-on state.  Unless the backend is read-only it then turns host decode
  * on for the BAR types present (XSA-126): from here on the guest's decode
  * bits are virtual.  Trapped BAR accesses go to the emulated MSI-X table
- * and PBA first, to the backend otherwise - and to nothing while the guest's
- * decode for that BAR is off (the CVE-2020-12888 rule, for trapped paths).
+ * and PBA first (memory of the model's: they answer whatever the guest's
+ * decode), to the backend otherwise - and to nothing while the guest's
+ * decode for that BAR is off or the device is not in D0 (the
+ * CVE-2020-12888 rule, for trapped paths).
  */
 #include <errno.h>
 #include <stdarg.h>
