@@ -67,6 +67,9 @@ int ptdm_dev_reset(struct ptdm_dev *d);
 /* ---- migration ---- */
 /* Can this device's state be saved and loaded (the backend must help)? */
 bool ptdm_dev_migratable(const struct ptdm_dev *d);
+/* The largest blob ptdm_dev_save can return for this device (0: not
+ * migratable): what an incoming stream may be at most. */
+uint64_t ptdm_dev_state_max(const struct ptdm_dev *d);
 /* The whole device state as a malloc'ed blob. */
 int ptdm_dev_save(struct ptdm_dev *d, uint8_t **buf, size_t *len);
 /* Load a blob from ptdm_dev_save of the same device model: validated

@@ -65,6 +65,7 @@ struct vfu_conn {
 	struct ptdm_ratelimit rl;
 	/* counters for tests and the benchmark */
 	unsigned long messages, errors;
+	unsigned long irq_full; /* signals onto a full eventfd counter */
 };
 
 /* Take over fd (a connected AF_UNIX stream socket) for dev. */
