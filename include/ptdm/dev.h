@@ -27,6 +27,9 @@ struct ptdm_dev_opts {
 	bool power_mgmt;    /* guest PM D-state writes reach the host */
 	bool msitranslate;  /* recorded for the Xen front end */
 	bool multifunction; /* guest sees the header multifunction bit */
+	/* mmap=trap: no BAR fd goes to a VMM; every BAR access is trapped
+	 * (with VFIO the fd would be the device fd: docs/security.md) */
+	bool mmap_trap;
 	int32_t vendor_id;  /* -1: the host's; else the override */
 	int32_t device_id;
 	int32_t subsystem_vendor_id;

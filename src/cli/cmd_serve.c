@@ -27,6 +27,7 @@
 #include "cli/cli.h"
 #include "ptdm/image.h"
 #include "ptdm/mpqemu.h"
+#include "ptdm/vfio.h"
 #include "ptdm/vfu_server.h"
 #include <poll.h>
 #include <sys/socket.h>
@@ -109,6 +110,27 @@ static int add(struct served *s, unsigned *n, const char *spec,
 		return -1;
 	}
 	return 0;
+}
+
+/* Once per device: may the VMM map the BARs itself, and what that means. */
+static void say_bar_policy(const struct served *x)
+{
+	const char *name = x->od.host->name;
+
+	if (x->od.opts.mmap_trap)
+		fprintf(stderr, "ptdm serve: %s: mmap=trap: no BAR fd is handed "
+				"to the VMM; every BAR access goes through ptdm "
+				"(slower, and the VMM never holds a device fd)\n",
+			name);
+	else if (vfio_is(x->od.host))
+		fprintf(stderr, "ptdm serve: %s: mmap=fd: the VMM maps the BARs "
+				"from the VFIO device fd, which also lets it issue "
+				"VFIO ioctls and write config space past ptdm's "
+				"policy (docs/security.md); mmap=trap keeps the fd "
+				"from the VMM\n", name);
+	else
+		fprintf(stderr, "ptdm serve: %s: mmap=fd: the VMM maps BAR memory "
+				"from sealed memfds\n", name);
 }
 
 static int read_config(struct served *s, unsigned *n, const char *file)
@@ -367,6 +389,7 @@ int cmd_serve(int argc, char **argv)
 			s[i].fd = -1; /* the loop owns it now */
 		fprintf(stderr, "ptdm serve: %s on %s\n", s[i].od.host->name,
 			s[i].connected ? "an inherited socket" : s[i].path);
+		say_bar_policy(&s[i]);
 	}
 	rc = vfu_serve(l, n, &stop) ? 1 : 0;
 out:

@@ -3,7 +3,7 @@
  * server (issue #10 §2): it shrinks the BAR memfd it was given, maps
  * terabytes with a tiny fd, hands over pipes and full eventfds as
  * interrupt triggers, and streams more migration data than any device
- * state can be.  Every test is one attack and the boundary that stops it;
+ * state can be; and with mmap=trap it gets no BAR fd at all.  Every test is one attack and the boundary that stops it;
  * docs/security.md names them.  An attack that blocks the server is caught
  * by alarm(): the test dies instead of hanging.
  */
@@ -484,6 +484,50 @@ static void test_state_max_holds_a_full_save(void **state)
 	fx_close(&f);
 }
 
+/* ---- 5. mmap=trap: the client never gets a BAR fd ---- */
+
+static void test_mmap_trap_hands_out_no_fd(void **state)
+{
+	struct fixture f;
+	struct ptdm_dev_opts o;
+	struct vfu_region_info ri;
+	uint8_t caps[256];
+	uint32_t v;
+	int fd = -1;
+
+	ptdm_dev_opts_init(&o);
+	o.mmap_trap = true;
+	fx_open_opts(&f, &o);
+	for (unsigned bar = 0; bar <= 4; bar += 4) {
+		fd = -1;
+		assert_int_equal(vfu_client_region_info(&f.cli, bar, &ri, caps,
+							sizeof(caps), &fd), 0);
+		assert_int_equal(fd, -1);
+		assert_false(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+		assert_false(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_READ);
+		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_WRITE);
+		assert_int_equal(ri.size, bar ? 0x4000 : 0x10000);
+	}
+	/* the BARs still work, through REGION_READ/WRITE */
+	cfg_wr(&f, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	v = 0xa5a5a5a5;
+	assert_int_equal(vfu_client_region_rw(&f.cli, 4, 0x100, &v, 4, true), 0);
+	v = 0;
+	assert_int_equal(vfu_client_region_rw(&f.cli, 4, 0x100, &v, 4, false),
+			 0);
+	assert_int_equal(v, 0xa5a5a5a5);
+	fx_close(&f);
+	/* the default hands the fd out */
+	fx_open(&f);
+	assert_int_equal(vfu_client_region_info(&f.cli, 4, &ri, caps,
+						sizeof(caps), &fd), 0);
+	assert_true(fd >= 0);
+	assert_true(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	close(fd);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_image_irq_raise_does_not_block),
 		cmocka_unit_test(test_mig_write_bounded_by_state_size),
 		cmocka_unit_test(test_state_max_holds_a_full_save),
+		cmocka_unit_test(test_mmap_trap_hands_out_no_fd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
