@@ -424,7 +424,7 @@ static void test_mig_write_bounded_by_state_size(void **state)
 {
 	struct fixture f;
 	uint64_t max;
-	uint8_t *junk = calloc(1, 1u << 16);
+	uint8_t *junk = calloc(1, 1u << 18); /* > any write below */
 	uint32_t chunk = 1u << 16;
 	uint64_t sent = 0;
 
