@@ -15,6 +15,7 @@
 static _Atomic uint64_t used_bytes;
 static _Atomic unsigned used_maps;
 static _Atomic uint64_t process_max = GUESTMEM_MAX_PER_PROCESS;
+static _Atomic unsigned process_max_maps = GUESTMEM_MAX_MAPS_PER_PROCESS;
 
 int guestmem_check(int fd, uint64_t offset, uint64_t size, bool *touchable)
 {
@@ -42,7 +43,7 @@ int guestmem_take(uint64_t size)
 	uint64_t cur = atomic_load(&used_bytes);
 	unsigned maps = atomic_fetch_add(&used_maps, 1);
 
-	if (maps >= GUESTMEM_MAX_MAPS_PER_PROCESS) {
+	if (maps >= atomic_load(&process_max_maps)) {
 		atomic_fetch_sub(&used_maps, 1);
 		return -ENOSPC;
 	}
@@ -69,7 +70,9 @@ uint64_t guestmem_used(unsigned *maps)
 	return atomic_load(&used_bytes);
 }
 
-void guestmem_set_process_max(uint64_t bytes)
+void guestmem_set_process_max(uint64_t bytes, unsigned maps)
 {
 	atomic_store(&process_max, bytes ? bytes : GUESTMEM_MAX_PER_PROCESS);
+	atomic_store(&process_max_maps,
+		     maps ? maps : GUESTMEM_MAX_MAPS_PER_PROCESS);
 }

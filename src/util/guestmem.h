@@ -47,7 +47,7 @@ int guestmem_take(uint64_t size);
 void guestmem_give(uint64_t size);
 /* Bytes and maps taken now (tests, counters). */
 uint64_t guestmem_used(unsigned *maps);
-/* Tests only: a smaller process budget (0: back to the default). */
-void guestmem_set_process_max(uint64_t bytes);
+/* Tests only: a smaller process budget, bytes and maps (0: the default). */
+void guestmem_set_process_max(uint64_t bytes, unsigned maps);
 
 #endif

@@ -227,7 +227,7 @@ static void test_dma_map_budget_per_process(void **state)
 	struct fixture a, b;
 	int fd = th_guest_ram(0x10000);
 
-	guestmem_set_process_max(0x10000);
+	guestmem_set_process_max(0x10000, 0);
 	fx_open(&a);
 	fx_open(&b);
 	assert_int_equal(vfu_client_dma_map(&a.cli, 0, 0xc000, fd, 0, RW), 0);
@@ -243,7 +243,23 @@ static void test_dma_map_budget_per_process(void **state)
 					    RW), 0);
 	fx_close(&b);
 	assert_int_equal(guestmem_used(NULL), 0);
-	guestmem_set_process_max(0);
+
+	/* the number of maps too: each is a VMA of ptdm's */
+	guestmem_set_process_max(0, 3);
+	fx_open(&a);
+	fx_open(&b);
+	assert_int_equal(vfu_client_dma_map(&a.cli, 0, 0x1000, fd, 0, RW), 0);
+	assert_int_equal(vfu_client_dma_map(&a.cli, 0x1000, 0x1000, fd, 0, RW),
+			 0);
+	assert_int_equal(vfu_client_dma_map(&b.cli, 0, 0x1000, fd, 0, RW), 0);
+	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0, RW),
+			 -ENOSPC);
+	assert_int_equal(vfu_client_dma_unmap(&a.cli, 0, 0x1000, 0), 0);
+	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0, RW),
+			 0);
+	fx_close(&a);
+	fx_close(&b);
+	guestmem_set_process_max(0, 0);
 	close(fd);
 }
 
