@@ -11,18 +11,25 @@
  *
  * O_NONBLOCK lives in the open file description, which the peer shares:
  * it could clear it again with fcntl().  evfd_signal() therefore sets it
- * again whenever it finds it cleared and asks poll() first, so the only
- * window left is a peer that clears the flag and fills the counter
- * between those calls and the write (docs/security.md).
+ * again whenever it finds it cleared and asks poll() first; and because a
+ * peer can still clear the flag and fill the counter between those calls
+ * and the write, the write itself runs under a one-shot timer of this
+ * thread (a real-time signal whose handler does nothing, installed
+ * without SA_RESTART): a write that blocks returns EINTR after GUARD_NS
+ * and counts as a full counter.  A write that does not block is done long
+ * before the timer, which is disarmed right after it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/evfd.h"
@@ -80,9 +87,66 @@ int evfd_check(int fd)
 	return set_nonblock(fd);
 }
 
-int evfd_signal(int fd)
+#define GUARD_NS 20000000L /* 20 ms: far beyond a write that does not block */
+#define GUARD_SIGNAL (SIGRTMIN + 4)
+
+static void guard_handler(int sig)
+{
+	(void)sig; /* only there to interrupt a blocked write */
+}
+
+static __thread timer_t guard_timer;
+static __thread bool guard_ready;
+
+/* This thread's timer, created on first use; 0 or -errno. */
+static int guard_init(void)
+{
+	struct sigaction sa = { .sa_handler = guard_handler };
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID };
+	sigset_t set;
+
+	if (guard_ready)
+		return 0;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the blocked write returns EINTR */
+	if (sigaction(GUARD_SIGNAL, &sa, NULL))
+		return -errno;
+	sigemptyset(&set);
+	sigaddset(&set, GUARD_SIGNAL);
+	if (pthread_sigmask(SIG_UNBLOCK, &set, NULL))
+		return -EINVAL;
+	sev.sigev_signo = GUARD_SIGNAL;
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, &guard_timer))
+		return -errno;
+	guard_ready = true;
+	return 0;
+}
+
+int evfd_write_guarded(int fd)
 {
 	const uint64_t one = 1;
+	const struct itimerspec arm = { .it_value = { 0, GUARD_NS } };
+	const struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+	ssize_t n;
+	int e, rc = guard_init();
+
+	if (rc)
+		return rc; /* without the guard, do not risk the write */
+	if (timer_settime(guard_timer, 0, &arm, NULL))
+		return -errno;
+	n = write(fd, &one, sizeof(one));
+	e = errno;
+	timer_settime(guard_timer, 0, &off, NULL);
+	if (n == (ssize_t)sizeof(one))
+		return 0;
+	if (n >= 0)
+		return -EIO;
+	return e == EINTR || e == EWOULDBLOCK ? -EAGAIN : -e;
+}
+
+int evfd_signal(int fd)
+{
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	int rc = set_nonblock(fd);
 
@@ -95,7 +159,5 @@ int evfd_signal(int fd)
 		return -EBADF;
 	if (!(p.revents & POLLOUT))
 		return -EAGAIN;
-	if (write(fd, &one, sizeof(one)) == (ssize_t)sizeof(one))
-		return 0;
-	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return evfd_write_guarded(fd);
 }

@@ -6,7 +6,7 @@
  * 0xfffffffffffffffe.  A blocking write() to any of them stalls the whole
  * serving loop.  evfd_check() refuses what is not an eventfd and makes
  * the file non-blocking; evfd_signal() is the one way ptdm signals such an
- * fd, and it never blocks.
+ * fd, and it never blocks, even if the peer clears O_NONBLOCK again.
  */
 #ifndef PTDM_UTIL_EVFD_H
 #define PTDM_UTIL_EVFD_H
@@ -22,5 +22,11 @@ int evfd_check(int fd);
  * lost), or another -errno.
  */
 int evfd_signal(int fd);
+/*
+ * evfd_signal's last step, exposed for tests: write 1 under this thread's
+ * timer, so even a blocking fd with a full counter returns (-EAGAIN)
+ * within 20 ms.  The calling thread must not block SIGRTMIN+4.
+ */
+int evfd_write_guarded(int fd);
 
 #endif

@@ -14,12 +14,14 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
 #include "ptdm/image.h"
 #include "ptdm/vfu_client.h"
 #include "ptdm/vfu_server.h"
+#include "util/evfd.h"
 #include "util/guestmem.h"
 #include <linux/pci_regs.h>
 
@@ -390,6 +392,38 @@ static void test_irq_full_eventfd_does_not_block(void **state)
 	close(iv);
 }
 
+/*
+ * The race evfd_signal cannot see: the client clears O_NONBLOCK after the
+ * last check and the counter is full.  The write itself is cut short.
+ */
+static void test_blocking_write_cut_short(void **state)
+{
+	int ev = eventfd(0, EFD_CLOEXEC);
+	struct timespec t0, t1;
+	long ms;
+
+	fill(ev);
+	alarm(10);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(evfd_write_guarded(ev), -EAGAIN);
+	assert_int_equal(evfd_write_guarded(ev), -EAGAIN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	alarm(0);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms < 2000);
+	/* room again: the guarded write goes through, no stray signal after */
+	{
+		uint64_t cnt;
+
+		assert_int_equal(read(ev, &cnt, 8), 8);
+		assert_int_equal(evfd_write_guarded(ev), 0);
+		usleep(50000); /* past the timer: it was disarmed */
+		assert_int_equal(read(ev, &cnt, 8), 8);
+		assert_int_equal(cnt, 1);
+	}
+	close(ev);
+}
+
 /* The image backend signals the owner's fds the same way. */
 static void test_image_irq_raise_does_not_block(void **state)
 {
@@ -554,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_dma_map_unsealed_fd_not_touched),
 		cmocka_unit_test(test_irq_fds_must_be_eventfds),
 		cmocka_unit_test(test_irq_full_eventfd_does_not_block),
+		cmocka_unit_test(test_blocking_write_cut_short),
 		cmocka_unit_test(test_image_irq_raise_does_not_block),
 		cmocka_unit_test(test_mig_write_bounded_by_state_size),
 		cmocka_unit_test(test_state_max_holds_a_full_save),
