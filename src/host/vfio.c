@@ -204,6 +204,7 @@ struct vfio_dev {
 	struct bar_mapping maps[PTDM_NUM_BARS];
 	uint64_t n_mapped, n_trapped;
 	const char *last_reset;
+	struct ptdm_ratelimit rl; /* host_ops failures a client can repeat */
 };
 
 static pthread_mutex_t vfio_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -2563,6 +2564,11 @@ static void vfio_close(struct host_dev *h)
 	free(v);
 }
 
+/*
+ * host_ops wrappers for front ends and owners: the same calls as above,
+ * with the sentence a person reads logged (rate-limited: a VMM can repeat
+ * any of them) and the errno returned.
+ */
 static int vfio_host_irq_set(struct host_dev *h, enum host_irq_kind kind,
 			     unsigned start, unsigned count, const int *fds)
 {
@@ -2571,7 +2577,55 @@ static int vfio_host_irq_set(struct host_dev *h, enum host_irq_kind kind,
 				       &err);
 
 	if (rc)
-		ptdm_log(PTDM_LOG_WARN, "%s", err.msg);
+		ptdm_log_ratelimited(&to_vfio(h)->rl, PTDM_LOG_WARN, "%s",
+				     err.msg);
+	return rc;
+}
+
+static int vfio_host_intx_unmask_fd(struct host_dev *h, int fd)
+{
+	struct ptdm_err err = { "" };
+	int rc = vfio_set_intx_unmask_eventfd(h, fd, &err);
+
+	if (rc)
+		ptdm_log_ratelimited(&to_vfio(h)->rl, PTDM_LOG_WARN, "%s",
+				     err.msg);
+	return rc;
+}
+
+static int vfio_host_irq_count(struct host_dev *h, enum host_irq_kind kind,
+			       unsigned *count)
+{
+	struct ptdm_vfio_irq vi;
+	int rc = vfio_irq_info(h, (unsigned)kind, &vi);
+
+	if (rc)
+		return rc;
+	*count = vi.count;
+	return 0;
+}
+
+static int vfio_host_dma_map(struct host_dev *h, uint64_t iova, void *vaddr,
+			     uint64_t size, unsigned prot)
+{
+	struct ptdm_err err = { "" };
+	int rc = vfio_dma_map(h, iova, vaddr, size, prot, &err);
+
+	if (rc)
+		ptdm_log_ratelimited(&to_vfio(h)->rl, PTDM_LOG_WARN, "%s",
+				     err.msg);
+	return rc;
+}
+
+static int vfio_host_dma_unmap(struct host_dev *h, uint64_t iova,
+			       uint64_t size)
+{
+	struct ptdm_err err = { "" };
+	int rc = vfio_dma_unmap(h, iova, size, &err);
+
+	if (rc)
+		ptdm_log_ratelimited(&to_vfio(h)->rl, PTDM_LOG_WARN, "%s",
+				     err.msg);
 	return rc;
 }
 
@@ -2585,5 +2639,10 @@ static const struct host_ops vfio_ops = {
 	.bar_fd = vfio_bar_fd,
 	.irq_set = vfio_host_irq_set,
 	.intx_unmask = vfio_irq_unmask_intx,
+	.intx_unmask_fd = vfio_host_intx_unmask_fd,
+	.irq_count = vfio_host_irq_count,
+	.dma_map = vfio_host_dma_map,
+	.dma_unmap = vfio_host_dma_unmap,
+	/* dirty tracking and migration: issue #12 */
 	.close = vfio_close,
 };
