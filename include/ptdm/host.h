@@ -287,4 +287,14 @@ static inline void host_close(struct host_dev *h)
 /* "mem64, prefetchable" style text for a BAR kind */
 const char *host_bar_kind_name(enum host_bar_kind k);
 
+/*
+ * The kind of BAR bar (0-5) from the low bits of its register: I/O,
+ * 32-bit memory (also the legacy "below 1M" type), 64-bit memory (the
+ * lower half: bar+1 is its HOST_BAR_MEM64_HI), or HOST_BAR_NONE for the
+ * reserved type and a 64-bit BAR 5, which has no upper half.  *prefetch
+ * says whether a memory BAR is prefetchable.  Whether the BAR exists at
+ * all (size, a zero register) is the caller's to know.
+ */
+enum host_bar_kind host_bar_decode(uint32_t reg, int bar, bool *prefetch);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host/vfio_priv.h"
+#include "util/pci.h"
 
 int vfio_cfg_rw(struct vfio_dev *v, unsigned off, void *buf, size_t len,
 		bool write)
@@ -58,43 +59,40 @@ void vfio_master_off(struct vfio_dev *v)
 			 v->h.name);
 }
 
-/* Find the MSI-X table and PBA (bounded walk; a bad chain finds none). */
+static uint32_t le32_at(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+/* Find the MSI-X table and PBA through the validated walker (util/pci.h)
+ * over the standard config space; a broken chain finds what comes before
+ * the break. */
 void vfio_find_msix(struct vfio_dev *v)
 {
-	uint8_t b[2];
-	uint16_t status;
-	unsigned pos, n;
+	uint8_t cfg[PTDM_CFG_LEGACY_SIZE];
+	uint32_t ctrl, table, pba;
+	unsigned pos, nvec;
 
 	memset(&v->msix, 0, sizeof(v->msix));
-	if (vfio_cfg_rw(v, PCI_STATUS, &status, 2, false) ||
-	    !(le16toh(status) & PCI_STATUS_CAP_LIST) ||
-	    vfio_cfg_rw(v, PCI_CAPABILITY_LIST, b, 1, false))
+	if (vfio_cfg_rw(v, 0, cfg, sizeof(cfg), false))
 		return;
-	for (pos = b[0] & ~3u, n = 0; pos >= 0x40 && pos < 0x100 && n < 48;
-	     n++) {
-		uint32_t ctrl, table, pba;
-		unsigned nvec;
-
-		if (vfio_cfg_rw(v, pos, b, 2, false))
-			return;
-		if (b[0] != PCI_CAP_ID_MSIX) {
-			pos = b[1] & ~3u;
-			continue;
-		}
-		if (cfg_read32(v, pos, &ctrl) ||
-		    cfg_read32(v, pos + PCI_MSIX_TABLE, &table) ||
-		    cfg_read32(v, pos + PCI_MSIX_PBA, &pba))
-			return;
-		nvec = ((ctrl >> 16) & PCI_MSIX_FLAGS_QSIZE) + 1;
-		v->msix.table_bar = (int)(table & PCI_MSIX_TABLE_BIR);
-		v->msix.table_off = table & PCI_MSIX_TABLE_OFFSET;
-		v->msix.table_len = (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE;
-		v->msix.pba_bar = (int)(pba & PCI_MSIX_PBA_BIR);
-		v->msix.pba_off = pba & PCI_MSIX_PBA_OFFSET;
-		v->msix.pba_len = (uint64_t)(nvec + 63) / 64 * 8;
-		v->msix.present = true;
+	pos = capwalk_find(cfg, sizeof(cfg), false, PCI_CAP_ID_MSIX);
+	if (!pos || pos + PCI_CAP_MSIX_SIZEOF > sizeof(cfg))
 		return;
-	}
+	ctrl = le32_at(cfg + pos);
+	table = le32_at(cfg + pos + PCI_MSIX_TABLE);
+	pba = le32_at(cfg + pos + PCI_MSIX_PBA);
+	nvec = ((ctrl >> 16) & PCI_MSIX_FLAGS_QSIZE) + 1;
+	v->msix.table_bar = (int)(table & PCI_MSIX_TABLE_BIR);
+	v->msix.table_off = table & PCI_MSIX_TABLE_OFFSET;
+	v->msix.table_len = (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE;
+	v->msix.pba_bar = (int)(pba & PCI_MSIX_PBA_BIR);
+	v->msix.pba_off = pba & PCI_MSIX_PBA_OFFSET;
+	v->msix.pba_len = (uint64_t)(nvec + 63) / 64 * 8;
+	v->msix.present = true;
 }
 
 /* BAR kinds and sizes from region info and the BAR registers. */
@@ -114,22 +112,15 @@ int vfio_fill_bars(struct vfio_dev *v)
 		rc = cfg_read32(v, PCI_BASE_ADDRESS_0 + 4u * (unsigned)i, &reg);
 		if (rc)
 			return rc;
+		bars[i].kind = host_bar_decode(reg, i, &bars[i].prefetch);
+		if (bars[i].kind == HOST_BAR_NONE)
+			continue; /* a reserved type: not usable */
 		bars[i].size = r->size;
-		if (reg & PCI_BASE_ADDRESS_SPACE_IO) {
-			bars[i].kind = HOST_BAR_IO;
-			continue;
-		}
-		bars[i].prefetch = reg & PCI_BASE_ADDRESS_MEM_PREFETCH;
-		if ((reg & PCI_BASE_ADDRESS_MEM_TYPE_MASK) ==
-			    PCI_BASE_ADDRESS_MEM_TYPE_64 &&
-		    i + 1 < PTDM_NUM_BARS) {
-			bars[i].kind = HOST_BAR_MEM64;
+		if (bars[i].kind == HOST_BAR_MEM64) {
 			bars[i + 1].kind = HOST_BAR_MEM64_HI;
 			bars[i + 1].size_known = true;
 			i++;
-			continue;
 		}
-		bars[i].kind = HOST_BAR_MEM32;
 	}
 	bars[PTDM_ROM_INDEX].size_known = true;
 	if (v->reg[VFIO_PCI_ROM_REGION_INDEX].size) {

@@ -15,6 +15,7 @@
 #include <sys/ioctl.h>
 
 #include "host/vfio_priv.h"
+#include "util/pci.h"
 
 static struct vfio_dev *devs; /* open devices, under vfio_mu */
 static enum ptdm_vfio_mode vfio_mode = PTDM_VFIO_AUTO;
@@ -22,54 +23,6 @@ static enum ptdm_vfio_mode vfio_mode = PTDM_VFIO_AUTO;
 void vfio_set_mode(enum ptdm_vfio_mode mode)
 {
 	vfio_mode = mode;
-}
-
-/* "DDDD:BB:DD.F" or "BB:DD.F" to the canonical form. */
-static int canon_bdf(const char *in, char out[16])
-{
-	unsigned v[4] = { 0 }, n = 0, first = 0;
-	const char *p = in;
-	const char seps2[] = ":.", seps3[] = "::.";
-	const char *seps;
-	size_t colons = 0;
-
-	for (const char *q = in; *q; q++)
-		colons += *q == ':';
-	if (colons == 1) {
-		seps = seps2;
-		first = 1;
-	} else if (colons == 2) {
-		seps = seps3;
-	} else {
-		return -EINVAL;
-	}
-	for (unsigned i = first; i < 4; i++) {
-		unsigned val = 0, digits = 0;
-
-		while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-		       (*p >= 'A' && *p <= 'F')) {
-			unsigned d = *p <= '9'
-					     ? (unsigned)(*p - '0')
-					     : (unsigned)((*p | 0x20) - 'a' + 10);
-
-			if (++digits > 4)
-				return -EINVAL;
-			val = val * 16 + d;
-			p++;
-		}
-		if (!digits)
-			return -EINVAL;
-		v[i] = val;
-		if (i < 3) {
-			if (*p != seps[n++])
-				return -EINVAL;
-			p++;
-		}
-	}
-	if (*p || v[1] > 0xff || v[2] > 0x1f || v[3] > 7)
-		return -EINVAL;
-	snprintf(out, 16, "%04x:%02x:%02x.%x", v[0] & 0xffff, v[1], v[2], v[3]);
-	return 0;
 }
 
 /* Device info, regions, IRQs, config size, BARs, MSI-X. */
@@ -253,7 +206,7 @@ int vfio_open_space(struct host_dev **out, const char *bdf_in,
 	struct vfio_dev *v;
 	int gid = -1, rc;
 
-	if (!bdf_in || canon_bdf(bdf_in, bdf))
+	if (!bdf_canon(bdf_in, bdf))
 		return ptdm_errf(err, -EINVAL,
 				 "\"%s\": not a PCI address (want "
 				 "DDDD:BB:DD.F, e.g. 0000:01:00.0)",

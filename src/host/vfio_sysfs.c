@@ -13,25 +13,17 @@
 #include <sys/stat.h>
 
 #include "host/vfio_priv.h"
+#include "ptdm/sysfs.h"
 
 /* 1 and the driver's name when bound, 0 when not, -errno on error. */
 static int driver_of(const char *bdf, char *drv, size_t len)
 {
-	char p[PATH_MAX], link[PATH_MAX];
-	const char *base;
-	ssize_t n;
+	char dir[PATH_MAX];
 
-	if (vfio_path_fmt(p, sizeof(p), "%s/bus/pci/devices/%s/driver",
+	if (vfio_path_fmt(dir, sizeof(dir), "%s/bus/pci/devices/%s",
 			  vfio_sys_root, bdf))
 		return -ENAMETOOLONG;
-	n = readlink(p, link, sizeof(link) - 1);
-	if (n < 0)
-		return errno == ENOENT ? 0 : -errno;
-	link[n] = 0;
-	base = strrchr(link, '/');
-	if (vfio_path_fmt(drv, len, "%s", base ? base + 1 : link))
-		return -ENAMETOOLONG;
-	return 1;
+	return sysfs_link_base(dir, "driver", drv, len);
 }
 
 static bool driver_is_vfio(const char *drv)
@@ -46,26 +38,23 @@ static bool driver_allowed(const char *drv)
 	       !strcmp(drv, "pcieport");
 }
 
+/* The IOMMU group number; -ENOENT when the device has none. */
 static int group_of(const char *bdf, int *gid)
 {
-	char p[PATH_MAX], link[PATH_MAX];
-	const char *base;
+	char dir[PATH_MAX], name[32];
 	char *end;
-	ssize_t n;
 	long g;
+	int rc;
 
-	if (vfio_path_fmt(p, sizeof(p), "%s/bus/pci/devices/%s/iommu_group",
+	if (vfio_path_fmt(dir, sizeof(dir), "%s/bus/pci/devices/%s",
 			  vfio_sys_root, bdf))
 		return -ENAMETOOLONG;
-	n = readlink(p, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = 0;
-	base = strrchr(link, '/');
-	base = base ? base + 1 : link;
+	rc = sysfs_link_base(dir, "iommu_group", name, sizeof(name));
+	if (rc <= 0)
+		return rc ? rc : -ENOENT;
 	errno = 0;
-	g = strtol(base, &end, 10);
-	if (errno || *end || end == base || g < 0 || g > INT_MAX)
+	g = strtol(name, &end, 10);
+	if (errno || *end || end == name || g < 0 || g > INT_MAX)
 		return -EINVAL;
 	*gid = (int)g;
 	return 0;
