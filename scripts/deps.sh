@@ -4,21 +4,23 @@
 #   build  what `meson setup build && ninja -C build` needs with the default
 #          options: compiler, meson, json-c, libpci; cmocka and lspci
 #          because the default build compiles the unit tests and finds
-#          lspci for the golden ones; libxen-dev for the Xen front end (the
-#          build works without it, -Dxen=auto, and then has no Xen)  - `make`
+#          lspci for the golden ones; libxen-dev for the Xen front end and
+#          scdoc for ptdm(1) (the build works without either, -Dxen=auto
+#          and -Dman=auto, and then has no Xen or no man page)      - `make`
 #   demo   build + QEMU and busybox for the demo guest           - `make demo`
 #   test   build + clang/libFuzzer, QEMU, SeaBIOS, busybox, kmod, xz and
-#          python3 for the guest, VM and Xen tests      - `make check`, check-*
+#          python3 for the guest, VM and Xen tests, and the Debian packaging
+#          tools for the package test              - `make check`, check-*
 #   all    everything (the default)
 # Idempotent and quiet when everything is there: the Makefile runs it before
 # every target.  Needs root (or sudo) only when something is missing.
 set -eu
 
 BUILD="gcc libc6-dev meson ninja-build pkg-config libjson-c-dev libpci-dev
-libcmocka-dev pciutils libxen-dev"
+libcmocka-dev pciutils libxen-dev scdoc"
 DEMO="qemu-system-x86 busybox-static"
 TEST="clang libclang-rt-14-dev qemu-system-x86 seabios busybox-static kmod
-xz-utils python3"
+xz-utils python3 debhelper dpkg-dev lintian man-db"
 
 case "${1:-all}" in
 build) PKGS=$BUILD ;;
