@@ -15,9 +15,9 @@
  * address, as QEMU's vfio-pci does without a vIOMMU); SET_IRQFD keeps
  * the INTx eventfd and its resample fd.  Every message is checked before
  * use; a bad one gets an error value (RET of all-ones) where the proxy
- * waits for a reply, and
- * the connection goes on.  Reads and writes never block (util/msgio.c): a
- * partial message waits for the rest, RETs queue while the socket is full.
+ * waits for a reply, and the connection goes on.  Reads and writes never
+ * block (util/msgio.c): a partial message waits for the rest, RETs queue
+ * while the socket is full.
  */
 #include <errno.h>
 #include <fcntl.h>
