@@ -80,6 +80,9 @@ static int dev_setup(struct vfio_dev *v, struct ptdm_err *err)
 				 (unsigned long long)cfg->size, cfg->flags);
 	v->h.cfg_size = cfg->size >= PTDM_CFG_SPACE_SIZE ? PTDM_CFG_SPACE_SIZE
 							 : PTDM_CFG_LEGACY_SIZE;
+	/* BAR mappings (vfio_bar_mmap, the VMM's mmap of vfio_bar_fd) are in
+	 * pages of the system's size: the core rounds trapped ranges to it */
+	v->h.page_size = (unsigned)page_size();
 	rc = vfio_fill_bars(v);
 	if (rc)
 		return ptdm_errf(err, rc, "%s: reading the BAR registers: %s",
