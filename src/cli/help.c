@@ -76,13 +76,17 @@ const struct cli_help cli_helps[] = {
 	  "ptdm client PATH read REGION OFFSET SIZE\n"
 	  "ptdm client PATH write REGION OFFSET SIZE VALUE\n"
 	  "ptdm client PATH irq INDEX VECTOR\n"
-	  "ptdm client PATH dma IOVA SIZE",
+	  "ptdm client PATH dma IOVA SIZE\n"
+	  "ptdm client SRC migrate DST [--no-pre-copy]",
 	  "talk to a vfio-user server the way a VMM does",
 	  "  lspci              the guest's config space as an lspci dump\n"
 	  "  info               regions and interrupts\n"
 	  "  read, write        a region access (SIZE 1, 2, 4 or 8)\n"
 	  "  irq                set an eventfd, trigger it, wait for it\n"
-	  "  dma                map and unmap SIZE bytes at IOVA\n" },
+	  "  dma                map and unmap SIZE bytes at IOVA\n"
+	  "  migrate            move the device's state from server SRC to "
+	  "server DST\n"
+	  "                     (migration v2; PRE_COPY when both offer it)\n" },
 	{ "bench",
 	  "ptdm bench cfg|vfio-user [--seconds S]",
 	  "ptdm's cost as ratios to the floor (config engine, vfio-user)",
