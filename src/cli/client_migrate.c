@@ -211,7 +211,7 @@ int cmd_client_migrate(int argc, char **argv)
 		printf("migrated %s -> %s: %" PRIu64 " bytes (%" PRIu64
 		       " pre-copy%s), downtime %.3f ms\n", argv[1], argv[3],
 		       r.pre_copy_bytes + r.stop_copy_bytes, r.pre_copy_bytes,
-		       r.pre_copy ? "" : ": not offered", r.downtime_s * 1e3);
+		       r.pre_copy ? "" : ": not used", r.downtime_s * 1e3);
 	vfu_client_close(&src);
 	vfu_client_close(&dst);
 	return rc ? 1 : 0;

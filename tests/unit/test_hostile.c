@@ -486,8 +486,8 @@ static void mig_head(struct fixture *f, uint8_t head[40])
 	assert_int_equal(mig_set(f, VFIO_DEVICE_STATE_STOP), 0);
 }
 
-/* A HOST record of n junk bytes. */
-static int mig_junk(struct fixture *f, const uint8_t *junk, uint32_t n)
+/* A HOST record of n bytes. */
+static int mig_host(struct fixture *f, const uint8_t *data, uint32_t n)
 {
 	uint8_t *rec = malloc(8 + (size_t)n);
 	uint32_t h[2] = { 2, n };
@@ -495,10 +495,31 @@ static int mig_junk(struct fixture *f, const uint8_t *junk, uint32_t n)
 
 	assert_non_null(rec);
 	memcpy(rec, h, 8);
-	memcpy(rec + 8, junk, n);
+	memcpy(rec + 8, data, n);
 	rc = mig_write(f, rec, 8 + n);
 	free(rec);
 	return rc;
+}
+
+/* The image's stream head (no pre-copy part) and one LIT op of n bytes. */
+static int mig_lit(struct fixture *f, uint64_t pre_len, uint32_t n)
+{
+	uint8_t b[24];
+	uint32_t w[2] = { 0x314d4c42u, 0 }, op[2] = { 2, n };
+
+	memcpy(b, w, 8);
+	memcpy(b + 8, &pre_len, 8);
+	memcpy(b + 16, op, 8);
+	return mig_host(f, b, sizeof(b));
+}
+
+static void resuming(struct fixture *f)
+{
+	uint8_t head[40];
+
+	mig_head(f, head);
+	assert_int_equal(mig_set(f, VFIO_DEVICE_STATE_RESUMING), 0);
+	assert_int_equal(mig_write(f, head, sizeof(head)), 0);
 }
 
 static void test_mig_write_bounded_by_state_size(void **state)
@@ -506,7 +527,6 @@ static void test_mig_write_bounded_by_state_size(void **state)
 	struct fixture f;
 	uint64_t max;
 	uint8_t *junk = calloc(1, 1u << 18); /* > any write below */
-	uint8_t head[40];
 	uint32_t chunk = 1u << 16;
 	uint64_t sent = 0;
 
@@ -516,35 +536,36 @@ static void test_mig_write_bounded_by_state_size(void **state)
 	/* the image's config and BARs */
 	assert_true(max > 4096 + 0x10000 + 0x10000);
 	assert_true(max < (1u << 20));
-	mig_head(&f, head);
-	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_RESUMING), 0);
-	assert_int_equal(mig_write(&f, head, sizeof(head)), 0);
-	/* up to the bound it is buffered, one byte more is refused */
+	resuming(&f);
+	/* up to the bound it is taken, one byte more is refused */
+	assert_int_equal(mig_lit(&f, 0, (uint32_t)max), 0);
 	while (sent + chunk <= max) {
-		assert_int_equal(mig_junk(&f, junk, chunk), 0);
+		assert_int_equal(mig_host(&f, junk, chunk), 0);
 		sent += chunk;
 	}
-	assert_int_equal(mig_junk(&f, junk, (uint32_t)(max - sent)), 0);
-	assert_int_equal(mig_junk(&f, junk, 1), -EFBIG);
+	assert_int_equal(mig_host(&f, junk, (uint32_t)(max - sent)), 0);
+	{
+		uint32_t op[2] = { 2, 1 };
+
+		assert_int_equal(mig_host(&f, (uint8_t *)op, 8), -EFBIG);
+	}
 	/* and the stream is broken for good: nothing loads */
 	assert_int_equal(mig_write(&f, junk, 8), -EINVAL);
 	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_STOP), -EINVAL);
 	fx_close(&f);
 
-	/* a record that crosses the bound is refused whole */
+	/* an op larger than the bound, a pre-copy part larger than it */
 	fx_open(&f);
-	mig_head(&f, head);
-	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_RESUMING), 0);
-	assert_int_equal(mig_write(&f, head, sizeof(head)), 0);
-	assert_int_equal(mig_junk(&f, junk, chunk), 0);
-	assert_int_equal(mig_junk(&f, junk, (uint32_t)(max - chunk - 100)), 0);
-	assert_int_equal(mig_junk(&f, junk, 200), -EFBIG);
-	/* a record larger than any the core takes */
+	resuming(&f);
+	assert_int_equal(mig_lit(&f, 0, (uint32_t)max + 1), -EFBIG);
 	fx_close(&f);
 	fx_open(&f);
-	mig_head(&f, head);
-	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_RESUMING), 0);
-	assert_int_equal(mig_write(&f, head, sizeof(head)), 0);
+	resuming(&f);
+	assert_int_equal(mig_lit(&f, max + 1, 1), -EFBIG);
+	fx_close(&f);
+	/* a record larger than any the core takes */
+	fx_open(&f);
+	resuming(&f);
 	{
 		uint32_t h[2] = { 2, (1u << 20) + 1 };
 

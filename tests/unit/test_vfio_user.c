@@ -479,7 +479,7 @@ static void test_migration(void **state)
 				 NULL, 0, NULL, 0), 0);
 	assert_int_equal(feature(&a, F_GET | VFIO_DEVICE_FEATURE_MIGRATION,
 				 NULL, 0, &mflags, 8), 0);
-	assert_int_equal(mflags, VFIO_MIGRATION_STOP_COPY);
+	assert_int_equal(mflags, VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY);
 	assert_int_equal(feature(&a, F_SET | VFIO_DEVICE_FEATURE_MIGRATION,
 				 &mflags, 8, NULL, 0), -EINVAL);
 	assert_int_equal(mig_state(&a), VFIO_DEVICE_STATE_RUNNING);
@@ -509,7 +509,6 @@ static void test_migration(void **state)
 	/* RUNNING -> STOP_COPY goes through STOP */
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_STOP_COPY), 0);
 	assert_int_equal(mig_state(&a), VFIO_DEVICE_STATE_STOP_COPY);
-	assert_int_equal(mig_set(&a, VFU_STATE_PRE_COPY), -EINVAL);
 	stream = mig_read_all(&a, &len);
 	assert_true(len > 4096);
 
@@ -543,6 +542,96 @@ static void test_migration(void **state)
 	/* unsupported states */
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING_P2P), -EINVAL);
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_ERROR), -EINVAL);
+	free(stream);
+	fx_close(&a);
+	fx_close(&b);
+}
+
+static int mig_write_some(struct fixture *f, const uint8_t *p, size_t len);
+
+/* MIG_DATA_READ of up to max bytes: how many came. */
+static size_t mig_read_some(struct fixture *f, uint8_t *out, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		uint8_t rep[8 + 4096];
+		uint32_t want = (uint32_t)(max - n > 4096 ? 4096 : max - n);
+		uint32_t q[2] = { 8 + want, want }, r[2];
+		size_t got = 0;
+
+		assert_int_equal(vfu_client_call(&f->cli, VFU_MIG_DATA_READ, q, 8,
+						 NULL, 0, rep, sizeof(rep),
+						 &got, NULL), 0);
+		memcpy(r, rep, 8);
+		memcpy(out + n, rep + 8, r[1]);
+		n += r[1];
+		if (r[1] < want)
+			break;
+	}
+	return n;
+}
+
+/*
+ * PRE_COPY: the image's BAR memory moves while the device runs; once it
+ * stops, only the pages the guest changed since move again.
+ */
+static void test_migration_pre_copy(void **state)
+{
+	struct fixture a, b;
+	size_t cap = 1u << 20, pre, rest;
+	uint8_t *stream = malloc(cap);
+	uint32_t v;
+
+	(void)state;
+	assert_non_null(stream);
+	fx_open(&a, true);
+	fx_open(&b, true);
+	cfg_wr(&a, PCI_BASE_ADDRESS_0, 0xfe000000);
+	cfg_wr(&a, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	/* data in 8 pages of BAR0 (the MSI-X pages are the core's) */
+	for (uint32_t pg = 4; pg < 12; pg++) {
+		v = 0x1000 + pg;
+		assert_int_equal(vfu_client_region_rw(&a.cli, 0, pg * 4096, &v,
+						      4, true), 0);
+	}
+	assert_int_equal(mig_set(&a, VFU_STATE_PRE_COPY), 0);
+	assert_int_equal(mig_state(&a), VFU_STATE_PRE_COPY);
+	pre = mig_read_some(&a, stream, cap);
+	assert_true(pre > 8 * 4096);
+	/* nothing more for now, and the device still runs */
+	assert_int_equal(mig_read_some(&a, stream + pre, cap - pre), 0);
+	v = 0xc0ffee;
+	assert_int_equal(vfu_client_region_rw(&a.cli, 0, 6 * 4096 + 8, &v, 4,
+					      true), 0);
+	cfg_wr(&a, PCI_INTERRUPT_LINE, 9);
+	/* PRE_COPY -> STOP_COPY: only the page that changed moves again */
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	rest = mig_read_some(&a, stream + pre, cap - pre);
+	assert_true(rest > 4096 && rest < 3 * 4096 + 4096 /* cfg, core */ + 2048);
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
+	assert_int_equal(mig_write_some(&b, stream, pre + rest), 0);
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RUNNING), 0);
+	assert_int_equal(cfg_rd(&b, PCI_INTERRUPT_LINE) & 0xff, 9);
+	for (uint32_t pg = 4; pg < 12; pg++) {
+		assert_int_equal(vfu_client_region_rw(&b.cli, 0, pg * 4096, &v,
+						      4, false), 0);
+		assert_int_equal(v, 0x1000 + pg);
+	}
+	assert_int_equal(vfu_client_region_rw(&b.cli, 0, 6 * 4096 + 8, &v, 4,
+					      false), 0);
+	assert_int_equal(v, 0xc0ffee);
+	/* leaving PRE_COPY for RUNNING drops what was being saved */
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING), 0);
+	assert_int_equal(mig_set(&a, VFU_STATE_PRE_COPY), 0);
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING), 0);
+	{
+		uint32_t q[2] = { 16, 8 };
+
+		assert_int_equal(vfu_client_call(&a.cli, VFU_MIG_DATA_READ, q, 8,
+						 NULL, 0, NULL, 0, NULL, NULL),
+				 -EINVAL);
+	}
 	free(stream);
 	fx_close(&a);
 	fx_close(&b);
@@ -1205,6 +1294,7 @@ int main(void)
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_migration_bad_streams),
+		cmocka_unit_test(test_migration_pre_copy),
 		cmocka_unit_test(test_dma_logging),
 		cmocka_unit_test(test_write_multi),
 		cmocka_unit_test(test_malformed_messages),
