@@ -38,6 +38,8 @@ int client_migrate(struct vfu_client *src, struct vfu_client *dst,
 		   bool pre_copy, struct client_mig_result *res,
 		   struct ptdm_err *err);
 int cmd_client_migrate(int argc, char **argv);
+/* bench_migration.c: `ptdm bench migration` */
+int bench_migration(void);
 int cmd_ctl(int argc, char **argv);
 int cmd_assignable(int argc, char **argv);
 

@@ -88,8 +88,10 @@ const struct cli_help cli_helps[] = {
 	  "server DST\n"
 	  "                     (migration v2; PRE_COPY when both offer it)\n" },
 	{ "bench",
-	  "ptdm bench cfg|vfio-user [--seconds S]",
-	  "ptdm's cost as ratios to the floor (config engine, vfio-user)",
+	  "ptdm bench cfg|vfio-user [--seconds S]\n"
+	  "ptdm bench migration",
+	  "ptdm's cost as ratios to the floor (config engine, vfio-user, "
+	  "migration)",
 	  "  --seconds S        how long each measurement runs\n" },
 	{ "assignable-add",
 	  "ptdm assignable-add BDF",

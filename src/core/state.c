@@ -25,7 +25,7 @@
  *   HOST  backend bytes, in the order the backend gave them (PRE_COPY
  *         data first, then stop-copy), each record <= 64 KiB out, 1 MiB in
  *   CORE  the core section above (host_len 0), taken entering STOP_COPY
- *   END   u64 FNV-1a of every byte before it (a stream damaged on
+ *   END   u64 FNV-1a (by 8-byte words) of every byte before it (a stream damaged on
  *         the way fails; a hostile one still meets every check above)
  *
  * Loading parses records as bytes come, in any split: HEAD must match
@@ -260,6 +260,56 @@ int ptdm_dev_load(struct ptdm_dev *d, const uint8_t *buf, size_t len)
 #define SEEN_CORE 2u
 #define SEEN_END 4u
 
+#define FNV_BASIS 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+/*
+ * FNV-1a over 8-byte words (the bytes left over at the end one by one),
+ * fed in any split.  Each step is a bijection of the running value, so
+ * changing any one word of the stream always changes the sum.
+ */
+struct sum {
+	uint64_t h;
+	uint8_t tail[8];
+	unsigned n;
+};
+
+static void sum_init(struct sum *s)
+{
+	s->h = FNV_BASIS;
+	s->n = 0;
+}
+
+static void sum_feed(struct sum *s, const uint8_t *p, size_t len)
+{
+	uint64_t w;
+
+	while (len && s->n) {
+		s->tail[s->n++] = *p++;
+		len--;
+		if (s->n == 8) {
+			memcpy(&w, s->tail, 8);
+			s->h = (s->h ^ w) * FNV_PRIME;
+			s->n = 0;
+		}
+	}
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		s->h = (s->h ^ w) * FNV_PRIME;
+	}
+	memcpy(s->tail, p, len);
+	s->n = (unsigned)len;
+}
+
+static uint64_t sum_final(const struct sum *s)
+{
+	uint64_t h = s->h;
+
+	for (unsigned i = 0; i < s->n; i++)
+		h = (h ^ s->tail[i]) * FNV_PRIME;
+	return h;
+}
+
 enum out_phase { OUT_HEAD, OUT_HOST, OUT_CORE, OUT_END, OUT_DONE };
 
 struct dev_mig {
@@ -278,18 +328,8 @@ struct dev_mig {
 	size_t in_len;
 	uint8_t end[8];        /* END payload */
 	unsigned end_have;
-	uint64_t sum;          /* FNV-1a so far (out: handed out; in: taken) */
+	struct sum sum;        /* of what went out, or came in, so far */
 };
-
-#define FNV_BASIS 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * FNV_PRIME;
-	return h;
-}
 
 static bool saving(uint32_t s)
 {
@@ -319,7 +359,7 @@ static void mig_out_drop(struct dev_mig *m)
 	m->out = m->core = NULL;
 	m->out_len = m->out_pos = 0;
 	m->phase = OUT_HEAD;
-	m->sum = FNV_BASIS;
+	sum_init(&m->sum);
 }
 
 static void mig_in_drop(struct dev_mig *m)
@@ -330,7 +370,7 @@ static void mig_in_drop(struct dev_mig *m)
 	m->hdr_have = m->seen = 0;
 	m->type = m->left = 0;
 	m->broken = false;
-	m->sum = FNV_BASIS;
+	sum_init(&m->sum);
 }
 
 void dev_mig_free(struct ptdm_dev *d)
@@ -606,6 +646,7 @@ static void head_payload(const struct ptdm_dev *d, uint8_t *p)
 /* The next record into m->out; false when there is none now. */
 static int next_record(struct ptdm_dev *d, struct dev_mig *m, bool *more)
 {
+	uint64_t sum;
 	size_t got = 0;
 	int rc;
 
@@ -646,7 +687,8 @@ static int next_record(struct ptdm_dev *d, struct dev_mig *m, bool *more)
 		return 0;
 	case OUT_END:
 		rec_head(m->out, REC_END, 8);
-		memcpy(m->out + 8, &m->sum, 8);
+		sum = sum_final(&m->sum);
+		memcpy(m->out + 8, &sum, 8);
 		m->out_len = 16;
 		m->phase = OUT_DONE;
 		return 0;
@@ -678,7 +720,7 @@ int ptdm_mig_read(struct ptdm_dev *d, void *buf, size_t len, size_t *got)
 			if (!more)
 				break;
 			if (m->phase != OUT_DONE) /* END: the sum itself */
-				m->sum = fnv(m->sum, m->out, m->out_len);
+				sum_feed(&m->sum, m->out, m->out_len);
 		}
 		n = m->out_len - m->out_pos;
 		if (n > len - total)
@@ -737,7 +779,9 @@ static int rec_end(const struct ptdm_dev *d, struct dev_mig *m)
 	} else if (m->type == REC_CORE) {
 		m->seen |= SEEN_CORE; /* checked whole at RESUMING->STOP */
 	} else if (m->type == REC_END) {
-		if (memcmp(m->end, &m->sum, 8))
+		uint64_t sum = sum_final(&m->sum);
+
+		if (memcmp(m->end, &sum, 8))
 			return -EINVAL; /* damaged on the way */
 		m->seen |= SEEN_END;
 	}
@@ -766,13 +810,13 @@ int ptdm_mig_write(struct ptdm_dev *d, const void *data, size_t len)
 			if (m->hdr_have == 8) {
 				rc = rec_begin(d, m);
 				if (!rc && m->type != REC_END)
-					m->sum = fnv(m->sum, m->hdr, 8);
+					sum_feed(&m->sum, m->hdr, 8);
 			}
 			continue;
 		}
 		n = m->left < len ? m->left : len;
 		if (m->type != REC_END)
-			m->sum = fnv(m->sum, p, n);
+			sum_feed(&m->sum, p, n);
 		if (m->type == REC_END) {
 			memcpy(m->end + m->end_have, p, n);
 			m->end_have += (unsigned)n;

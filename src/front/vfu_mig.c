@@ -222,21 +222,25 @@ static int log_report(struct vfu_conn *c, struct msg *m, uint32_t dlen,
 		if (rc)
 			return rc == PTDM_HOST_ENOTSUP ? -ENOTTY : rc;
 	}
-	for (uint64_t b = 0; !h && b < bits; b++) {
-		uint64_t first = (q[0] + b * q[2]) / PAGE;
-		uint64_t last = (q[0] + (b + 1) * q[2] - 1) / PAGE;
-		unsigned at = dirty_lower(c, first);
-		bool dirty = c->log_all_dirty;
+	if (!h && c->log_all_dirty) {
+		memset(bm, 0xff, words * 8);
+		if (bits % 64)
+			bm[words - 1] = (1ull << (bits % 64)) - 1;
+	}
+	if (!h) {
+		/* the dirty pages inside the range, one pass; the report
+		 * clears what it reports */
+		uint64_t first = q[0] / PAGE, last = (q[0] + q[1] - 1) / PAGE;
+		unsigned at = dirty_lower(c, first), end = at;
 
-		/* report clears what it reports */
-		while (at < c->ndirty && c->dirty[at] <= last) {
-			dirty = true;
-			memmove(&c->dirty[at], &c->dirty[at + 1],
-				(c->ndirty - at - 1) * sizeof(*c->dirty));
-			c->ndirty--;
-		}
-		if (dirty)
+		for (; end < c->ndirty && c->dirty[end] <= last; end++) {
+			uint64_t b = (c->dirty[end] * PAGE - q[0]) / q[2];
+
 			bm[b / 64] |= 1ull << (b % 64);
+		}
+		memmove(&c->dirty[at], &c->dirty[end],
+			(c->ndirty - end) * sizeof(*c->dirty));
+		c->ndirty -= end - at;
 	}
 	memcpy(m->r, m->p, 8 + 24);
 	argsz = (uint32_t)(8 + 24 + words * 8);
