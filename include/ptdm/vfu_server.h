@@ -25,7 +25,7 @@
 /* replies queued for a client that does not read: then it is dropped */
 #define VFU_OUT_MAX (4u * VFU_SERVER_MAX_XFER)
 /* messages one connection may handle per wake-up of the loop */
-#define VFU_BUDGET 8u
+#define VFU_BUDGET 4u
 
 struct vfu_dma {
 	uint64_t iova, size;
