@@ -163,9 +163,10 @@ static int do_info(struct vfu_client *c)
 	       di.num_regions, di.num_irqs);
 	for (unsigned i = 0; i < di.num_regions && i < 9; i++) {
 		struct vfu_region_info ri;
+		uint8_t caps[256];
 		int fd = -1;
 
-		rc = vfu_client_region_info(c, i, &ri, NULL, 0, &fd);
+		rc = vfu_client_region_info(c, i, &ri, caps, sizeof(caps), &fd);
 		if (rc)
 			return rc;
 		if (fd >= 0)

@@ -32,10 +32,15 @@ static unsigned irq_count(struct vfu_conn *c, unsigned index)
 		struct host_dev *h = vfu_vfio_host(c);
 		struct ptdm_vfio_irq vi;
 
-		/* ERR and REQ: what the kernel offers; an image has neither */
-		if (h && !vfio_irq_info(h, index, &vi))
-			return vi.count;
-		return 0;
+		/*
+		 * ERR and REQ: what the kernel offers for VFIO; one each
+		 * elsewhere, as vfio-pci always has them (QEMU warns "Could not
+		 * enable error recovery" without ERR).  ptdm never signals them
+		 * for an image; the client's eventfds are kept until it goes.
+		 */
+		if (h)
+			return vfio_irq_info(h, index, &vi) ? 0 : vi.count;
+		return index < VFU_NUM_IRQ_INDEX ? 1 : 0;
 	}
 	}
 }

@@ -135,18 +135,21 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 			r.offset = off;
 		}
 	}
-	if (nareas) {
-		r.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	if (nareas)
 		need += (uint32_t)(sizeof(cap) + nareas * sizeof(areas[0]));
-	}
 	r.argsz = need;
 	if (q.argsz < need) {
-		/* too small: say how much is needed, send no fd */
+		/*
+		 * Too small: say how much is needed, send no fd.  CAPS and
+		 * cap_offset mean "capabilities in this reply" (QEMU asks with
+		 * argsz 32 first and rejects CAPS with a cap_offset below 32).
+		 */
 		memcpy(m->r, &r, sizeof(r));
 		m->rlen = sizeof(r);
 		return 0;
 	}
 	if (nareas) {
+		r.flags |= VFIO_REGION_INFO_FLAG_CAPS;
 		r.cap_offset = sizeof(r);
 		memset(&cap, 0, sizeof(cap));
 		cap.header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;

@@ -200,11 +200,18 @@ static void test_device_and_region_info(void **state)
 		munmap(map, TABLE_OFF);
 		close(fd);
 	}
-	/* argsz too small: the size needed, no fd */
+	/*
+	 * argsz too small (QEMU's first ask, argsz 32): the size needed, no
+	 * fd, and no CAPS / cap_offset, since no capability is in the reply
+	 * (QEMU rejects CAPS with a cap_offset below 32).
+	 */
 	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, NULL, 0, &fd),
 			 0);
 	assert_true(ri.argsz > sizeof(ri));
 	assert_int_equal(fd, -1);
+	assert_false(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	assert_int_equal(ri.cap_offset, 0);
+	assert_true(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
 	/* I/O BAR trapped, ROM read-only, BAR1 and VGA empty */
 	assert_int_equal(vfu_client_region_info(&f.cli, 2, &ri, NULL, 0, &fd),
 			 0);
@@ -286,9 +293,24 @@ static void test_irqs(void **state)
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
 					     &ii), 0);
 	assert_int_equal(ii.count, 4);
+	/* ERR and REQ as vfio-pci has them: one eventfd each, accepted */
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
 					     &ii), 0);
-	assert_int_equal(ii.count, 0);
+	assert_int_equal(ii.count, 1);
+	assert_true(ii.flags & VFIO_IRQ_INFO_EVENTFD);
+	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
+					     &ii), 0);
+	assert_int_equal(ii.count, 1);
+	efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+					     trig_fd, 0, 1, efd), 0);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
+					     trig_fd, 0, 1, efd), 0);
+	assert_true(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+					trig_fd, 1, 1, efd) < 0);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+					     trig_none, 0, 0, NULL), 0);
+	close(efd[0]);
 
 	for (int i = 0; i < 4; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -630,6 +652,149 @@ static void test_dma_logging(void **state)
 			 -EINVAL);
 	close(mfd);
 	fx_close(&f);
+}
+
+/* VERSION with raw bytes after major/minor (len 0: none at all). */
+static int version_raw(struct fixture *f, const char *json, size_t len)
+{
+	uint8_t req[256] = { 0 };
+	uint8_t rep[1100];
+
+	memcpy(req + 4, json, len);
+	return vfu_client_call(&f->cli, VFU_VERSION, req, 4 + len, NULL, 0,
+			       rep, sizeof(rep), NULL, NULL);
+}
+
+/*
+ * The capabilities JSON is optional (SPDK's client sends only major and
+ * minor); when there, it must be strict JSON and nothing after it.
+ */
+static void test_version_json_strict(void **state)
+{
+	static const char *const bad[] = {
+		"{\"capabilities\":{}}garbage",
+		"{\"capabilities\":{\"max_msg_fds\":4,}}",
+		"{'capabilities':{}}",
+		"{\"capabilities\":{}}{}",
+	};
+	struct fixture f;
+
+	fx_open(&f, false);
+	assert_int_equal(version_raw(&f, "", 0), 0);
+	assert_int_equal(f.srv.peer_max_fds, 1); /* the spec's default */
+	assert_int_equal(cfg_rd(&f, 0), 0x10d38086);
+	fx_close(&f);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fx_open(&f, false);
+		assert_int_equal(version_raw(&f, bad[i], strlen(bad[i]) + 1),
+				 -EINVAL);
+		assert_false(f.srv.versioned);
+		fx_close(&f);
+	}
+	fx_open(&f, false);
+	assert_int_equal(version_raw(&f, "{\"capabilities\":{}} \n", 22), 0);
+	fx_close(&f);
+}
+
+/* A short argsz fails the SET before anything changes. */
+static void test_mig_set_short_argsz(void **state)
+{
+	struct fixture f;
+	uint8_t req[16], rep[64];
+	uint32_t argsz = 8, flags = F_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
+	uint32_t st[2] = { VFIO_DEVICE_STATE_STOP, (uint32_t)-1 };
+
+	fx_open(&f, true);
+	memcpy(req, &argsz, 4);
+	memcpy(req + 4, &flags, 4);
+	memcpy(req + 8, st, 8);
+	assert_int_equal(vfu_client_call(&f.cli, VFU_DEVICE_FEATURE, req, 16,
+					 NULL, 0, rep, sizeof(rep), NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(mig_state(&f), VFIO_DEVICE_STATE_RUNNING);
+	fx_close(&f);
+}
+
+/*
+ * Dirty logging needs to see the device's writes: a backend whose device
+ * writes guest memory itself (VFIO, sysfs) says ENOTTY, never an empty
+ * bitmap.  Here an image whose ops are renamed "sysfs" stands for one.
+ */
+static void test_dma_logging_only_where_seen(void **state)
+{
+	struct fixture f;
+	struct host_ops blind;
+	const struct host_ops *saved;
+	struct {
+		uint64_t page;
+		uint32_t n, rsvd;
+	} start = { 4096, 0, 0 };
+	uint64_t rq[3] = { 0, 0x10000, 4096 }, rep[4];
+
+	fx_open(&f, true);
+	saved = f.h->ops;
+	blind = *saved;
+	blind.name = "sysfs";
+	f.h->ops = &blind;
+	assert_int_equal(feature(&f, F_PROBE | F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
+				 NULL, 0), -ENOTTY);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &start, sizeof(start), NULL, 0), -ENOTTY);
+	assert_false(f.srv.logging);
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), -ENOTTY);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+				 NULL, 0, NULL, 0), -ENOTTY);
+	f.h->ops = saved;
+	/* the image itself can log */
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &start, sizeof(start), NULL, 0), 0);
+	fx_close(&f);
+}
+
+/*
+ * Messages real clients send that ptdm's own client never did: SPDK's
+ * GET_REGION_INFO carries argsz 4064 bytes of payload, its DMA_UNMAP the
+ * map's fd; cloud-hypervisor sets 16 eventfds per SET_IRQS.
+ */
+static void test_real_client_shapes(void **state)
+{
+	struct fixture f;
+	uint8_t req[4064] = { 0 }, rep[4096];
+	struct vfu_region_info q = { .argsz = 4064, .index = 0 }, r;
+	size_t len = 0;
+	int fd = -1, mfd = memfd_create("ram", MFD_CLOEXEC);
+	int before;
+
+	assert_int_equal(ftruncate(mfd, 4096), 0);
+	fx_open(&f, true);
+	memcpy(req, &q, sizeof(q));
+	assert_int_equal(vfu_client_call(&f.cli, VFU_DEVICE_GET_REGION_INFO, req,
+					 sizeof(req), NULL, 0, rep, sizeof(rep),
+					 &len, &fd), 0);
+	memcpy(&r, rep, sizeof(r));
+	assert_true(r.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	assert_int_equal(r.cap_offset, sizeof(r));
+	assert_int_equal(len, r.argsz);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x10000, 4096, mfd, 0,
+					    VFU_DMA_READ_OK | VFU_DMA_WRITE_OK),
+			 0);
+	before = count_fds();
+	{
+		struct vfu_dma_unmap u = { .argsz = sizeof(u), .addr = 0x10000,
+					   .size = 4096 };
+
+		assert_int_equal(vfu_client_call(&f.cli, VFU_DMA_UNMAP, &u,
+						 sizeof(u), &mfd, 1, rep,
+						 sizeof(rep), NULL, NULL), 0);
+	}
+	assert_int_equal(f.srv.ndma, 0);
+	assert_int_equal(count_fds(), before); /* the unmap's fd closed */
+	fx_close(&f);
+	close(mfd);
 }
 
 static void test_write_multi(void **state)
@@ -1093,6 +1258,10 @@ int main(void)
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_dma_logging),
 		cmocka_unit_test(test_write_multi),
+		cmocka_unit_test(test_version_json_strict),
+		cmocka_unit_test(test_mig_set_short_argsz),
+		cmocka_unit_test(test_dma_logging_only_where_seen),
+		cmocka_unit_test(test_real_client_shapes),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_short_header_and_truncated_payload),
 		cmocka_unit_test(test_many_connections),
