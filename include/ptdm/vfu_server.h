@@ -42,6 +42,7 @@ struct vfu_conn {
 	uint32_t peer_max_fds;
 	uint64_t peer_max_xfer;
 	bool write_multiple;
+	bool one_area_per_bar; /* no VERSION JSON (SPDK maps area i with fd i) */
 	struct vfu_dma *dma;
 	unsigned ndma;
 	int *irq_fds[VFU_NUM_IRQ_INDEX];

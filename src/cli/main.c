@@ -24,7 +24,7 @@ static const struct cli_cmd cmds[] = {
 	  " | DEVICE --xen-domid N [--xen-cf8]",
 	  "give devices to VMMs (vfio-user, x-pci-proxy-dev, a Xen ioreq "
 	  "server); SIGTERM ends it" },
-	{ "client", cmd_client, "client PATH lspci|info|read|write|irq|dma ...",
+	{ "client", cmd_client, "client PATH lspci|info|read|write|irq|dma ... | client --as VMM PATH [check]",
 	  "talk to a vfio-user server the way a VMM does" },
 	{ "bench", cmd_bench, "bench cfg|vfio-user [--seconds S]",
 	  "ptdm's cost as ratios to the floor (config engine, vfio-user)" },

@@ -93,6 +93,16 @@ static unsigned sparse_areas(struct vfu_conn *c, unsigned bar, uint64_t size,
 		a[n].size = size - at;
 		n++;
 	}
+	if (n > 1 && c->one_area_per_bar) {
+		/* a client that maps area i with fd i: the largest area only */
+		unsigned big = 0;
+
+		for (unsigned i = 1; i < n; i++)
+			if (a[i].size > a[big].size)
+				big = i;
+		a[0] = a[big];
+		n = 1;
+	}
 	return n ? n : MAX_SPARSE + 1; /* all holes: nothing mappable */
 }
 

@@ -90,8 +90,15 @@ int vfu_h_version(struct vfu_conn *c, struct msg *m)
 	if (v.major != VFU_MAJOR)
 		return -ENOTSUP;
 	jlen = m->len - sizeof(v);
-	if (!jlen)
-		goto done; /* no capabilities: the defaults */
+	if (!jlen) {
+		/*
+		 * No capabilities: the defaults, one fd per message.  The one
+		 * client known to do this (SPDK) mmaps sparse area i with the
+		 * i-th fd of the reply, so its BARs get one area each.
+		 */
+		c->one_area_per_bar = true;
+		goto done;
+	}
 	if (m->p[m->len - 1] != 0 || strlen((char *)m->p + 4) != jlen - 1)
 		return -EINVAL; /* the JSON must be one NUL-terminated string */
 	root = parse_strict((char *)m->p + sizeof(v), jlen - 1);

@@ -696,6 +696,39 @@ static void test_version_json_strict(void **state)
 	fx_close(&f);
 }
 
+/*
+ * SPDK's client sends no VERSION JSON and mmaps sparse area i with the
+ * i-th fd of the reply, while one fd is all any client receives: such a
+ * client gets one area per BAR (the largest), others get them all.
+ */
+static void test_one_area_without_caps(void **state)
+{
+	struct fixture f;
+	struct vfu_region_info ri;
+	struct {
+		struct vfio_region_info_cap_sparse_mmap cap;
+		struct vfio_region_sparse_mmap_area a[4];
+	} caps;
+	int fd = -1;
+
+	fx_open(&f, true);
+	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, &caps,
+						sizeof(caps), &fd), 0);
+	assert_int_equal(caps.cap.nr_areas, 2);
+	close(fd);
+	fx_close(&f);
+	fx_open(&f, false);
+	assert_int_equal(version_raw(&f, "", 0), 0);
+	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, &caps,
+						sizeof(caps), &fd), 0);
+	assert_int_equal(caps.cap.nr_areas, 1);
+	assert_int_equal(caps.a[0].offset, PBA_OFF + 0x1000);
+	assert_int_equal(caps.a[0].size, 0x10000 - PBA_OFF - 0x1000);
+	assert_true(fd >= 0);
+	close(fd);
+	fx_close(&f);
+}
+
 /* A short argsz fails the SET before anything changes. */
 static void test_mig_set_short_argsz(void **state)
 {
@@ -1259,6 +1292,7 @@ int main(void)
 		cmocka_unit_test(test_dma_logging),
 		cmocka_unit_test(test_write_multi),
 		cmocka_unit_test(test_version_json_strict),
+		cmocka_unit_test(test_one_area_without_caps),
 		cmocka_unit_test(test_mig_set_short_argsz),
 		cmocka_unit_test(test_dma_logging_only_where_seen),
 		cmocka_unit_test(test_real_client_shapes),

@@ -1,0 +1,60 @@
+#!/bin/bash
+# personalities.sh PTDM DUMPS_DIR - every client personality (QEMU,
+# cloud-hypervisor, libvfio-user, SPDK: `ptdm client --as NAME SOCK check`)
+# against `ptdm serve DUMP --vfio-user SOCK` for every dump that can be
+# served.  A reply one real client would reject or warn about fails.
+# Dumps ptdm refuses to serve (bridges, no BAR sizes) must be refused with
+# a reason; the server must survive every personality and exit cleanly.
+set -u
+ptdm=$1
+dir=$2
+tmp=$(mktemp -d)
+srv=""
+cleanup() {
+	[ -n "$srv" ] && kill "$srv" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+refused=0
+wait_sock() { for _ in $(seq 50); do [ -S "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+for f in "$dir"/*.lspci-x3.txt "$dir"/*.lspci-x4.txt; do
+	name=$(basename "$f")
+	sock="$tmp/s.sock"
+	rm -f "$sock"
+	"$ptdm" serve "$f" --vfio-user "$sock" 2>"$tmp/serve.log" &
+	srv=$!
+	if ! wait_sock "$sock"; then
+		wait "$srv" 2>/dev/null
+		srv=""
+		if grep -qE 'bridge|BAR sizes unknown' "$tmp/serve.log"; then
+			echo "SKIP $name: not servable: $(head -1 "$tmp/serve.log")"
+			refused=$((refused + 1))
+		else
+			echo "FAIL $name: serve did not start: $(cat "$tmp/serve.log")"
+			fail=$((fail + 1))
+		fi
+		continue
+	fi
+	for who in qemu cloud-hypervisor libvfio-user spdk; do
+		if timeout 120 "$ptdm" client --as "$who" "$sock" check \
+			>"$tmp/out" 2>&1; then
+			echo "PASS $name $who: $(tail -1 "$tmp/out")"
+			pass=$((pass + 1))
+		else
+			echo "FAIL $name $who:"
+			sed 's/^/    /' "$tmp/out"
+			fail=$((fail + 1))
+		fi
+	done
+	kill -TERM "$srv"
+	if ! wait "$srv"; then
+		echo "FAIL $name: server did not exit cleanly: $(tail -3 "$tmp/serve.log")"
+		fail=$((fail + 1))
+	fi
+	srv=""
+done
+echo "personalities: $pass passed, $fail failed, $refused dumps not servable"
+[ "$fail" = 0 ] && [ "$pass" -gt 0 ]
