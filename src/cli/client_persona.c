@@ -48,6 +48,20 @@ int pc_open(struct pc *p, const char *who, const char *path, int timeout_ms)
 	return 0;
 }
 
+int pc_attach(struct pc *p, const char *who, int sock)
+{
+	memset(p, 0, sizeof(*p));
+	p->who = who;
+	p->sock = sock;
+	p->timeout_ms = GUARD_MS;
+	p->waits_forever = true;
+	p->max_fds = 1;
+	p->max_xfer = 1 << 20;
+	for (unsigned i = 0; i < PC_NUM_REGIONS; i++)
+		p->reg[i].fd = -1;
+	return 0;
+}
+
 void pc_close(struct pc *p)
 {
 	for (unsigned i = 0; i < p->nmaps; i++)

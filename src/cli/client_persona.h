@@ -66,6 +66,8 @@ struct pc {
 };
 
 int pc_open(struct pc *p, const char *who, const char *path, int timeout_ms);
+/* The same over an already connected socket, which pc_close closes. */
+int pc_attach(struct pc *p, const char *who, int sock);
 void pc_close(struct pc *p);
 /* A failure as the real client reports it; returns -EPROTO. */
 int pc_fail(struct pc *p, const char *fmt, ...)

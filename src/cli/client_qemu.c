@@ -507,6 +507,7 @@ int persona_qemu(struct pc *p)
 {
 	struct vfu_irq_info ii;
 	bool pci_aer = false, mapped = false;
+	unsigned err_count;
 	int ram, rc;
 	unsigned msix;
 	uint32_t orig, size;
@@ -530,19 +531,26 @@ int persona_qemu(struct pc *p)
 	p->cfg_size = (unsigned)p->reg[VFIO_PCI_CONFIG_REGION_INDEX].ri.size;
 	if (p->cfg_size != 256 && p->cfg_size != 4096)
 		return pc_fail(p, "config region of %u bytes", p->cfg_size);
+	/* an error here is only traced; a count other than 1 warned */
 	rc = irq_info(p, VFIO_PCI_ERR_IRQ_INDEX, &ii);
 	if (rc == -EPROTO)
 		return rc;
-	if (!rc && ii.count == 1)
-		pci_aer = true;
-	else if ((rc = pc_warn(p, "Could not enable error recovery for the "
-			       "device (ERR count %u)", rc ? 0 : ii.count)))
-		return rc;
+	err_count = rc ? 1 : ii.count;
+	pci_aer = !rc && ii.count == 1;
 	if ((rc = rw(p, VFIO_PCI_CONFIG_REGION_INDEX, 0, p->cfg, p->cfg_size,
 		     false)))
 		return rc == -EPROTO ? rc
 				     : pc_fail(p, "failed to read device config "
 					       "space: %s", strerror(-rc));
+	/*
+	 * vfio-pci itself has ERR for PCI Express devices only, so QEMU
+	 * prints this for a conventional device under any server: ptdm is
+	 * judged on the PCIe ones.
+	 */
+	if (err_count != 1 && pc_cfg_cap(p, PCI_CAP_ID_EXP) &&
+	    (rc = pc_warn(p, "Could not enable error recovery for the device "
+			  "(ERR count %u)", err_count)))
+		return rc;
 	msix = pc_cfg_cap(p, PCI_CAP_ID_MSIX);
 	if (msix) {
 		uint32_t t;

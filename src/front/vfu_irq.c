@@ -5,12 +5,25 @@
  * signals them itself (vfu_conn_trigger).
  */
 #include <errno.h>
+#include <linux/pci_regs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "front/vfu_priv.h"
 #include "ptdm/vfio.h"
+
+/* The guest sees a PCI Express capability (vfio-pci's test for ERR). */
+static bool guest_is_pcie(struct vfu_conn *c)
+{
+	for (size_t i = 0; i < ptdm_dev_ncaps(c->dev); i++) {
+		const struct ptdm_cap_info *ci = ptdm_dev_cap(c->dev, i);
+
+		if (!ci->ext && !ci->hidden && ci->id == PCI_CAP_ID_EXP)
+			return true;
+	}
+	return false;
+}
 
 static unsigned irq_count(struct vfu_conn *c, unsigned index)
 {
@@ -33,14 +46,17 @@ static unsigned irq_count(struct vfu_conn *c, unsigned index)
 		struct ptdm_vfio_irq vi;
 
 		/*
-		 * ERR and REQ: what the kernel offers for VFIO; one each
-		 * elsewhere, as vfio-pci always has them (QEMU warns "Could not
-		 * enable error recovery" without ERR).  ptdm never signals them
-		 * for an image; the client's eventfds are kept until it goes.
+		 * ERR and REQ: what the kernel offers for VFIO; elsewhere as
+		 * vfio-pci has them: REQ always, ERR for PCI Express devices
+		 * (QEMU warns "Could not enable error recovery" when a PCIe
+		 * device has none).  ptdm never signals them for an image; the
+		 * client's eventfds are kept until it goes.
 		 */
 		if (h)
 			return vfio_irq_info(h, index, &vi) ? 0 : vi.count;
-		return index < VFU_NUM_IRQ_INDEX ? 1 : 0;
+		if (index == VFIO_PCI_ERR_IRQ_INDEX)
+			return guest_is_pcie(c) ? 1 : 0;
+		return index == VFIO_PCI_REQ_IRQ_INDEX ? 1 : 0;
 	}
 	}
 }

@@ -293,22 +293,20 @@ static void test_irqs(void **state)
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
 					     &ii), 0);
 	assert_int_equal(ii.count, 4);
-	/* ERR and REQ as vfio-pci has them: one eventfd each, accepted */
+	/* as vfio-pci: REQ always, ERR only for PCI Express (this is not) */
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
 					     &ii), 0);
-	assert_int_equal(ii.count, 1);
-	assert_true(ii.flags & VFIO_IRQ_INFO_EVENTFD);
+	assert_int_equal(ii.count, 0);
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
 					     &ii), 0);
 	assert_int_equal(ii.count, 1);
+	assert_true(ii.flags & VFIO_IRQ_INFO_EVENTFD);
 	efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
-					     trig_fd, 0, 1, efd), 0);
 	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
 					     trig_fd, 0, 1, efd), 0);
-	assert_true(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+	assert_true(vfu_client_set_irqs(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
 					trig_fd, 1, 1, efd) < 0);
-	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
 					     trig_none, 0, 0, NULL), 0);
 	close(efd[0]);
 
@@ -651,6 +649,38 @@ static void test_dma_logging(void **state)
 	assert_int_equal(feature(&f, F_GET | F_SET | 1, NULL, 0, NULL, 0),
 			 -EINVAL);
 	close(mfd);
+	fx_close(&f);
+}
+
+/* QEMU warned "Could not enable error recovery": a PCIe image has ERR. */
+static void test_err_irq_for_pcie(void **state)
+{
+	uint8_t exp[0x3a] = { 0x02, 0x00 }; /* v2 endpoint */
+	const uint32_t trig_fd = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER;
+	struct th_cfg c;
+	struct fixture f;
+	struct ptdm_err err = { "" };
+	struct vfu_irq_info ii;
+	int sv[2], efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	th_cfg_init(&c, 0x144d, 0xa826, 4096);
+	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x4000);
+	th_add_cap(&c, 0x40, PCI_CAP_ID_EXP, exp, sizeof(exp));
+	f.d = th_dev(&c, NULL, &f.h);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vfu_conn_init(&f.srv, sv[0], f.d), 0);
+	vfu_client_init_fd(&f.cli, sv[1]);
+	f.cli.pump = pump;
+	f.cli.pump_opaque = &f;
+	assert_int_equal(vfu_client_version(&f.cli, NULL, &err), 0);
+	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+					     &ii), 0);
+	assert_int_equal(ii.count, 1);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+					     trig_fd, 0, 1, &efd), 0);
+	close(efd);
 	fx_close(&f);
 }
 
@@ -1292,6 +1322,7 @@ int main(void)
 		cmocka_unit_test(test_dma_logging),
 		cmocka_unit_test(test_write_multi),
 		cmocka_unit_test(test_version_json_strict),
+		cmocka_unit_test(test_err_irq_for_pcie),
 		cmocka_unit_test(test_one_area_without_caps),
 		cmocka_unit_test(test_mig_set_short_argsz),
 		cmocka_unit_test(test_dma_logging_only_where_seen),
