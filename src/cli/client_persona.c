@@ -184,9 +184,13 @@ int pc_recv(struct pc *p, struct pc_reply *r, unsigned room_fds)
 	}
 	if (rc < 0)
 		return pc_fail(p, "poll: %s", strerror(errno));
-	n = sockio_recv_fds(p->sock, &r->h, sizeof(r->h), fds,
-			    room_fds < PC_MAX_FDS ? room_fds : PC_MAX_FDS,
+	n = sockio_recv_fds(p->sock, &r->h, sizeof(r->h), fds, PC_MAX_FDS,
 			    &nfds, &r->ctrunc);
+	/* fds beyond the client's cmsg room: the kernel would truncate */
+	while (nfds > room_fds) {
+		close(fds[--nfds]);
+		r->ctrunc = true;
+	}
 	if (n == 0)
 		return pc_fail(p, "server closed socket");
 	if (n < 0 || (size_t)n < sizeof(r->h)) {

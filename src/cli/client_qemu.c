@@ -42,7 +42,7 @@ static int fits(struct pc *p, const struct pc_reply *r, size_t rsize)
 	if (r->h.msg_size > rsize)
 		return pc_fail(p, "reply larger than recv buffer (%u > %zu, "
 			       "command %u)", r->h.msg_size, rsize, r->h.cmd);
-	if (r->nfds)
+	if (r->nfds || r->ctrunc)
 		return pc_fail(p, "unexpected FDs in the reply to command %u",
 			       r->h.cmd);
 	return 0;
@@ -263,8 +263,18 @@ static int region_info(struct pc *p, unsigned index)
 	}
 }
 
-/* vfio_region_mmap: the sparse areas, or the whole region. */
-static int map_region(struct pc *p, unsigned index, bool *mapped)
+/* Where the MSI-X table sits, page-aligned (vfio_pci_fixup_msix_region). */
+struct msix_hole {
+	int bar; /* -1: no MSI-X */
+	uint64_t start, end;
+};
+
+/*
+ * vfio_region_mmap: the sparse areas; without them the whole region, less
+ * the MSI-X table pages QEMU cuts out itself (unless MSIX_MAPPABLE).
+ */
+static int map_region(struct pc *p, unsigned index, bool *mapped,
+		      const struct msix_hole *mh)
 {
 	struct pc_region *g = &p->reg[index];
 	int prot = (g->ri.flags & VFIO_REGION_INFO_FLAG_READ ? PROT_READ : 0) |
@@ -282,8 +292,24 @@ static int map_region(struct pc *p, unsigned index, bool *mapped)
 	if (cap < 0)
 		return pc_fail(p, "region %u: capability chain leaves the "
 			       "reply (QEMU would read past its buffer)", index);
-	if (!cap)
+	if (!cap && mh->bar == (int)index && g->ri.flags & VFIO_REGION_INFO_FLAG_CAPS &&
+	    pc_region_cap(g, VFIO_REGION_INFO_CAP_MSIX_MAPPABLE) > 0)
 		return pc_map(p, g->fd, g->ri.offset, g->ri.size, prot, "BAR");
+	if (!cap && mh->bar == (int)index) {
+		int rc = 0;
+
+		if (mh->start)
+			rc = pc_map(p, g->fd, g->ri.offset, mh->start, prot,
+				    "Failed to mmap BAR");
+		if (!rc && mh->end < g->ri.size)
+			rc = pc_map(p, g->fd, g->ri.offset + mh->end,
+				    g->ri.size - mh->end, prot,
+				    "Failed to mmap BAR");
+		return rc;
+	}
+	if (!cap)
+		return pc_map(p, g->fd, g->ri.offset, g->ri.size, prot,
+			      "Failed to mmap BAR");
 	{
 		struct vfio_region_info_cap_sparse_mmap sp;
 		size_t at = (size_t)cap + sizeof(sp);
@@ -415,8 +441,78 @@ static int set_irqs(struct pc *p, unsigned index, unsigned start,
 	return 0;
 }
 
-/* The guest's firmware: size and place BARs, decode and MSI-X on. */
-static int guest(struct pc *p)
+/*
+ * vfio_enable_vectors: every vector 0..n-1, eventfds for the used ones,
+ * -1 for the rest; the vfio-user layer sends runs of valid fds or runs
+ * of -1 (no fds) in chunks of max_msg_fds.
+ */
+static int enable_vectors(struct pc *p, unsigned index, unsigned n)
+{
+	int rc = set_irqs(p, index, 0, n, true);
+
+	if (rc && rc != -EPROTO)
+		rc = pc_fail(p, "vfio: failed to enable vectors, %s",
+			     strerror(-rc));
+	return rc;
+}
+
+static int irq_disable(struct pc *p, unsigned index)
+{
+	struct vfu_irq_set q = { .argsz = sizeof(q), .index = index,
+				 .flags = VFIO_IRQ_SET_DATA_NONE |
+					  VFIO_IRQ_SET_ACTION_TRIGGER };
+	struct pc_reply r;
+	int rc = pc_call(p, VFU_DEVICE_SET_IRQS, &q, sizeof(q), NULL, 0, 0, &r);
+
+	if (rc || (rc = fits(p, &r, 16 + sizeof(q))))
+		return rc;
+	return pc_reply_errno(&r)
+		       ? pc_fail(p, "disabling IRQ index %u: %s", index,
+				 strerror(-pc_reply_errno(&r)))
+		       : 0;
+}
+
+/*
+ * The guest turns MSI-X on with every vector masked (vfio_msix_enable:
+ * vector 0 with no fd), then unmasks vectors one by one; with NORESIZE
+ * each new vector disables the index and enables 0..k again.
+ */
+static int guest_msix(struct pc *p, unsigned pos, bool noresize)
+{
+	uint16_t ctrl;
+	unsigned n;
+	int rc;
+
+	if ((rc = cfg_rd(p, pos + PCI_MSIX_FLAGS, &ctrl, 2)))
+		return rc;
+	n = (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1;
+	if ((rc = cfg_wr(p, pos + PCI_MSIX_FLAGS,
+			 ctrl | PCI_MSIX_FLAGS_ENABLE, 2)))
+		return rc;
+	rc = set_irqs(p, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, false);
+	if (rc)
+		return rc == -EPROTO ? rc
+				     : pc_fail(p, "vfio: failed to enable MSI-X, "
+					       "%s", strerror(-rc));
+	for (unsigned k = 1; k <= n && k <= 8; k++) {
+		if (noresize && (rc = irq_disable(p, VFIO_PCI_MSIX_IRQ_INDEX)))
+			return rc;
+		rc = noresize ? enable_vectors(p, VFIO_PCI_MSIX_IRQ_INDEX, k)
+			      : set_irqs(p, VFIO_PCI_MSIX_IRQ_INDEX, k - 1, 1, true);
+		if (rc)
+			return rc == -EPROTO ? rc
+					     : pc_fail(p, "vfio: failed to set up "
+						       "MSI-X vector %u: %s", k - 1,
+						       strerror(-rc));
+	}
+	if (n > 8 && (rc = enable_vectors(p, VFIO_PCI_MSIX_IRQ_INDEX, n)))
+		return rc; /* a driver using all of them */
+	return 0;
+}
+
+/* The guest's firmware and driver: BARs placed, decode on, the option
+ * ROM read (vfio_pci_load_rom), MSI-X on. */
+static int guest(struct pc *p, uint32_t rom_size, bool noresize)
 {
 	uint64_t mem = 0xe0000000, io = 0xc000;
 	uint32_t cmd = PCI_COMMAND_MASTER;
@@ -453,40 +549,51 @@ static int guest(struct pc *p)
 	}
 	if ((rc = cfg_wr(p, PCI_COMMAND, cmd, 2)))
 		return rc;
-	if (msix) {
-		uint16_t ctrl;
-		unsigned n;
+	if (rom_size) {
+		struct pc_region *g = &p->reg[VFIO_PCI_ROM_REGION_INDEX];
+		uint8_t buf[4096];
 
-		if ((rc = cfg_rd(p, msix + PCI_MSIX_FLAGS, &ctrl, 2)))
+		if ((rc = region_info(p, VFIO_PCI_ROM_REGION_INDEX)))
+			return rc == -EPROTO ? rc
+					     : pc_fail(p, "vfio: Error getting ROM "
+						       "info: %s", strerror(-rc));
+		if (!g->ri.size &&
+		    (rc = pc_warn(p, "vfio-pci: Cannot read device rom (the ROM "
+				  "BAR says %u bytes, the ROM region 0)",
+				  rom_size)))
 			return rc;
-		n = (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1;
-		if ((rc = cfg_wr(p, msix + PCI_MSIX_FLAGS,
-				 ctrl | PCI_MSIX_FLAGS_ENABLE, 2)))
-			return rc;
-		rc = set_irqs(p, VFIO_PCI_MSIX_IRQ_INDEX, 0, n, true);
-		if (rc == -EPROTO)
-			return rc;
-		if (rc)
-			return pc_fail(p, "vfio: failed to enable %u MSI-X "
-				       "vectors: %s", n, strerror(-rc));
+		/* QEMU reads it whole; here the first page is enough */
+		if (g->ri.size) {
+			uint32_t n = g->ri.size < sizeof(buf) ? (uint32_t)g->ri.size
+							      : sizeof(buf);
+
+			rc = rw(p, VFIO_PCI_ROM_REGION_INDEX, 0, buf, n, false);
+			if (rc && (rc == -EPROTO ||
+				   (rc = pc_warn(p, "vfio: Error reading device "
+						 "ROM: %s", strerror(-rc)))))
+				return rc;
+		}
 	}
-	return 0;
+	return msix ? guest_msix(p, msix, noresize) : 0;
 }
 
-/* Posted writes (NO_REPLY) when no region is mmap'ed: a read after
- * them must come back as the next reply. */
+/* Posted writes (NO_REPLY) to a memory BAR when no region is mmap'ed:
+ * a read after them must come back as the next reply. */
 static int posted(struct pc *p)
 {
-	uint32_t v = 0, w;
+	uint32_t v = 0, w, bar;
 	uint16_t id;
 	struct vfu_region_rw q = { .offset = 0, .region = 0, .count = 4 };
 	uint8_t req[20];
 	int rc;
 
-	for (q.region = 0; q.region < 6; q.region++)
+	for (q.region = 0; q.region < 6; q.region++) {
+		memcpy(&bar, p->cfg + PCI_BASE_ADDRESS_0 + 4 * q.region, 4);
 		if (p->reg[q.region].ri.size >= 4 &&
+		    !(bar & PCI_BASE_ADDRESS_SPACE_IO) &&
 		    (p->reg[q.region].ri.flags & VFIO_REGION_INFO_FLAG_WRITE))
 			break;
+	}
 	if (q.region == 6)
 		return 0;
 	if ((rc = rw(p, q.region, 0, &v, 4, false)) < 0)
@@ -503,14 +610,62 @@ static int posted(struct pc *p)
 	return 0;
 }
 
+/* vfio_setup_pcie_cap: only endpoints can be assigned. */
+static int pcie_type(struct pc *p)
+{
+	unsigned pos = pc_cfg_cap(p, PCI_CAP_ID_EXP);
+	unsigned type;
+
+	if (!pos)
+		return 0;
+	type = (p->cfg[pos + PCI_EXP_FLAGS] & PCI_EXP_FLAGS_TYPE) >> 4;
+	if (type != PCI_EXP_TYPE_ENDPOINT && type != PCI_EXP_TYPE_LEG_END &&
+	    type != PCI_EXP_TYPE_RC_END)
+		return pc_fail(p, "assignment of PCIe type 0x%x devices is not "
+			       "currently supported", type);
+	return 0;
+}
+
+/* vfio_msix_early_setup: the cap through config reads, IRQ_INFO MSI-X. */
+static int msix_early(struct pc *p, bool *noresize, struct msix_hole *mh)
+{
+	unsigned pos = pc_cfg_cap(p, PCI_CAP_ID_MSIX);
+	struct vfu_irq_info ii;
+	uint32_t table, pba;
+	uint16_t ctrl;
+	int rc;
+
+	if (!pos)
+		return 0;
+	if ((rc = cfg_rd(p, pos + PCI_MSIX_FLAGS, &ctrl, 2)) ||
+	    (rc = cfg_rd(p, pos + PCI_MSIX_TABLE, &table, 4)) ||
+	    (rc = cfg_rd(p, pos + PCI_MSIX_PBA, &pba, 4)))
+		return rc;
+	rc = irq_info(p, VFIO_PCI_MSIX_IRQ_INDEX, &ii);
+	if (rc)
+		return rc == -EPROTO ? rc
+				     : pc_fail(p, "failed to get MSI-X irq info: "
+					       "%s", strerror(-rc));
+	*noresize = ii.flags & VFIO_IRQ_INFO_NORESIZE;
+	mh->bar = (int)(table & PCI_MSIX_FLAGS_BIRMASK);
+	mh->start = (table & ~PCI_MSIX_FLAGS_BIRMASK) & ~4095ull;
+	mh->end = ((table & ~PCI_MSIX_FLAGS_BIRMASK) +
+		   16ull * ((ctrl & PCI_MSIX_FLAGS_QSIZE) + 1) + 4095) & ~4095ull;
+	if ((pba & ~PCI_MSIX_FLAGS_BIRMASK) >=
+	    p->reg[pba & PCI_MSIX_FLAGS_BIRMASK].ri.size)
+		return pc_fail(p, "hardware reports invalid configuration, MSIX "
+			       "PBA outside of specified BAR");
+	return 0;
+}
+
 int persona_qemu(struct pc *p)
 {
 	struct vfu_irq_info ii;
-	bool pci_aer = false, mapped = false;
+	bool pci_aer = false, mapped = false, noresize = true;
+	struct msix_hole mh = { .bar = -1 };
 	unsigned err_count;
+	uint32_t orig, rom, bar;
 	int ram, rc;
-	unsigned msix;
-	uint32_t orig, size;
 
 	p->timeout_ms = QEMU_TIMEOUT_MS;
 	p->waits_forever = false;
@@ -523,6 +678,7 @@ int persona_qemu(struct pc *p)
 	close(ram);
 	if (rc || (rc = device_info(p)))
 		return rc;
+	/* vfio_pci_populate_device */
 	for (unsigned i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++)
 		if ((rc = region_info(p, i)))
 			return rc;
@@ -537,6 +693,7 @@ int persona_qemu(struct pc *p)
 		return rc;
 	err_count = rc ? 1 : ii.count;
 	pci_aer = !rc && ii.count == 1;
+	/* vfio_pci_config_setup */
 	if ((rc = rw(p, VFIO_PCI_CONFIG_REGION_INDEX, 0, p->cfg, p->cfg_size,
 		     false)))
 		return rc == -EPROTO ? rc
@@ -551,34 +708,29 @@ int persona_qemu(struct pc *p)
 	    (rc = pc_warn(p, "Could not enable error recovery for the device "
 			  "(ERR count %u)", err_count)))
 		return rc;
-	msix = pc_cfg_cap(p, PCI_CAP_ID_MSIX);
-	if (msix) {
-		uint32_t t;
-		uint16_t c;
-
-		if ((rc = cfg_rd(p, msix + PCI_MSIX_FLAGS, &c, 2)) ||
-		    (rc = cfg_rd(p, msix + PCI_MSIX_TABLE, &t, 4)) ||
-		    (rc = cfg_rd(p, msix + PCI_MSIX_PBA, &t, 4)))
-			return rc;
-		rc = irq_info(p, VFIO_PCI_MSIX_IRQ_INDEX, &ii);
-		if (rc)
-			return rc == -EPROTO ? rc
-					     : pc_fail(p, "failed to get MSI-X "
-						       "irq info: %s",
-						       strerror(-rc));
-	}
-	for (unsigned i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++)
-		if ((rc = map_region(p, i, &mapped)))
-			return rc;
-	/* vfio_pci_size_rom: through config space, then the ROM region */
+	/* vfio_pci_size_rom */
+	rom = PCI_ROM_ADDRESS_MASK;
 	if ((rc = cfg_rd(p, PCI_ROM_ADDRESS, &orig, 4)) ||
-	    (rc = cfg_wr(p, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_MASK, 4)) ||
-	    (rc = cfg_rd(p, PCI_ROM_ADDRESS, &size, 4)) ||
+	    (rc = cfg_wr(p, PCI_ROM_ADDRESS, rom, 4)) ||
+	    (rc = cfg_rd(p, PCI_ROM_ADDRESS, &rom, 4)) ||
 	    (rc = cfg_wr(p, PCI_ROM_ADDRESS, orig, 4)))
 		return rc;
-	if ((size & PCI_ROM_ADDRESS_MASK) &&
-	    (rc = region_info(p, VFIO_PCI_ROM_REGION_INDEX)))
+	rom = ~(rom & PCI_ROM_ADDRESS_MASK) + 1;
+	/* vfio_bars_prepare: each BAR's type from config space */
+	for (unsigned i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++)
+		if (p->reg[i].ri.size &&
+		    (rc = cfg_rd(p, PCI_BASE_ADDRESS_0 + 4 * i, &bar, 4)))
+			return rc;
+	if ((rc = msix_early(p, &noresize, &mh)))
 		return rc;
+	/* vfio_bars_register: mmap */
+	for (unsigned i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++)
+		if ((rc = map_region(p, i, &mapped, &mh)))
+			return rc;
+	/* vfio_pci_add_capabilities */
+	if ((rc = pcie_type(p)))
+		return rc;
+	/* vfio_pci_interrupt_setup, the notifiers */
 	if (p->cfg[PCI_INTERRUPT_PIN]) {
 		rc = set_irqs(p, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, true);
 		if (rc)
@@ -603,7 +755,7 @@ int persona_qemu(struct pc *p)
 					 "notification: %s", strerror(-rc)))))
 			return rc;
 	}
-	if ((rc = guest(p)))
+	if ((rc = guest(p, rom, noresize)))
 		return rc;
 	if (!mapped && (rc = posted(p)))
 		return rc;

@@ -138,6 +138,17 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 			if (nareas > MAX_SPARSE) {
 				fd = -1; /* the table fills the BAR */
 				nareas = 0;
+			} else if (!nareas) {
+				/*
+				 * All of it mappable: still one area, as
+				 * libvfio-user does, so the fd only ever comes
+				 * with the capability, in the reply to the
+				 * second ask (its client has no room for an fd
+				 * in the first).
+				 */
+				areas[0].offset = 0;
+				areas[0].size = r.size;
+				nareas = 1;
 			}
 		}
 		if (fd >= 0) {

@@ -56,5 +56,47 @@ for f in "$dir"/*.lspci-x3.txt "$dir"/*.lspci-x4.txt; do
 	fi
 	srv=""
 done
+# Negative control: a server that refuses everything (error EINVAL) must
+# make every personality fail with a message, never pass or hang.
+if command -v python3 >/dev/null; then
+	cat >"$tmp/refuse.py" <<'PY'
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(4)
+while True:
+    c, _ = s.accept()
+    try:
+        while True:
+            h = c.recv(16, socket.MSG_WAITALL)
+            if len(h) < 16: break
+            mid, cmd, size, flags, err = struct.unpack("<HHIII", h)
+            left = size - 16
+            while left > 0:
+                left -= len(c.recv(min(left, 65536)))
+            c.sendall(struct.pack("<HHIII", mid, cmd, 16, 0x21, 22))
+    except OSError:
+        pass
+    c.close()
+PY
+	python3 "$tmp/refuse.py" "$tmp/refuse.sock" &
+	srv=$!
+	wait_sock "$tmp/refuse.sock"
+	for who in qemu cloud-hypervisor libvfio-user spdk; do
+		timeout 60 "$ptdm" client --as "$who" "$tmp/refuse.sock" \
+			>"$tmp/out" 2>&1
+		rc=$?
+		if [ "$rc" = 1 ] && grep -q 'FAIL:' "$tmp/out"; then
+			echo "PASS refusing server: $who fails: $(grep 'FAIL:' "$tmp/out" | head -1)"
+			pass=$((pass + 1))
+			continue
+		fi
+		echo "FAIL refusing server: $who did not fail clearly (exit $rc):"
+		sed 's/^/    /' "$tmp/out"
+		fail=$((fail + 1))
+	done
+	kill "$srv" 2>/dev/null
+	wait "$srv" 2>/dev/null
+	srv=""
+fi
 echo "personalities: $pass passed, $fail failed, $refused dumps not servable"
 [ "$fail" = 0 ] && [ "$pass" -gt 0 ]

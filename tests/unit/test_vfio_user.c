@@ -652,7 +652,10 @@ static void test_dma_logging(void **state)
 	fx_close(&f);
 }
 
-/* QEMU warned "Could not enable error recovery": a PCIe image has ERR. */
+/*
+ * A PCIe image without MSI-X: ERR is there (QEMU warned "Could not enable
+ * error recovery"), and its all-mappable BAR0 comes as one sparse area.
+ */
 static void test_err_irq_for_pcie(void **state)
 {
 	uint8_t exp[0x3a] = { 0x02, 0x00 }; /* v2 endpoint */
@@ -681,6 +684,33 @@ static void test_err_irq_for_pcie(void **state)
 	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
 					     trig_fd, 0, 1, &efd), 0);
 	close(efd);
+	/*
+	 * BAR0 is all mappable: the fd still comes only with a sparse cap
+	 * (one area, the whole BAR), never in the reply to argsz 32, where
+	 * libvfio-user's client has no room for an fd (MSG_CTRUNC).
+	 */
+	{
+		struct vfu_region_info ri;
+		struct {
+			struct vfio_region_info_cap_sparse_mmap cap;
+			struct vfio_region_sparse_mmap_area a[1];
+		} caps;
+		int fd = -1;
+
+		assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, NULL, 0,
+							&fd), 0);
+		assert_int_equal(fd, -1);
+		assert_true(ri.argsz > sizeof(ri));
+		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+		assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, &caps,
+							sizeof(caps), &fd), 0);
+		assert_true(fd >= 0);
+		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+		assert_int_equal(caps.cap.nr_areas, 1);
+		assert_int_equal(caps.a[0].offset, 0);
+		assert_int_equal(caps.a[0].size, 0x4000);
+		close(fd);
+	}
 	fx_close(&f);
 }
 
