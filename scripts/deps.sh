@@ -6,7 +6,8 @@ set -eu
 
 PKGS="gcc clang meson ninja-build pkg-config libjson-c-dev libcmocka-dev
 libpci-dev pciutils libclang-rt-14-dev libxen-dev
-qemu-system-x86 seabios busybox-static kmod xz-utils libc6-dev python3"
+qemu-system-x86 seabios busybox-static kmod xz-utils libc6-dev python3
+scdoc debhelper dpkg-dev lintian man-db"
 
 missing=""
 for p in $PKGS; do

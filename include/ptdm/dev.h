@@ -84,6 +84,67 @@ int ptdm_cfg_write(struct ptdm_dev *d, unsigned off, unsigned size,
 int ptdm_cfg_rw(struct ptdm_dev *d, unsigned off, void *buf, size_t len,
 		bool write);
 
+/* ---- counters ---- */
+/* Why a guest write was dropped, wholly or in part. */
+enum ptdm_drop_reason {
+	PTDM_DROP_READONLY,      /* tried to change read-only bits */
+	PTDM_DROP_RESERVED,      /* reserved bits, not permissive */
+	PTDM_DROP_NO_RULE,       /* a config field no rule covers */
+	PTDM_DROP_HIDDEN,        /* a hidden capability, past config space */
+	PTDM_DROP_NO_HOST_VALUE, /* host read failed: no blind write */
+	PTDM_DROP_DECODE_OFF,    /* trapped BAR access, guest decode off */
+	PTDM_DROP_D3,            /* trapped BAR access, device not in D0 */
+	PTDM_DROP_MSIX_PAGE,     /* MSI-X page: not an aligned table write */
+	PTDM_DROP_NR
+};
+
+/*
+ * Cumulative since attach (a reset does not clear them).  A guest write
+ * that is dropped for several reasons counts once in dropped and once in
+ * each reason.  Failures of the host are logged, rate-limited per device.
+ */
+struct ptdm_dev_stats {
+	uint64_t cfg_reads, cfg_writes; /* guest config accesses */
+	uint64_t bar_reads, bar_writes; /* trapped BAR accesses */
+	uint64_t dropped;               /* guest writes dropped */
+	uint64_t dropped_by[PTDM_DROP_NR];
+	uint64_t host_cfg_write_errors; /* the host refused a config write */
+	uint64_t reset_errors;          /* a reset or FLR failed */
+};
+
+void ptdm_dev_stats(const struct ptdm_dev *d, struct ptdm_dev_stats *out);
+/* "read-only", "reserved", ...: one word or two, for counters. */
+const char *ptdm_drop_reason_name(enum ptdm_drop_reason r);
+
+/* ---- trace of guest config writes ---- */
+/* What a write did, an OR of: */
+#define PTDM_TRACE_HOST 0x1u       /* bytes reached the host */
+#define PTDM_TRACE_VIRTUAL 0x2u    /* the device model took it */
+#define PTDM_TRACE_DROPPED 0x4u    /* bits were dropped: see rule */
+#define PTDM_TRACE_HOST_ERROR 0x8u /* the host refused its part */
+
+/*
+ * One register touched by a guest config write (a write over several
+ * registers gives one per register).  Strings are const, valid as long as
+ * the device.
+ */
+struct ptdm_cfg_trace {
+	unsigned off, len;   /* the bytes of this register written */
+	const char *reg;     /* the policy table's row name ("command",
+			      * "bar0", "msix control"), or "(no rule)",
+			      * "(hidden)", "(past config space)" */
+	const char *cap;     /* capability name, NULL in the header */
+	uint32_t old_val, new_val; /* those bytes as the guest reads them */
+	uint32_t val;        /* what the guest wrote there */
+	unsigned outcome;    /* PTDM_TRACE_* */
+	enum ptdm_drop_reason reason; /* when PTDM_TRACE_DROPPED */
+	const char *rule;    /* the rule that dropped it, NULL if none */
+};
+
+typedef void ptdm_trace_fn(void *opaque, const struct ptdm_cfg_trace *t);
+/* fn NULL turns it off.  Costs nothing on any path while off. */
+void ptdm_dev_set_trace(struct ptdm_dev *d, ptdm_trace_fn *fn, void *opaque);
+
 /* ---- capabilities, for inspect ---- */
 struct ptdm_cap_info {
 	uint16_t id;
@@ -113,6 +174,38 @@ struct ptdm_bar_info {
 };
 
 void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out);
+
+/*
+ * Trapped ranges: the parts of a BAR the core must see every access to
+ * (the MSI-X table and PBA, device quirk windows).  A VMM or backend maps
+ * the rest of a memory BAR straight into the guest and traps these.
+ * Ranges are sorted, merged (touching ones too) and page aligned to the
+ * host's page size: the start is a page boundary, the end a page boundary
+ * or the end of the BAR when the BAR is smaller.  why is an OR of
+ * PTDM_TRAP_* saying which sources fall in the range.
+ */
+#define PTDM_TRAP_MSIX_TABLE 0x1u
+#define PTDM_TRAP_MSIX_PBA 0x2u
+#define PTDM_TRAP_QUIRK 0x4u
+#define PTDM_MAX_TRAPPED 16 /* never more ranges than this in one BAR */
+
+struct ptdm_range {
+	uint64_t off, len; /* offset in the BAR, bytes */
+	unsigned why;      /* PTDM_TRAP_* */
+};
+
+/*
+ * The trapped ranges of BAR bar (0..5, PTDM_ROM_INDEX): writes at most max
+ * of them to out and returns how many there are (0: map the whole BAR), or
+ * -EINVAL for a bad bar.
+ */
+int ptdm_dev_trapped(const struct ptdm_dev *d, int bar, struct ptdm_range *out,
+		     unsigned max);
+/* Does [off, off+len) of BAR bar touch a trapped range? */
+bool ptdm_dev_is_trapped(const struct ptdm_dev *d, int bar, uint64_t off,
+			 uint64_t len);
+/* The host page size trapped ranges are rounded to (4096 by default). */
+unsigned ptdm_dev_page_size(const struct ptdm_dev *d);
 
 /*
  * Trapped access to BAR bar at offset off: the MSI-X table and PBA are

@@ -92,6 +92,9 @@ struct host_dev {
 	 * themselves (Xen): BAR bus addresses and the INTx line, 0 unknown */
 	uint64_t bar_phys[PTDM_NUM_BARS + 1];
 	unsigned irq;
+	/* the host's page size (mmap, IOMMU): what a trapped range is
+	 * rounded to.  0: 4096.  Else a power of two, 4 KiB..64 KiB. */
+	unsigned page_size;
 };
 
 static inline int host_cfg_read(struct host_dev *h, unsigned off, void *buf,

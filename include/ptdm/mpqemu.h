@@ -11,6 +11,12 @@
 
 #include "ptdm/dev.h"
 #include "ptdm/log.h"
+#include "util/msgio.h"
+
+#define MPQ_HDR 16u
+#define MPQ_MAX_PAYLOAD 192u
+/* RETs queued for a proxy that stopped reading: then it is dropped */
+#define MPQ_OUT_MAX (64u << 10)
 
 struct mpq_ram {
 	uint64_t gpa, size;
@@ -26,11 +32,22 @@ struct mpq_conn {
 	int irq_fd, resample_fd; /* INTx eventfd and its resample fd */
 	struct ptdm_ratelimit rl;
 	unsigned long messages, errors;
+	struct msgio io;
+	uint8_t rx[MPQ_HDR + MPQ_MAX_PAYLOAD];
 };
 
-void mpq_conn_init(struct mpq_conn *c, int fd, struct ptdm_dev *dev);
-/* One message: 0, -ECONNRESET when the proxy is gone, or another
- * negative errno when the stream cannot be trusted (then close). */
+/* Take over fd (made non-blocking); 0 or -errno. */
+int mpq_conn_init(struct mpq_conn *c, int fd, struct ptdm_dev *dev);
+/*
+ * Without blocking: handle up to budget whole messages from the socket
+ * (a partial one is kept), queue the RETs.  The number handled,
+ * -ECONNRESET when the proxy is gone, or another negative errno when the
+ * stream cannot be trusted (then close).
+ */
+int mpq_conn_input(struct mpq_conn *c, unsigned budget);
+/* Write queued RETs: 0 or -errno; msgio_pending(&c->io) if some wait. */
+int mpq_conn_output(struct mpq_conn *c);
+/* Tools and tests: wait for one message, handle it, write its RET. */
 int mpq_conn_handle(struct mpq_conn *c);
 void mpq_conn_close(struct mpq_conn *c);
 /* Device DMA into guest RAM (guest-physical addresses). */

@@ -20,6 +20,10 @@ const char *sysfs_root(void);
 /* bdf: "DDDD:BB:DD.F" (canonical form). */
 int sysfs_open(struct host_dev **out, const char *bdf, bool readonly,
 	       struct ptdm_err *err);
+/* Config bytes this user may read: cfg_size as root; the kernel gives a
+ * user without CAP_SYS_ADMIN the first 64 (what lspci shows), and config
+ * reads past that fail with -EACCES.  cfg_size for other backends. */
+unsigned sysfs_readable(const struct host_dev *h);
 /* Every device under the root, sorted; returns the count or -errno.
  * *out is malloc'ed, an array of n canonical BDF strings of 16 bytes. */
 int sysfs_list(char (**out)[16], struct ptdm_err *err);

@@ -14,11 +14,17 @@
 
 #include "ptdm/dev.h"
 #include "ptdm/log.h"
+#include "ptdm/loop.h"
+#include "util/msgio.h"
 
 #define VFU_SERVER_MAX_FDS 16           /* fds per message (cloud-hypervisor: 16) */
 #define VFU_SERVER_MAX_XFER (1u << 20)  /* max data in one read/write */
 #define VFU_SERVER_MAX_DMA_MAPS 4096u
 #define VFU_NUM_IRQ_INDEX 5             /* INTx, MSI, MSI-X, ERR, REQ */
+/* replies queued for a client that does not read: then it is dropped */
+#define VFU_OUT_MAX (4u * VFU_SERVER_MAX_XFER)
+/* messages one connection may handle per wake-up of the loop */
+#define VFU_BUDGET 8u
 
 struct vfu_dma {
 	uint64_t iova, size;
@@ -32,6 +38,19 @@ struct vfu_dma {
 
 struct vfu_log_range {
 	uint64_t iova, len;
+};
+
+struct vfu_conn;
+typedef void vfu_dma_done_fn(struct vfu_conn *c, int rc, void *opaque);
+
+/* the one server-to-client DMA_READ/WRITE in flight */
+struct vfu_dma_req {
+	bool busy, write;
+	uint16_t id;
+	void *buf;
+	size_t len;
+	vfu_dma_done_fn *cb;
+	void *opaque;
 };
 
 struct vfu_conn {
@@ -62,8 +81,10 @@ struct vfu_conn {
 	unsigned nlog;
 	uint64_t *dirty; /* sorted page numbers (iova / 4096) */
 	unsigned ndirty, dirty_cap;
-	uint8_t *buf;       /* one message: header + payload */
-	size_t buf_size;
+	struct vfu_dma_req dma_req;
+	struct msgio io;
+	uint8_t *rx, *tx;   /* one message in, one reply out */
+	bool draining;      /* throwing away a payload too large to take */
 	struct ptdm_ratelimit rl;
 	/* counters for tests and the benchmark */
 	unsigned long messages, errors;
@@ -72,10 +93,23 @@ struct vfu_conn {
 /* Take over fd (a connected AF_UNIX stream socket) for dev. */
 int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev);
 /*
- * Read one message, act on it, reply.  0 on success (also when the
- * message got an error reply), -ECONNRESET when the peer went away, or
- * another negative errno when the stream cannot be trusted any more; the
- * caller then calls vfu_conn_close().
+ * What the socket has: handle up to budget whole messages (partial ones
+ * are kept for the next call), queue their replies.  Returns the number
+ * handled (0: nothing complete yet), -ECONNRESET when the peer went away,
+ * or another negative errno when the stream cannot be trusted or the
+ * client does not read its replies; the caller then vfu_conn_close()s.
+ */
+int vfu_conn_input(struct vfu_conn *c, unsigned budget);
+/* Write queued replies: 0 or -errno; vfu_conn_wants_output() says if
+ * some are still waiting for the socket. */
+int vfu_conn_output(struct vfu_conn *c);
+static inline bool vfu_conn_wants_output(const struct vfu_conn *c)
+{
+	return msgio_pending(&c->io);
+}
+/*
+ * For tools and tests that own one connection: wait for one message,
+ * handle it, write its reply out.  0, or what vfu_conn_input() fails with.
  */
 int vfu_conn_handle(struct vfu_conn *c);
 /* Unmap DMA, close interrupt fds and the socket; dev is untouched. */
@@ -83,15 +117,54 @@ void vfu_conn_close(struct vfu_conn *c);
 
 /*
  * The device reads or writes guest memory at iova: straight through the
- * mapping when the client gave an fd for it, else with a DMA_READ/WRITE
- * message to the client (commands arriving meanwhile are served).
- * -EFAULT outside every map, -EPERM against the map's protection.
+ * mapping when the client gave an fd for it (returns 0, done), else with a
+ * DMA_READ/WRITE message to the client (returns 1: cb(c, rc, opaque) runs
+ * when the reply arrives through vfu_conn_input; buf must live until
+ * then; one request at a time, -EBUSY otherwise).  -EFAULT outside every
+ * map, -EPERM against the map's protection.
  */
+int vfu_conn_dma_start(struct vfu_conn *c, uint64_t iova, void *buf,
+		       size_t len, bool write, vfu_dma_done_fn *cb,
+		       void *opaque);
+/* The same, waiting for the reply (tools and tests: commands that arrive
+ * meanwhile are served). */
 int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
 		    bool write);
 
 /* Signal the interrupt fds of an index (image devices fire through this). */
 int vfu_conn_trigger(struct vfu_conn *c, unsigned index, unsigned vec);
+
+/*
+ * One device served over vfio-user in a loop: its listening socket (or one
+ * inherited connection) and at most one client.  A second client while one
+ * is connected is refused at once (accepted and closed, with a log line):
+ * the protocol has one client per device, and a VMM must not wait for a
+ * timeout to learn it.  When the process runs out of fds, one reserve fd is
+ * given up to accept-and-close the waiting client, so the listener never
+ * spins.
+ */
+struct vfu_endpoint {
+	/* the caller's */
+	struct ptdm_dev *dev;
+	const char *name;
+	int fd;              /* listening socket, or a connected one (--fd) */
+	bool connected;      /* fd is one connection: done when it ends */
+	void (*on_done)(struct vfu_endpoint *e); /* that connection ended */
+	void *opaque;
+	/* the loop's */
+	struct ptdm_loop *loop;
+	struct ptdm_watch lw, cw;
+	struct vfu_conn conn;
+	bool live, done;
+	unsigned long clients, refused;
+	struct ptdm_ratelimit rl;
+};
+
+/* Watch e's fd in l.  The endpoint owns e->fd from now on. */
+int vfu_endpoint_start(struct vfu_endpoint *e, struct ptdm_loop *l);
+/* Drop its client (DMA maps, interrupt fds, socket) and stop watching;
+ * closes e->fd.  The device is untouched. */
+void vfu_endpoint_stop(struct vfu_endpoint *e);
 
 struct vfu_listener {
 	int fd;              /* listening socket, or a connected one (--fd) */
@@ -100,7 +173,8 @@ struct vfu_listener {
 	const char *name;
 };
 
-/* Serve until *stop (set by SIGTERM/SIGINT) or a fatal error. */
+/* Serve n endpoints in a loop of their own until *stop (set by SIGTERM/
+ * SIGINT), a fatal error, or every --fd connection has ended. */
 int vfu_serve(struct vfu_listener *l, unsigned n, volatile sig_atomic_t *stop);
 /* Bind and listen on a UNIX socket path (a stale socket is replaced). */
 int vfu_listen_unix(const char *path, struct ptdm_err *err);

@@ -28,6 +28,25 @@ int cmd_serve(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_assignable(int argc, char **argv);
 
+/* help.c: one entry per subcommand (synopsis lines, summary, options) */
+struct cli_help {
+	const char *name;
+	const char *synopsis; /* "ptdm ..." lines, '\n'-separated */
+	const char *summary;
+	const char *options;  /* NULL: none */
+};
+
+extern const struct cli_help cli_helps[];
+extern const size_t cli_nhelps;
+const struct cli_help *cli_help_find(const char *name);
+/* the synopsis, summary and options of one command */
+void cli_help_print(FILE *f, const struct cli_help *h);
+/* the synopsis on stderr for a usage error; returns EXIT_USAGE */
+int cli_usage(const char *name);
+
+/* meson's project version (version.c, generated) */
+extern const char ptdm_version[];
+
 /* Exit codes: 0 ok, 1 the operation failed, 2 bad usage. */
 #define EXIT_USAGE 2
 

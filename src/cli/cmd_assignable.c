@@ -15,10 +15,8 @@ int cmd_assignable(int argc, char **argv)
 	bool add = !strcmp(argv[0], "assignable-add");
 	struct ptdm_err err = { "" };
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: ptdm %s BDF\n", argv[0]);
-		return EXIT_USAGE;
-	}
+	if (argc != 2)
+		return cli_usage(argv[0]);
 	if ((add ? assign_add : assign_remove)(argv[1], &err)) {
 		fprintf(stderr, "ptdm %s: %s\n", argv[0], err.msg);
 		return 1;

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "ptdm/image.h"
+#include "ptdm/sysfs.h"
 
 int cmd_capture(int argc, char **argv)
 {
@@ -26,18 +27,24 @@ int cmd_capture(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'h':
-			printf("usage: ptdm capture DEVICE -o FILE|-\n");
+			cli_help_print(stdout, cli_help_find("capture"));
 			return 0;
 		default:
-			return EXIT_USAGE;
+			return cli_usage("capture");
 		}
 	}
-	if (optind != argc - 1 || !out) {
-		fprintf(stderr, "usage: ptdm capture DEVICE -o FILE|-\n");
-		return EXIT_USAGE;
-	}
+	if (optind != argc - 1 || !out)
+		return cli_usage("capture");
 	if (open_device(argv[optind], NULL, true, &od, &err)) {
 		fprintf(stderr, "ptdm capture: %s\n", err.msg);
+		return 1;
+	}
+	if (sysfs_readable(od.host) < od.host->cfg_size) {
+		fprintf(stderr, "ptdm capture: %s: an image holds the whole "
+			"config space, and a user who is not root may read "
+			"only its first %u bytes (run as root)\n",
+			od.host->name, sysfs_readable(od.host));
+		host_close(od.host);
 		return 1;
 	}
 	if (!strcmp(out, "-")) {

@@ -220,11 +220,8 @@ static int run_persona(int argc, char **argv)
 	bool check = argc == 5 && !strcmp(argv[4], "check");
 	int rc;
 
-	if (argc < 4 || argc > 5 || (argc == 5 && !check)) {
-		fprintf(stderr, "usage: ptdm client --as qemu|cloud-hypervisor|"
-				"libvfio-user|spdk PATH [check]\n");
-		return EXIT_USAGE;
-	}
+	if (argc < 4 || argc > 5 || (argc == 5 && !check))
+		return cli_usage("client");
 	for (unsigned i = 0; i < sizeof(personas) / sizeof(personas[0]); i++) {
 		if (strcmp(argv[2], personas[i].name))
 			continue;

@@ -2,7 +2,8 @@
  * cmd_list.c - `ptdm list [--json]`: every PCI device with its class,
  * driver, IOMMU group and whether ptdm could assign it, like
  * `xl pci-assignable-list` plus the reasons (src/host/devlist.c).
- * Reads sysfs only.
+ * Reads sysfs only.  --json: {"schema": "ptdm-list/1", "devices": [...]}
+ * (docs/json.md).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,10 +24,8 @@ int cmd_list(int argc, char **argv)
 	struct ptdm_err err = { "" };
 	int n;
 
-	if (argc > 2 || (argc == 2 && !json)) {
-		fprintf(stderr, "usage: ptdm list [--json]\n");
-		return EXIT_USAGE;
-	}
+	if (argc > 2 || (argc == 2 && !json))
+		return cli_usage("list");
 	n = sysfs_list(&bdfs, &err);
 	if (n < 0) {
 		fprintf(stderr, "ptdm list: %s\n", err.msg);
@@ -77,10 +76,15 @@ int cmd_list(int argc, char **argv)
 		json_object_array_add(arr, o);
 	}
 	if (json) {
+		struct json_object *top = json_object_new_object();
+
+		json_object_object_add(top, "schema",
+				       json_object_new_string("ptdm-list/1"));
+		json_object_object_add(top, "devices", arr);
 		printf("%s\n", json_object_to_json_string_ext(
-				       arr, JSON_C_TO_STRING_PRETTY |
+				       top, JSON_C_TO_STRING_PRETTY |
 						    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(arr);
+		json_object_put(top);
 	}
 	free(bdfs);
 	return 0;

@@ -11,9 +11,11 @@
  * the reason.  An image without BAR sizes keeps it, recorded as unverified
  * (the table is bounded by the 2048 vectors QSIZE can encode).
  *
- * The 4 KiB pages holding the table and the PBA are the emulation's: the
- * spec allows no other registers in them, and they are the pages a VMM
- * traps.  Inside them only naturally aligned 4- and 8-byte accesses wholly
+ * The table and PBA are registered as trapped ranges (trap.c): rounded to
+ * the host page they are what every VMM and backend leaves unmapped.  The
+ * 4 KiB pages holding them are the emulation's (the spec allows no other
+ * registers in them); with a bigger host page the rest of it goes to the
+ * device.  Inside them only naturally aligned 4- and 8-byte accesses wholly
  * inside the table or PBA are honoured; the table lives in d->msix.table,
  * the PBA is read-only.  Everything else there - past the last entry
  * (XSA-164), between the structures, other widths - reads all-ones and is
@@ -45,6 +47,8 @@
 /* Message Address is dword aligned: bits 1:0 read 0 */
 #define MSIX_ADDR_LO_WRITE 0xfffffffcu
 
+#define MSIX_TRAPS (PTDM_TRAP_MSIX_TABLE | PTDM_TRAP_MSIX_PBA)
+
 static cfg_write_hook msix_ctrl_write;
 
 static const struct cfg_reg msix_regs[] = {
@@ -63,15 +67,6 @@ static int msix_length(struct ptdm_dev *d, unsigned pos)
 	return PCI_CAP_MSIX_SIZEOF;
 }
 
-static uint64_t table_bytes(unsigned nvec)
-{
-	return (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE;
-}
-
-static uint64_t pba_bytes(unsigned nvec)
-{
-	return ((uint64_t)nvec + 63) / 64 * 8;
-}
 
 /* Is [off, off+len) inside memory BAR bir?  Sets *why when not. */
 static bool fits(const struct ptdm_dev *d, unsigned bir, uint64_t off,
@@ -120,8 +115,8 @@ static int msix_init(struct ptdm_dev *d, struct cap_inst *c)
 	const char *why = NULL;
 
 	/* offsets are 8-byte aligned by construction: bits 2:0 are the BIR */
-	if (!fits(d, tbir, toff, table_bytes(nvec), &why) ||
-	    !fits(d, pbir, poff, pba_bytes(nvec), &why)) {
+	if (!fits(d, tbir, toff, msix_table_bytes(nvec), &why) ||
+	    !fits(d, pbir, poff, msix_pba_bytes(nvec), &why)) {
 		c->info.reason = why;
 		dev_problem(d, "MSI-X at %#04x hidden: %s (table BAR %u "
 			    "offset %#llx, PBA BAR %u offset %#llx, %u "
@@ -130,8 +125,8 @@ static int msix_init(struct ptdm_dev *d, struct cap_inst *c)
 			    (unsigned long long)poff, nvec);
 		return -EINVAL;
 	}
-	if (tbir == pbir && toff < poff + pba_bytes(nvec) &&
-	    poff < toff + table_bytes(nvec)) {
+	if (tbir == pbir && toff < poff + msix_pba_bytes(nvec) &&
+	    poff < toff + msix_table_bytes(nvec)) {
 		c->info.reason = "table and PBA overlap";
 		dev_problem(d, "MSI-X at %#04x hidden: table and PBA overlap",
 			    pos);
@@ -141,7 +136,7 @@ static int msix_init(struct ptdm_dev *d, struct cap_inst *c)
 		dev_problem(d, "MSI-X at %#04x: BAR sizes unknown, table "
 			    "location unverified", pos);
 	m->table = calloc((size_t)nvec * ENTRY_WORDS, sizeof(*m->table));
-	m->pba = calloc(pba_bytes(nvec) / 8, sizeof(*m->pba));
+	m->pba = calloc(msix_pba_bytes(nvec) / 8, sizeof(*m->pba));
 	m->latch = calloc((size_t)nvec * W_CTRL, sizeof(*m->latch));
 	m->latched = calloc(nvec, 1);
 	if (!m->table || !m->pba || !m->latch || !m->latched) {
@@ -152,6 +147,20 @@ static int msix_init(struct ptdm_dev *d, struct cap_inst *c)
 		memset(m, 0, sizeof(*m));
 		c->info.reason = "out of memory";
 		return -ENOMEM;
+	}
+	/* the table and PBA are the ranges every VMM and backend traps */
+	if (dev_trap_add(d, (int)tbir, toff, msix_table_bytes(nvec),
+			 PTDM_TRAP_MSIX_TABLE) ||
+	    dev_trap_add(d, (int)pbir, poff, msix_pba_bytes(nvec),
+			 PTDM_TRAP_MSIX_PBA)) {
+		dev_trap_remove(d, MSIX_TRAPS);
+		free(m->table);
+		free(m->pba);
+		free(m->latch);
+		free(m->latched);
+		memset(m, 0, sizeof(*m));
+		c->info.reason = "too many trapped ranges";
+		return -ENOSPC;
 	}
 	m->nvec = nvec;
 	m->table_bar = (int)tbir;
@@ -166,6 +175,7 @@ static void msix_fini(struct ptdm_dev *d, struct cap_inst *c)
 {
 	struct msix_state *m = &d->msix;
 
+	dev_trap_remove(d, MSIX_TRAPS);
 	free(m->table);
 	free(m->pba);
 	free(m->latch);
@@ -185,7 +195,7 @@ static void msix_reset(struct ptdm_dev *d, struct cap_inst *c)
 	for (unsigned v = 0; v < m->nvec; v++)
 		m->table[v * ENTRY_WORDS + W_CTRL] =
 			PCI_MSIX_ENTRY_CTRL_MASKBIT; /* power on masked */
-	memset(m->pba, 0, pba_bytes(m->nvec));
+	memset(m->pba, 0, msix_pba_bytes(m->nvec));
 	memset(m->latched, 0, m->nvec);
 }
 
@@ -267,23 +277,6 @@ static void table_write32(struct ptdm_dev *d, unsigned word, uint32_t val)
 
 #define MSIX_PAGE 4096u /* spec: no other registers share these pages */
 
-static uint64_t page_down(uint64_t x)
-{
-	return x & ~(uint64_t)(MSIX_PAGE - 1);
-}
-
-static uint64_t page_up(uint64_t x)
-{
-	return page_down(x + MSIX_PAGE - 1);
-}
-
-/* Does [off, off+len) touch the pages of [start, start+size)? */
-static bool touches_pages(uint64_t off, size_t len, uint64_t start,
-			  uint64_t size)
-{
-	return off < page_up(start + size) && off + len > page_down(start);
-}
-
 /* Is [off, off+len) wholly inside [start, start+size)? */
 static bool inside(uint64_t off, size_t len, uint64_t start, uint64_t size)
 {
@@ -297,7 +290,9 @@ static void refuse(struct ptdm_dev *d, const char *why, int bar,
 			  "%s: %s", len, write ? "write" : "read", bar,
 		       (unsigned long long)off,
 		       write ? "dropped" : "reads all-ones", why);
-	if (!write)
+	if (write)
+		dev_count_drop(d, PTDM_DROP_MSIX_PAGE);
+	else
 		memset(buf, 0xff, len);
 }
 
@@ -324,17 +319,15 @@ int msix_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 {
 	struct msix_state *m = &d->msix;
 	uint64_t tlen, plen;
-	bool tpages, ppages;
 
 	*handled = false;
 	if (d->cap_msix < 0 || !m->nvec || len > UINT64_MAX - off)
 		return 0;
-	tlen = table_bytes(m->nvec);
-	plen = pba_bytes(m->nvec);
-	tpages = bar == m->table_bar &&
-		 touches_pages(off, len, m->table_off, tlen);
-	ppages = bar == m->pba_bar && touches_pages(off, len, m->pba_off, plen);
-	if (!tpages && !ppages)
+	tlen = msix_table_bytes(m->nvec);
+	plen = msix_pba_bytes(m->nvec);
+	/* the 4 KiB pages of the table and PBA: the trapped ranges at the
+	 * spec's granule, whatever the host page is */
+	if (!dev_trap_hit(d, bar, off, len, MSIX_TRAPS, MSIX_PAGE))
 		return 0;
 	*handled = true;
 	if ((len != 4 && len != 8) || off % len) {

@@ -186,20 +186,6 @@ static const struct cfg_reg ext_hdr_regs[] = {
 	CFG_REG_END,
 };
 
-void dev_problem(struct ptdm_dev *d, const char *fmt, ...)
-{
-	char line[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (d->nproblems < DEV_MAX_PROBLEMS)
-		snprintf(d->problems[d->nproblems++], sizeof(d->problems[0]),
-			 "%s", line);
-	ptdm_log(PTDM_LOG_INFO, "%s: %s", d->host->name, line);
-}
-
 static struct cap_inst *cap_add(struct ptdm_dev *d, uint16_t id, bool ext,
 				unsigned pos, unsigned next, uint8_t ver)
 {

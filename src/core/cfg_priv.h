@@ -167,6 +167,11 @@ void cfg_slot_write(struct ptdm_dev *d, const struct cfg_slot *s, uint32_t val,
 /* Absolute offset of the capability a slot belongs to. */
 unsigned cfg_slot_cap_pos(const struct ptdm_dev *d, const struct cfg_slot *s);
 
+/*
+ * What hooks and modules may call on the device (events.c): reports and
+ * the owner's callbacks.  events.c links against nothing else of the core,
+ * so modules need not link against attach (dev.c).
+ */
 /* Record a problem with the host's config (shown by inspect, logged once). */
 void dev_problem(struct ptdm_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -182,8 +187,8 @@ void dev_notify_msix(struct ptdm_dev *d, int vector);
 void dev_notify_power(struct ptdm_dev *d, int d_state);
 
 /* Engine entry points (cfg.c, caps.c) used by dev.c */
-int cfg_build(struct ptdm_dev *d, struct ptdm_err *err);
-void cfg_reset_shadow(struct ptdm_dev *d);
+/* Every byte OWNER_RAW (or OWNER_ABSENT past cfg_size), no slots. */
+void cfg_map_init(struct ptdm_dev *d);
 /* Place a CFG_REG_END-terminated table at base for cap (-1: header);
  * all rows or none.  limit: end of the area the table may use. */
 int cfg_place(struct ptdm_dev *d, const struct cfg_reg *table, unsigned base,
@@ -191,5 +196,7 @@ int cfg_place(struct ptdm_dev *d, const struct cfg_reg *table, unsigned base,
 int caps_build(struct ptdm_dev *d, struct ptdm_err *err);
 /* Rewrite the guest's chain pointers in the shadow (attach and reset). */
 void caps_relink(struct ptdm_dev *d);
+/* Virtual registers to power-on: header, chains, modules (dev.c). */
+void dev_reset_shadow(struct ptdm_dev *d);
 
 #endif

@@ -114,6 +114,32 @@ static void host_decode_on(struct ptdm_dev *d)
 		cfg_host_write(d, PCI_COMMAND, 2, cmd | want);
 }
 
+/* The owner map: the header table, then the capabilities. */
+static int dev_build_map(struct ptdm_dev *d, struct ptdm_err *err)
+{
+	int rc;
+
+	cfg_map_init(d);
+	rc = cfg_place(d, hdr_type0_regs, 0, -1, PCI_STD_HEADER_SIZEOF);
+	if (rc)
+		return ptdm_errf(err, rc, "%s: header table: %s", d->host->name,
+				 strerror(-rc));
+	return caps_build(d, err);
+}
+
+void dev_reset_shadow(struct ptdm_dev *d)
+{
+	memcpy(d->shadow, d->host_init, sizeof(d->shadow));
+	hdr_reset(d);
+	caps_relink(d);
+	for (unsigned i = 0; i < d->ncaps; i++) {
+		struct cap_inst *c = &d->caps[i];
+
+		if (!c->info.hidden && c->ops && c->ops->reset)
+			c->ops->reset(d, c);
+	}
+}
+
 int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 		    const struct ptdm_dev_opts *opts, struct ptdm_err *err)
 {
@@ -124,6 +150,12 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	    h->cfg_size != PTDM_CFG_SPACE_SIZE)
 		return ptdm_errf(err, -EINVAL, "%s: config size %u", h->name,
 				 h->cfg_size);
+	if (h->page_size && (h->page_size < DEV_DEFAULT_PAGE ||
+			     h->page_size > DEV_MAX_PAGE ||
+			     h->page_size & (h->page_size - 1)))
+		return ptdm_errf(err, -EINVAL, "%s: host page size %u is not "
+				 "a power of two from 4 KiB to 64 KiB",
+				 h->name, h->page_size);
 	rc = check_override(opts->vendor_id, "vendor", h->name, err);
 	rc = rc ? rc : check_override(opts->device_id, "device", h->name, err);
 	rc = rc ? rc : check_override(opts->subsystem_vendor_id,
@@ -144,6 +176,7 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	d->host = h;
 	d->opts = *opts;
 	d->cfg_size = h->cfg_size;
+	d->page_size = h->page_size ? h->page_size : DEV_DEFAULT_PAGE;
 	rc = host_cfg_read(h, 0, d->host_init, h->cfg_size);
 	if (rc) {
 		ptdm_errf(err, rc, "%s: cannot read config space: %s", h->name,
@@ -156,10 +189,11 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
 		d->bars[i].host = h->bars[i];
 	check_bars(d);
-	rc = cfg_build(d, err);
+	d->reset_self = ptdm_dev_reset;
+	rc = dev_build_map(d, err);
 	if (rc)
 		goto fail;
-	cfg_reset_shadow(d);
+	dev_reset_shadow(d);
 	host_decode_on(d);
 	*out = d;
 	return 0;
@@ -207,52 +241,11 @@ int ptdm_dev_reset(struct ptdm_dev *d)
 
 	if (d->host->ops->reset && !d->host->readonly)
 		rc = d->host->ops->reset(d->host);
+	if (rc)
+		dev_reset_failed(d, "host reset", rc);
 	host_decode_on(d);
-	cfg_reset_shadow(d);
+	dev_reset_shadow(d);
 	return rc;
-}
-
-int dev_request_reset(struct ptdm_dev *d, enum ptdm_reset_kind kind)
-{
-	if (d->ev.reset_request)
-		return d->ev.reset_request(d->ev.opaque, kind);
-	return ptdm_dev_reset(d);
-}
-
-void dev_notify_bar(struct ptdm_dev *d, int bar)
-{
-	if (d->ev.bar_changed)
-		d->ev.bar_changed(d->ev.opaque, bar);
-}
-
-void dev_notify_msi(struct ptdm_dev *d)
-{
-	if (d->ev.msi_changed)
-		d->ev.msi_changed(d->ev.opaque);
-}
-
-void dev_notify_msix(struct ptdm_dev *d, int vector)
-{
-	if (d->ev.msix_changed)
-		d->ev.msix_changed(d->ev.opaque, vector);
-}
-
-void dev_notify_power(struct ptdm_dev *d, int d_state)
-{
-	if (d->ev.power_changed)
-		d->ev.power_changed(d->ev.opaque, d_state);
-}
-
-void dev_guest_warn(struct ptdm_dev *d, const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	ptdm_log_ratelimited(&d->guest_rl, PTDM_LOG_WARN, "%s: %s",
-			     d->host->name, line);
 }
 
 /* ---- introspection ---- */
@@ -295,11 +288,14 @@ void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out)
 
 /* ---- trapped BAR access ---- */
 
-/* Is the guest's decode for this BAR's space on, and the device in D0?
- * (A function in D1-D3 does not answer memory or I/O: CVE-2020-12888.) */
-static bool guest_decodes(struct ptdm_dev *d, int bar)
+/* Does the guest's view let an access to this BAR reach the device?  Not
+ * while its decode for the BAR's space is off, nor in D1-D3 (a function
+ * there does not answer memory or I/O: CVE-2020-12888).  0 when it does,
+ * else the reason a write is dropped. */
+static int guest_blocks(struct ptdm_dev *d, int bar)
 {
 	uint16_t cmd = (uint16_t)cfg_shadow_get(d, PCI_COMMAND, 2);
+	bool on;
 
 	if (d->cap_pm >= 0) {
 		unsigned ctrl = d->caps[d->cap_pm].info.pos + PCI_PM_CTRL;
@@ -307,14 +303,15 @@ static bool guest_decodes(struct ptdm_dev *d, int bar)
 
 		if (d->opts.power_mgmt &&
 		    cfg_host_read(d, ctrl, 2, &pmcsr))
-			return false;
+			return PTDM_DROP_D3;
 		if (pmcsr & PCI_PM_CTRL_STATE_MASK)
-			return false;
+			return PTDM_DROP_D3;
 	}
-
 	if (d->bars[bar].host.kind == HOST_BAR_IO)
-		return cmd & PCI_COMMAND_IO;
-	return cmd & PCI_COMMAND_MEMORY;
+		on = cmd & PCI_COMMAND_IO;
+	else
+		on = cmd & PCI_COMMAND_MEMORY;
+	return on ? 0 : PTDM_DROP_DECODE_OFF;
 }
 
 int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
@@ -322,7 +319,7 @@ int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 {
 	const struct bar_state *b;
 	bool handled = false;
-	int rc;
+	int rc, blocked;
 
 	if (bar < 0 || bar > PTDM_ROM_INDEX || !len || len > 4096)
 		return -EINVAL;
@@ -333,14 +330,23 @@ int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 		return -ENXIO;
 	if (off >= b->host.size || len > b->host.size - off)
 		return -ERANGE;
-	if (bar == PTDM_ROM_INDEX && write)
+	if (write)
+		d->st.bar_writes++;
+	else
+		d->st.bar_reads++;
+	if (bar == PTDM_ROM_INDEX && write) {
+		dev_count_drop(d, PTDM_DROP_READONLY);
 		return -EPERM;
+	}
 	rc = msix_bar_rw(d, bar, off, buf, len, write, &handled);
 	if (handled)
 		return rc;
-	if (!guest_decodes(d, bar)) {
-		/* decode off: nothing reaches the device */
-		if (!write)
+	blocked = guest_blocks(d, bar);
+	if (blocked) {
+		/* nothing reaches the device */
+		if (write)
+			dev_count_drop(d, (enum ptdm_drop_reason)blocked);
+		else
 			memset(buf, 0xff, len);
 		return 0;
 	}

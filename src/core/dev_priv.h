@@ -16,6 +16,9 @@
 #define DEV_MAX_CAPS 1024u
 #define DEV_MAX_PROBLEMS 16u
 #define MSIX_MAX_VECTORS 2048u
+#define DEV_MAX_TRAPS PTDM_MAX_TRAPPED
+#define DEV_DEFAULT_PAGE 4096u
+#define DEV_MAX_PAGE 65536u
 
 struct bar_state {
 	struct host_bar host; /* as the backend reported it at attach */
@@ -34,6 +37,23 @@ struct msix_state {
 	uint32_t *latch; /* nvec * 3 dwords written while the entry was live */
 	uint8_t *latched; /* per entry: bit i = latch[i] holds a value */
 };
+
+/* A range of a BAR the core must see, as its source gave it (trap.c). */
+struct trap_src {
+	uint64_t off, len;
+	int bar;
+	unsigned why; /* one PTDM_TRAP_* */
+};
+
+static inline uint64_t msix_table_bytes(unsigned nvec)
+{
+	return (uint64_t)nvec * PCI_MSIX_ENTRY_SIZE;
+}
+
+static inline uint64_t msix_pba_bytes(unsigned nvec)
+{
+	return ((uint64_t)nvec + 63) / 64 * 8;
+}
 
 struct ptdm_dev {
 	struct host_dev *host;
@@ -56,12 +76,43 @@ struct ptdm_dev {
 
 	struct bar_state bars[PTDM_NUM_BARS + 1];
 	struct msix_state msix;
+	struct trap_src traps[DEV_MAX_TRAPS];
+	unsigned ntraps;
+	unsigned page_size; /* the host's, power of two */
 
 	char problems[DEV_MAX_PROBLEMS][160];
 	unsigned nproblems;
 	bool warned_unknown_write;
 	bool loading; /* replaying a migration stream: no host writes */
 	struct ptdm_ratelimit guest_rl;
+	struct ptdm_ratelimit host_rl; /* host failures: writes, resets */
+	struct ptdm_dev_stats st;
+	ptdm_trace_fn *trace_fn; /* NULL: no trace (the only check) */
+	void *trace_opaque;
+	/* the default for dev_request_reset() (ptdm_dev_reset), set by
+	 * attach: hooks reach it without linking against dev.c */
+	int (*reset_self)(struct ptdm_dev *d);
 };
+
+/*
+ * Trapped ranges (trap.c).  Sources (a capability at init, a quirk module)
+ * add the exact bytes they emulate; ptdm_dev_trapped() rounds them to the
+ * host page.  add: -EINVAL for a bad bar or an empty or wrapping range,
+ * -ENOSPC when the table is full.  remove drops every source with why.
+ */
+int dev_trap_add(struct ptdm_dev *d, int bar, uint64_t off, uint64_t len,
+		 unsigned why);
+void dev_trap_remove(struct ptdm_dev *d, unsigned why);
+/*
+ * OR of the why of every source of bar (limited to why_mask) whose range,
+ * rounded out to granule (a power of two), [off, off+len) touches.
+ */
+/* A guest write dropped for reason r (counted once per write). */
+void dev_count_drop(struct ptdm_dev *d, enum ptdm_drop_reason r);
+/* Count a failed reset or FLR and log it, rate-limited. */
+void dev_reset_failed(struct ptdm_dev *d, const char *what, int rc);
+
+unsigned dev_trap_hit(const struct ptdm_dev *d, int bar, uint64_t off,
+		      uint64_t len, unsigned why_mask, uint64_t granule);
 
 #endif

@@ -33,6 +33,39 @@ static bool bdf_like(const char *t)
 	return colon;
 }
 
+/*
+ * Shaped like a BDF with a typo ("0000:zz:00.0"): [DDDD:]BB:DD.F[@S] with
+ * letters or digits where hex belongs, no '/'.  Such a token is reported
+ * as a bad address instead of being opened as an image file.
+ */
+static bool bdf_shaped(const char *t)
+{
+	size_t len[4] = { 0 }, f = 0;
+	unsigned colons = 0;
+
+	for (const char *p = t; *p && *p != '@'; p++) {
+		if (*p == ':' && !f && colons < 2) {
+			colons++;
+		} else if (*p == '.' && !f && colons) {
+			f = 1;
+		} else if (isalnum((unsigned char)*p) || *p == '*') {
+			if (f)
+				len[3]++;
+			else
+				len[colons]++;
+		} else {
+			return false;
+		}
+	}
+	if (colons == 1) { /* BB:DD.F: no domain */
+		len[2] = len[1];
+		len[1] = len[0];
+		len[0] = 1;
+	}
+	return colons && f && len[0] && len[0] <= 4 && len[1] && len[1] <= 2 &&
+	       len[2] && len[2] <= 2 && len[3] == 1;
+}
+
 /* Hex number of at most maxd digits, whole string, value <= max. */
 static bool parse_hex(const char *s, size_t n, unsigned max, unsigned *out)
 {
@@ -139,6 +172,67 @@ static int bad(struct ptdm_err *err, const char *tok, const char *why)
 			 why);
 }
 
+/* Levenshtein distance of two short strings (keys; longer: "far") */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 32 };
+	unsigned row[MAXLEN + 1];
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > MAXLEN || lb > MAXLEN)
+		return MAXLEN;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* "unknown key 'permisive': did you mean 'permissive'?" (distance <= 2),
+ * else the list of keys */
+static int unknown_key(struct ptdm_err *err, const char *shown,
+		       const char *key, const char *const *keys, size_t n)
+{
+	char why[400];
+	unsigned best = 3, d;
+	size_t k = n, used;
+
+	for (size_t i = 0; i < n; i++) {
+		d = edit_distance(key, keys[i]);
+		if (d < best) {
+			best = d;
+			k = i;
+		}
+	}
+	if (k < n) {
+		snprintf(why, sizeof(why), "unknown key '%.64s': did you mean "
+			 "'%s'?", key, keys[k]);
+		return bad(err, shown, why);
+	}
+	used = (size_t)snprintf(why, sizeof(why), "unknown key '%.64s' (keys:",
+				key);
+	for (size_t i = 0; i < n && used < sizeof(why); i++)
+		used += (size_t)snprintf(why + used, sizeof(why) - used, " %s",
+					 keys[i]);
+	if (used < sizeof(why))
+		snprintf(why + used, sizeof(why) - used, ")");
+	return bad(err, shown, why);
+}
+
 static int copy_str(char *dst, size_t n, const char *v, const char *tok,
 		    struct ptdm_err *err)
 {
@@ -168,7 +262,8 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 		if (!strcmp(tok, keys[k]))
 			break;
 	if (k == sizeof(keys) / sizeof(keys[0]))
-		return bad(err, shown, "unknown key");
+		return unknown_key(err, shown, tok, keys,
+				   sizeof(keys) / sizeof(keys[0]));
 	if (!*v)
 		return bad(err, shown, "empty value");
 	if (*seen & (1u << k))
@@ -221,6 +316,10 @@ static int positional(struct ptdm_spec *s, char *tok, struct ptdm_err *err)
 {
 	char *at;
 
+	if (!bdf_like(tok) && bdf_shaped(tok))
+		return bad(err, tok, "not a PCI address (want hex "
+			   "[DDDD:]BB:DD.F); an image file of that name: "
+			   "./NAME or image=NAME");
 	if (!bdf_like(tok))
 		return copy_str(s->image, sizeof(s->image), tok, tok, err);
 	at = strchr(tok, '@');

@@ -29,7 +29,7 @@ struct state_head {
 
 static size_t pba_len(unsigned nvec)
 {
-	return ((size_t)nvec + 63) / 64 * 8;
+	return (size_t)msix_pba_bytes(nvec);
 }
 
 bool ptdm_dev_migratable(const struct ptdm_dev *d)
@@ -42,7 +42,7 @@ int ptdm_dev_save(struct ptdm_dev *d, uint8_t **out, size_t *out_len)
 	struct state_head hd = { .cfg_size = d->cfg_size,
 				 .nvec = d->msix.nvec };
 	uint8_t *host = NULL, *buf, *p;
-	size_t host_len = 0, tlen = (size_t)d->msix.nvec * 16, len;
+	size_t host_len = 0, tlen = (size_t)msix_table_bytes(d->msix.nvec), len;
 	int rc;
 
 	if (!ptdm_dev_migratable(d))
@@ -90,7 +90,7 @@ int ptdm_dev_load(struct ptdm_dev *d, const uint8_t *buf, size_t len)
 {
 	struct state_head hd;
 	const uint8_t *shadow, *table, *pba, *host;
-	size_t tlen = (size_t)d->msix.nvec * 16, need;
+	size_t tlen = (size_t)msix_table_bytes(d->msix.nvec), need;
 	int rc;
 
 	if (!ptdm_dev_migratable(d))
@@ -119,7 +119,7 @@ int ptdm_dev_load(struct ptdm_dev *d, const uint8_t *buf, size_t len)
 		return rc;
 
 	/* from power-on, replay what a guest could have written */
-	cfg_reset_shadow(d);
+	dev_reset_shadow(d);
 	d->loading = true;
 	for (unsigned i = 0; i < d->nslots; i++) {
 		const struct cfg_slot *s = &d->slots[i];

@@ -15,7 +15,8 @@
  * vfio-pci does without a vIOMMU); SET_IRQFD keeps the INTx eventfd and
  * its resample fd.  Every message is checked before use; a bad one gets
  * an error value (RET of all-ones) where the proxy waits for a reply, and
- * the connection goes on.
+ * the connection goes on.  Reads and writes never block (util/msgio.c): a
+ * partial message waits for the rest, RETs queue while the socket is full.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +29,11 @@
 #include "ptdm/log.h"
 #include "ptdm/mpqemu.h"
 #include "ptdm/vfio.h"
-#include "util/sockio.h"
+#include "util/msgio.h"
+#include <poll.h>
 
-#define HDR 16u
-#define MAX_PAYLOAD 192u
+#define HDR MPQ_HDR
+#define MAX_PAYLOAD MPQ_MAX_PAYLOAD
 #define MAX_FDS 8
 
 enum {
@@ -98,16 +100,19 @@ static void iommu_map(struct mpq_conn *c, struct mpq_ram *r)
 	r->iommu = true;
 }
 
-void mpq_conn_init(struct mpq_conn *c, int fd, struct ptdm_dev *dev)
+int mpq_conn_init(struct mpq_conn *c, int fd, struct ptdm_dev *dev)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->dev = dev;
 	c->irq_fd = c->resample_fd = -1;
+	msgio_init(&c->io, fd, c->rx, sizeof(c->rx), MPQ_OUT_MAX);
+	return fd >= 0 ? msgio_nonblock(fd) : 0;
 }
 
 void mpq_conn_close(struct mpq_conn *c)
 {
+	msgio_fini(&c->io);
 	unmap_ram(c);
 	if (c->irq_fd >= 0)
 		close(c->irq_fd);
@@ -123,11 +128,12 @@ static int send_ret(struct mpq_conn *c, uint64_t val)
 	uint8_t msg[HDR + 8] = { 0 };
 	int32_t cmd = CMD_RET;
 	uint64_t size = 8;
+	struct iovec iov = { msg, sizeof(msg) };
 
 	memcpy(msg, &cmd, 4);
 	memcpy(msg + 8, &size, 8);
 	memcpy(msg + HDR, &val, 8);
-	return sockio_send_full(c->fd, msg, sizeof(msg));
+	return msgio_send(&c->io, &iov, 1, -1);
 }
 
 /* Which BAR does the guest have at addr (memory or I/O space)? */
@@ -225,38 +231,14 @@ int mpq_conn_raise_intx(struct mpq_conn *c)
 	return write(c->irq_fd, &one, 8) == 8 ? 0 : -errno;
 }
 
-int mpq_conn_handle(struct mpq_conn *c)
+/* One whole message: act on it, queue the RET the proxy waits for. */
+static int handle_one(struct mpq_conn *c, int32_t cmd, uint64_t size,
+		      const uint8_t *p, int *fds, unsigned nfds)
 {
-	uint8_t hdr[HDR], p[MAX_PAYLOAD];
-	int fds[MAX_FDS];
-	unsigned nfds = 0;
-	int32_t cmd;
-	uint64_t size;
-	ssize_t n;
-	int rc = 0;
-	bool reply = false, ctrunc;
+	bool reply;
 	uint64_t val = UINT64_MAX;
+	int rc = 0;
 
-	n = sockio_recv_fds(c->fd, hdr, sizeof(hdr), fds, MAX_FDS, &nfds,
-			    &ctrunc);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return (int)n;
-	c->messages++;
-	if ((size_t)n < HDR) {
-		rc = -EPROTO;
-		goto out;
-	}
-	memcpy(&cmd, hdr, 4);
-	memcpy(&size, hdr + 8, 8);
-	if (size > MAX_PAYLOAD) {
-		rc = -EPROTO; /* cannot resynchronise: the proxy is broken */
-		goto out;
-	}
-	rc = sockio_read_full(c->fd, p, (size_t)size);
-	if (rc)
-		goto out;
 	/* the proxy waits for a RET after these, whatever we think of them */
 	reply = cmd == CMD_CFGREAD || cmd == CMD_CFGWRITE ||
 		cmd == CMD_BAR_READ || cmd == CMD_BAR_WRITE ||
@@ -331,9 +313,65 @@ int mpq_conn_handle(struct mpq_conn *c)
 			c->errors++;
 		rc = send_ret(c, cmd == CMD_DEVICE_RESET ? 0 : val);
 	}
-out:
-	for (unsigned i = 0; i < nfds; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
 	return rc;
+}
+
+int mpq_conn_input(struct mpq_conn *c, unsigned budget)
+{
+	int done = 0;
+
+	while ((unsigned)done < budget) {
+		int32_t cmd;
+		uint64_t size;
+		int rc = msgio_fill(&c->io, HDR);
+
+		if (rc == -ECONNRESET && c->io.rx_have)
+			return -EPROTO; /* gone in the middle of a header */
+		if (rc <= 0)
+			return rc ? rc : done;
+		memcpy(&cmd, c->rx, 4);
+		memcpy(&size, c->rx + 8, 8);
+		if (size > MAX_PAYLOAD)
+			return -EPROTO; /* cannot resynchronise: a broken proxy */
+		rc = msgio_fill(&c->io, HDR + (size_t)size);
+		if (rc <= 0)
+			return rc ? rc : done;
+		c->messages++;
+		done++;
+		rc = c->io.rx_ctrunc ? -EPROTO
+				     : handle_one(c, cmd, size, c->rx + HDR,
+						  c->io.rx_fds, c->io.rx_nfds);
+		msgio_next(&c->io); /* closes the fds not kept */
+		if (rc)
+			return rc;
+	}
+	return done;
+}
+
+int mpq_conn_output(struct mpq_conn *c)
+{
+	int rc = msgio_flush(&c->io);
+
+	return rc < 0 ? rc : 0;
+}
+
+int mpq_conn_handle(struct mpq_conn *c)
+{
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int rc = mpq_conn_input(c, 1);
+
+		if (rc < 0)
+			return rc;
+		if (rc > 0) {
+			while ((rc = msgio_flush(&c->io)) == 1) {
+				p.events = POLLOUT;
+				if (poll(&p, 1, -1) < 0 && errno != EINTR)
+					return -errno;
+			}
+			return rc;
+		}
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -errno;
+	}
 }

@@ -1,34 +1,44 @@
 /*
- * vfu_conn.c - one vfio-user connection: read a message, check it, act on
- * the device, reply.
+ * vfu_conn.c - one vfio-user connection: frame messages without blocking,
+ * check each against the command table, act on the device, queue the
+ * reply.
  *
  * Every message is checked against a const table {command, payload size
  * bounds, fds allowed} before a handler sees it, and handlers check every
  * field before allocating or touching the device.  A bad message gets an
  * error reply (header only, errno in `error`) and the connection stays
- * usable; only a stream that cannot be resynchronised (a header shorter
- * than 16 bytes, a size below the header, a payload too large to drain) is
- * dropped.  Received fds that a handler does not keep are closed.  Log
- * lines a client can trigger are rate-limited per connection.
+ * usable; only a stream that cannot be resynchronised (a size below the
+ * header, a payload too large to drain) is dropped.  Received fds that a
+ * handler does not keep are closed.  Log lines a client can trigger are
+ * rate-limited per connection.
  *
- * Regions follow VFIO's PCI layout: 0-5 BARs, 6 ROM, 7 config, 8 VGA.
+ * Nothing here blocks (src/util/msgio.c): a partial header or payload is
+ * kept until the rest arrives, a reply the socket does not take is queued
+ * (bounded by VFU_OUT_MAX: a client that does not read is dropped), and
+ * one wake-up handles at most `budget` messages so a busy client cannot
+ * starve the others in the loop.  The receive and reply buffers are
+ * mmap'ed at their full size and only touched as far as messages go, so
+ * an idle connection costs a few pages.
  *
- * With a VFIO host the fast paths skip ptdm: the region fd is the VFIO
- * device fd (the VMM maps BARs itself), the client's eventfds go to
- * VFIO_DEVICE_SET_IRQS as they are (the kernel signals the VMM), and
- * DMA_MAP of an fd maps it into the host IOMMU; a DMA_MAP without an fd is
- * refused, since a real device needs memory it can reach.
+ * Server-to-client DMA_READ/WRITE (for a device that reaches guest memory
+ * the client gave without an fd) is a request whose reply arrives among
+ * the client's commands; vfu_conn_dma_start() completes it by callback,
+ * so the loop never waits for it.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "front/vfu_priv.h"
-#include "util/sockio.h"
 
+#define HDR sizeof(struct vfu_hdr)
 #define MAX_DRAIN (64u << 20)
+#define BUF_SIZE (HDR + MAX_PAYLOAD)
+#define BUF_KEEP (64u << 10) /* resident bytes kept after a big message */
 
 void vfu_conn_warn(struct vfu_conn *c, const char *what, int err)
 {
@@ -38,59 +48,33 @@ void vfu_conn_warn(struct vfu_conn *c, const char *what, int err)
 
 /* ---- transport ---- */
 
+static int send_msg(struct vfu_conn *c, const struct vfu_hdr *h,
+		    const void *payload, uint32_t len, int fd)
+{
+	struct iovec iov[2] = { { (void *)h, HDR }, { (void *)payload, len } };
+	int rc = msgio_send(&c->io, iov, len ? 2 : 1, fd);
+
+	if (rc == -ENOBUFS)
+		ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "vfio-user: the "
+				     "client does not read its replies (%zu "
+				     "bytes queued): dropping it",
+				     c->io.out_bytes);
+	return rc;
+}
+
 static int send_reply(struct vfu_conn *c, const struct vfu_hdr *req,
 		      int error, const void *payload, uint32_t len, int fd)
 {
 	struct vfu_hdr h = {
 		.msg_id = req->msg_id,
 		.cmd = req->cmd,
-		.msg_size = (uint32_t)sizeof(h) + (error ? 0 : len),
+		.msg_size = (uint32_t)HDR + (error ? 0 : len),
 		.flags = VFU_F_REPLY | (error ? VFU_F_ERROR : 0),
 		.error = (uint32_t)error,
 	};
-	struct iovec iov[2] = { { &h, sizeof(h) },
-				{ (void *)payload, error ? 0 : len } };
-	char ctrl[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-	size_t total = h.msg_size, sent = 0;
 
-	if (fd >= 0 && !error) {
-		struct cmsghdr *cm;
-
-		memset(ctrl, 0, sizeof(ctrl));
-		m.msg_control = ctrl;
-		m.msg_controllen = sizeof(ctrl);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	while (sent < total) {
-		ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		sent += (size_t)n;
-		m.msg_control = NULL;
-		m.msg_controllen = 0;
-		/* advance the iovecs past what went out */
-		for (size_t left = (size_t)n; left;) {
-			struct iovec *v = m.msg_iov;
-			size_t k = left < v->iov_len ? left : v->iov_len;
-
-			v->iov_base = (char *)v->iov_base + k;
-			v->iov_len -= k;
-			left -= k;
-			if (!v->iov_len && m.msg_iovlen > 1) {
-				m.msg_iov++;
-				m.msg_iovlen--;
-			}
-		}
-	}
-	return 0;
+	return send_msg(c, &h, payload, error ? 0 : len,
+			error ? -1 : fd);
 }
 
 /* ---- dispatch ---- */
@@ -136,8 +120,18 @@ static const struct cmd_desc cmds[VFU_CMD_MAX] = {
 				 vfu_h_mig_write },
 };
 
+static void *buf_map(void)
+{
+	void *p = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev)
 {
+	int rc;
+
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->dev = dev;
@@ -145,13 +139,40 @@ int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev)
 	c->peer_max_xfer = VFU_SERVER_MAX_XFER;
 	c->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	c->intx_unmask_fd = -1;
-	c->buf_size = sizeof(struct vfu_hdr) + MAX_PAYLOAD;
-	c->buf = malloc(2 * c->buf_size); /* request, then reply */
-	return c->buf ? 0 : -ENOMEM;
+	c->rx = buf_map();
+	c->tx = buf_map();
+	if (!c->rx || !c->tx) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = msgio_nonblock(fd);
+	if (rc)
+		goto fail;
+	msgio_init(&c->io, fd, c->rx, BUF_SIZE, VFU_OUT_MAX);
+	return 0;
+fail:
+	if (c->rx)
+		munmap(c->rx, BUF_SIZE);
+	if (c->tx)
+		munmap(c->tx, BUF_SIZE);
+	c->rx = c->tx = NULL;
+	c->fd = -1;
+	return rc;
+}
+
+static void dma_req_done(struct vfu_conn *c, int rc)
+{
+	struct vfu_dma_req r = c->dma_req;
+
+	c->dma_req.busy = false;
+	if (r.cb)
+		r.cb(c, rc, r.opaque);
 }
 
 void vfu_conn_close(struct vfu_conn *c)
 {
+	if (c->dma_req.busy)
+		dma_req_done(c, -ECONNRESET);
 	for (unsigned i = 0; i < c->ndma; i++)
 		vfu_dma_unmap_one(c, &c->dma[i]);
 	free(c->dma);
@@ -160,84 +181,33 @@ void vfu_conn_close(struct vfu_conn *c)
 	vfu_irq_release(c);
 	vfu_mig_drop(c);
 	vfu_log_drop(c);
+	msgio_fini(&c->io);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
-	free(c->buf);
-	c->buf = NULL;
+	if (c->rx)
+		munmap(c->rx, BUF_SIZE);
+	if (c->tx)
+		munmap(c->tx, BUF_SIZE);
+	c->rx = c->tx = NULL;
 }
 
-/* Throw away a payload we will not process, to stay in step. */
-static int drain(struct vfu_conn *c, uint64_t len)
+/* Give back the pages a large message touched. */
+static void trim(uint8_t *buf, size_t used)
 {
-	while (len) {
-		size_t n = len > c->buf_size ? c->buf_size : len;
-		int rc = sockio_read_full(c->fd, c->buf, n);
-
-		if (rc)
-			return rc;
-		len -= n;
-	}
-	return 0;
+	if (used > BUF_KEEP)
+		madvise(buf + BUF_KEEP, BUF_SIZE - BUF_KEEP, MADV_DONTNEED);
 }
 
-/* Read one message (header, fds, payload) into m; payload in c->buf. */
-static int read_msg(struct vfu_conn *c, struct vfu_hdr *hdr, struct msg *m,
-		    int *fds, bool *ctrunc)
-{
-	uint32_t plen;
-	ssize_t n;
-	int rc;
-
-	memset(m, 0, sizeof(*m));
-	m->hdr = hdr;
-	m->fds = fds;
-	m->rfd = -1;
-	n = sockio_recv_fds(c->fd, hdr, sizeof(*hdr), fds, VFU_SERVER_MAX_FDS,
-			    &m->nfds, ctrunc);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return (int)n;
-	c->messages++;
-	if ((size_t)n < sizeof(*hdr) || hdr->msg_size < sizeof(*hdr))
-		return -EPROTO; /* cannot find the next message: drop */
-	plen = hdr->msg_size - (uint32_t)sizeof(*hdr);
-	if (plen > MAX_PAYLOAD) {
-		vfu_conn_warn(c, "message too large", E2BIG);
-		c->errors++;
-		if (plen > MAX_DRAIN)
-			return -EPROTO;
-		rc = drain(c, plen);
-		if (!rc && !(hdr->flags & VFU_F_NO_REPLY))
-			rc = send_reply(c, hdr, E2BIG, NULL, 0, -1);
-		return rc ? rc : 1; /* handled */
-	}
-	m->p = c->buf;
-	m->len = plen;
-	m->r = c->buf + c->buf_size;
-	return sockio_read_full(c->fd, m->p, plen);
-}
-
-static void close_fds(struct msg *m)
-{
-	for (unsigned i = 0; i < m->nfds; i++)
-		if (m->fds[i] >= 0)
-			close(m->fds[i]);
-	m->nfds = 0;
-}
-
-/* Act on one command and reply to it. */
-static int process(struct vfu_conn *c, struct msg *m, bool ctrunc)
+/* Act on one command and queue the reply. */
+static int process(struct vfu_conn *c, struct msg *m)
 {
 	const struct vfu_hdr *hdr = m->hdr;
 	const struct cmd_desc *cd = NULL;
 	int rc;
 
-	if (ctrunc)
+	if (c->io.rx_ctrunc)
 		rc = -EMSGSIZE;
-	else if ((hdr->flags & VFU_F_TYPE_MASK) != VFU_F_COMMAND)
-		rc = -EINVAL;
 	else if (hdr->cmd >= VFU_CMD_MAX || !cmds[hdr->cmd].fn)
 		rc = -ENOSYS;
 	else if (!c->versioned && hdr->cmd != VFU_VERSION)
@@ -255,30 +225,14 @@ static int process(struct vfu_conn *c, struct msg *m, bool ctrunc)
 		c->errors++;
 		vfu_conn_warn(c, cd ? cd->name : "bad message", -rc);
 	}
-	if (!(hdr->flags & VFU_F_NO_REPLY))
-		rc = send_reply(c, hdr, rc < 0 ? -rc : 0, m->r, m->rlen, m->rfd);
-	else
+	if (hdr->flags & VFU_F_NO_REPLY)
 		rc = 0;
-	close_fds(m);
+	else
+		rc = send_reply(c, hdr, rc < 0 ? -rc : 0, m->r, m->rlen,
+				m->rfd);
+	trim(c->tx, m->rlen);
 	return rc;
 }
-
-int vfu_conn_handle(struct vfu_conn *c)
-{
-	int fds[VFU_SERVER_MAX_FDS];
-	struct vfu_hdr hdr;
-	struct msg m;
-	bool ctrunc = false;
-	int rc = read_msg(c, &hdr, &m, fds, &ctrunc);
-
-	if (rc) {
-		close_fds(&m);
-		return rc > 0 ? 0 : rc;
-	}
-	return process(c, &m, ctrunc);
-}
-
-/* ---- server to client DMA ---- */
 
 /*
  * QEMU 10.1's layout (hw/vfio-user/protocol.h VFIOUserDMARW), which the
@@ -289,13 +243,156 @@ int vfu_conn_handle(struct vfu_conn *c)
 #define DMARW_HDR 12u
 #define DMARW_MIN 32u
 
-int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
-		    bool write)
+/* A reply from the client while a DMA request is in flight: to it. */
+static int client_reply(struct vfu_conn *c, const struct vfu_hdr *h,
+			const uint8_t *p, uint32_t len)
+{
+	struct vfu_dma_req *r = &c->dma_req;
+
+	if (h->msg_id != r->id ||
+	    h->cmd != (r->write ? VFU_DMA_WRITE : VFU_DMA_READ))
+		return -EPROTO; /* a reply to nothing we asked */
+	if (h->flags & VFU_F_ERROR)
+		dma_req_done(c, h->error && h->error < 4096 ? -(int)h->error
+							   : -EIO);
+	else if (!r->write && len < DMARW_HDR + r->len)
+		dma_req_done(c, -EPROTO);
+	else {
+		if (!r->write)
+			memcpy(r->buf, p + DMARW_HDR, r->len);
+		dma_req_done(c, 0);
+	}
+	return 0;
+}
+
+int vfu_conn_input(struct vfu_conn *c, unsigned budget)
+{
+	int done = 0;
+
+	while ((unsigned)done < budget) {
+		const struct vfu_hdr *hdr = (const struct vfu_hdr *)c->rx;
+		struct vfu_hdr h;
+		struct msg m;
+		uint32_t plen;
+		int rc = msgio_fill(&c->io, HDR);
+
+		if (rc == -ECONNRESET && c->io.rx_have)
+			return -EPROTO; /* gone in the middle of a header */
+		if (rc <= 0)
+			return rc ? rc : done;
+		if (hdr->msg_size < HDR)
+			return -EPROTO; /* cannot find the next message */
+		plen = hdr->msg_size - (uint32_t)HDR;
+		if (plen > MAX_PAYLOAD) {
+			if (!c->draining) {
+				/* first sight: drain it, then say E2BIG */
+				if (plen > MAX_DRAIN)
+					return -EPROTO;
+				vfu_conn_warn(c, "message too large", E2BIG);
+				c->errors++;
+				msgio_skip(&c->io, plen);
+				c->draining = true;
+			}
+			rc = msgio_fill(&c->io, 0);
+			if (rc <= 0)
+				return rc ? rc : done;
+			h = *hdr;
+			c->draining = false;
+			msgio_next(&c->io);
+			c->messages++;
+			done++;
+			if (!(h.flags & VFU_F_NO_REPLY) &&
+			    (rc = send_reply(c, &h, E2BIG, NULL, 0, -1)))
+				return rc;
+			continue;
+		}
+		rc = msgio_fill(&c->io, HDR + plen);
+		if (rc <= 0)
+			return rc ? rc : done;
+		h = *hdr;
+		c->messages++;
+		done++;
+		if ((h.flags & VFU_F_TYPE_MASK) == VFU_F_REPLY &&
+		    c->dma_req.busy) {
+			rc = client_reply(c, &h, c->rx + HDR, plen);
+			msgio_next(&c->io);
+			if (rc)
+				return rc;
+			continue;
+		}
+		m = (struct msg){ .hdr = &h, .p = c->rx + HDR, .len = plen,
+				  .fds = c->io.rx_fds, .nfds = c->io.rx_nfds,
+				  .r = c->tx, .rfd = -1 };
+		if ((h.flags & VFU_F_TYPE_MASK) != VFU_F_COMMAND) {
+			c->errors++;
+			vfu_conn_warn(c, "neither command nor reply", EINVAL);
+			rc = h.flags & VFU_F_NO_REPLY
+				     ? 0 : send_reply(c, &h, EINVAL, NULL, 0, -1);
+		} else {
+			rc = process(c, &m);
+		}
+		/* fds a handler kept are -1 now; msgio closes the rest */
+		msgio_next(&c->io);
+		trim(c->rx, HDR + plen);
+		if (rc)
+			return rc;
+	}
+	return done;
+}
+
+int vfu_conn_output(struct vfu_conn *c)
+{
+	int rc = msgio_flush(&c->io);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int wait_fd(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/* Write out everything queued, waiting for the socket (tools and tests). */
+static int flush_wait(struct vfu_conn *c)
+{
+	int rc;
+
+	while ((rc = msgio_flush(&c->io)) == 1)
+		if ((rc = wait_fd(c->fd, POLLOUT)))
+			return rc;
+	return rc;
+}
+
+int vfu_conn_handle(struct vfu_conn *c)
+{
+	for (;;) {
+		int rc = vfu_conn_input(c, 1);
+
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return flush_wait(c);
+		rc = wait_fd(c->fd, POLLIN);
+		if (rc)
+			return rc;
+	}
+}
+
+/* ---- server to client DMA ---- */
+
+int vfu_conn_dma_start(struct vfu_conn *c, uint64_t iova, void *buf,
+		       size_t len, bool write, vfu_dma_done_fn *cb,
+		       void *opaque)
 {
 	const struct vfu_dma *map = vfu_dma_find(c, iova, len);
-	uint16_t id = (uint16_t)(0x8000u | (c->next_dma_id++ & 0x7fffu));
 	size_t total = DMARW_MIN + (write ? len : 0);
-	uint8_t *req;
+	struct vfu_hdr h;
+	uint8_t head[DMARW_MIN - HDR] = { 0 };
 	int rc;
 
 	if (!len || len > VFU_SERVER_MAX_XFER || len > c->peer_max_xfer)
@@ -305,7 +402,7 @@ int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
 	if (!(map->prot & (write ? VFU_DMA_WRITE_OK : VFU_DMA_READ_OK)))
 		return -EPERM;
 	if (write)
-		vfu_log_write(c, iova, len); /* dirty even if the write fails late */
+		vfu_log_write(c, iova, len); /* dirty even if it fails late */
 	if (map->map) {
 		uint8_t *p = (uint8_t *)map->map + (iova - map->iova);
 
@@ -315,49 +412,68 @@ int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
 			memcpy(buf, p, len);
 		return 0;
 	}
-	req = calloc(1, total);
-	if (!req)
-		return -ENOMEM;
-	*(struct vfu_hdr *)req = (struct vfu_hdr){
-		.msg_id = id, .cmd = write ? VFU_DMA_WRITE : VFU_DMA_READ,
+	if (c->dma_req.busy)
+		return -EBUSY;
+	h = (struct vfu_hdr){
+		.msg_id = (uint16_t)(0x8000u | (c->next_dma_id++ & 0x7fffu)),
+		.cmd = write ? VFU_DMA_WRITE : VFU_DMA_READ,
 		.msg_size = (uint32_t)total, .flags = VFU_F_COMMAND,
 	};
-	memcpy(req + sizeof(struct vfu_hdr), &iova, 8);
-	memcpy(req + sizeof(struct vfu_hdr) + 8, &(uint32_t){ (uint32_t)len }, 4);
-	if (write)
-		memcpy(req + sizeof(struct vfu_hdr) + DMARW_HDR, buf, len);
-	rc = sockio_send_full(c->fd, req, total);
-	free(req);
-	/* wait for the reply; commands that arrive meanwhile are served */
-	while (!rc) {
-		int fds[VFU_SERVER_MAX_FDS];
-		struct vfu_hdr hdr;
-		struct msg m;
-		bool ctrunc = false;
+	memcpy(head, &iova, 8);
+	memcpy(head + 8, &(uint32_t){ (uint32_t)len }, 4);
+	{
+		/* {address, count} then the data at 12; zero padding to 32 */
+		struct iovec iov[3] = { { &h, HDR }, { head, DMARW_HDR },
+					{ buf, write ? len : 0 } };
+		uint8_t pad[DMARW_MIN] = { 0 };
+		struct iovec iovp[4] = { iov[0], iov[1], iov[2],
+					 { pad, 0 } };
+		size_t body = DMARW_HDR + (write ? len : 0);
 
-		rc = read_msg(c, &hdr, &m, fds, &ctrunc);
-		if (rc) {
-			close_fds(&m);
-			rc = rc > 0 ? 0 : rc;
-			continue;
-		}
-		if ((hdr.flags & VFU_F_TYPE_MASK) == VFU_F_COMMAND) {
-			rc = process(c, &m, ctrunc);
-			continue;
-		}
-		close_fds(&m);
-		if (hdr.msg_id != id || hdr.cmd != (write ? VFU_DMA_WRITE
-							  : VFU_DMA_READ))
-			return -EPROTO; /* a reply to nothing we asked */
-		if (hdr.flags & VFU_F_ERROR)
-			return hdr.error && hdr.error < 4096 ? -(int)hdr.error
-							     : -EIO;
-		if (!write) {
-			if (m.len < DMARW_HDR + len)
-				return -EPROTO;
-			memcpy(buf, m.p + DMARW_HDR, len);
-		}
-		return 0;
+		if (HDR + body < total)
+			iovp[3].iov_len = total - HDR - body;
+		rc = msgio_send(&c->io, iovp, 4, -1);
 	}
-	return rc;
+	if (rc)
+		return rc;
+	c->dma_req = (struct vfu_dma_req){ .busy = true, .id = h.msg_id,
+					   .buf = buf, .len = len,
+					   .write = write, .cb = cb,
+					   .opaque = opaque };
+	return 1; /* in flight: cb tells */
+}
+
+struct dma_wait {
+	bool done;
+	int rc;
+};
+
+static void dma_waited(struct vfu_conn *c, int rc, void *opaque)
+{
+	struct dma_wait *w = opaque;
+
+	w->done = true;
+	w->rc = rc;
+}
+
+int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
+		    bool write)
+{
+	struct dma_wait w = { false, 0 };
+	int rc = vfu_conn_dma_start(c, iova, buf, len, write, dma_waited, &w);
+
+	if (rc <= 0)
+		return rc;
+	/* commands that arrive meanwhile are served */
+	while (!w.done) {
+		rc = flush_wait(c);
+		if (!rc)
+			rc = vfu_conn_handle(c);
+		if (rc && !w.done) {
+			c->dma_req.cb = NULL;
+			c->dma_req.busy = false;
+			return rc;
+		}
+	}
+	return w.rc;
 }

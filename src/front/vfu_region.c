@@ -45,53 +45,32 @@ static uint64_t region_size(struct vfu_conn *c, unsigned index)
 	return b.size;
 }
 
-/* Mappable parts of a BAR: everything but the MSI-X table and PBA pages. */
+/* Mappable parts of a BAR: everything but the ranges the core traps. */
 static unsigned sparse_areas(struct vfu_conn *c, unsigned bar, uint64_t size,
 			     struct vfio_region_sparse_mmap_area *a)
 {
-	struct ptdm_msix_info mi;
-	uint64_t hole[2][2];
-	unsigned nh = 0, n = 0;
+	struct ptdm_range t[PTDM_MAX_TRAPPED];
+	int nt = ptdm_dev_trapped(c->dev, (int)bar, t, PTDM_MAX_TRAPPED);
+	unsigned n = 0;
 	uint64_t at = 0;
 
-	ptdm_msix_get(c->dev, &mi);
-	if (!mi.present)
-		return 0;
-	if ((unsigned)mi.table_bar == bar) {
-		hole[nh][0] = mi.table_off & ~(uint64_t)(PAGE - 1);
-		hole[nh][1] = ((uint64_t)mi.table_off + 16ull * mi.nvec + PAGE - 1) &
-			      ~(uint64_t)(PAGE - 1);
-		nh++;
-	}
-	if ((unsigned)mi.pba_bar == bar) {
-		hole[nh][0] = mi.pba_off & ~(uint64_t)(PAGE - 1);
-		hole[nh][1] = ((uint64_t)mi.pba_off + (mi.nvec + 63) / 64 * 8 +
-			       PAGE - 1) & ~(uint64_t)(PAGE - 1);
-		nh++;
-	}
-	if (!nh)
-		return 0;
-	if (nh == 2 && hole[1][0] < hole[0][0]) {
-		uint64_t t0 = hole[0][0], t1 = hole[0][1];
+	if (nt <= 0)
+		return 0; /* nothing trapped: the whole BAR maps */
+	if (nt > PTDM_MAX_TRAPPED)
+		return MAX_SPARSE + 1; /* cannot say it: trap everything */
+	/* the gaps between the sorted, merged ranges */
+	for (int i = 0; i <= nt; i++) {
+		uint64_t end = i < nt ? t[i].off : size;
 
-		hole[0][0] = hole[1][0];
-		hole[0][1] = hole[1][1];
-		hole[1][0] = t0;
-		hole[1][1] = t1;
-	}
-	for (unsigned i = 0; i < nh; i++) {
-		if (hole[i][0] > at) {
+		if (end > at) {
+			if (n == MAX_SPARSE)
+				return MAX_SPARSE + 1;
 			a[n].offset = at;
-			a[n].size = hole[i][0] - at;
+			a[n].size = end - at;
 			n++;
 		}
-		if (hole[i][1] > at)
-			at = hole[i][1];
-	}
-	if (at < size) {
-		a[n].offset = at;
-		a[n].size = size - at;
-		n++;
+		if (i < nt && t[i].off + t[i].len > at)
+			at = t[i].off + t[i].len;
 	}
 	if (n > 1 && c->one_area_per_bar) {
 		/* a client that maps area i with fd i: the largest area only */
@@ -103,7 +82,7 @@ static unsigned sparse_areas(struct vfu_conn *c, unsigned bar, uint64_t size,
 		a[0] = a[big];
 		n = 1;
 	}
-	return n ? n : MAX_SPARSE + 1; /* all holes: nothing mappable */
+	return n ? n : MAX_SPARSE + 1; /* all trapped: nothing mappable */
 }
 
 int vfu_h_region_info(struct vfu_conn *c, struct msg *m)

@@ -1,15 +1,22 @@
 /*
- * vfu_server.c - the vfio-user server loop: one poll loop over every
- * device's listening socket and its one connection.
+ * vfu_server.c - vfio-user endpoints in the process's one event loop: a
+ * device's listening socket and its one client connection, each a watch.
  *
- * A device serves one client at a time (the protocol's model); while it has
- * one, its listener is not polled, so a second client waits in the backlog
- * until the first goes away.  A connection that ends or breaks is closed
- * with its DMA maps and interrupt fds; the device keeps its state for the
- * next client.  SIGTERM/SIGINT set *stop and the loop returns cleanly.
+ * A device serves one client at a time (the protocol's model).  A second
+ * client is accepted and closed at once with a log line, so its VMM fails
+ * fast instead of waiting out a timeout in the backlog.  A connection that
+ * ends or breaks is closed with its DMA maps and interrupt fds; the device
+ * keeps its state for the next client.  Connections are read with a
+ * per-wake-up budget and written without blocking (vfu_conn.c), so one
+ * client, however slow or busy, never holds up another device.
+ *
+ * Out of fds (EMFILE/ENFILE): the process keeps one reserve fd; it is
+ * closed to accept and close the waiting client, then taken again, so a
+ * full fd table costs one refused client and one log line, never a
+ * spinning loop.
  */
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +26,27 @@
 #include <unistd.h>
 
 #include "ptdm/vfu_server.h"
+
+static int reserve_fd = -1;
+
+static void take_reserve(void)
+{
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Is a live server answering on path?  (A stale socket refuses.) */
+static bool socket_live(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = !connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	close(fd);
+	return live;
+}
 
 int vfu_listen_unix(const char *path, struct ptdm_err *err)
 {
@@ -34,12 +62,15 @@ int vfu_listen_unix(const char *path, struct ptdm_err *err)
 		if (!S_ISSOCK(st.st_mode))
 			return ptdm_errf(err, -EEXIST, "%s: exists and is not "
 					 "a socket", path);
+		if (socket_live(&sa))
+			return ptdm_errf(err, -EADDRINUSE, "%s: a server is "
+					 "listening there already", path);
 		unlink(path); /* a stale socket from an earlier run */
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ptdm_errf(err, -errno, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 4)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 16)) {
 		int e = errno;
 
 		close(fd);
@@ -48,78 +79,159 @@ int vfu_listen_unix(const char *path, struct ptdm_err *err)
 	return fd;
 }
 
-int vfu_serve(struct vfu_listener *l, unsigned n, volatile sig_atomic_t *stop)
+static void conn_gone(struct vfu_endpoint *e, int why)
 {
-	struct vfu_conn *conns = calloc(n, sizeof(*conns));
-	struct pollfd *pfd = calloc(n, sizeof(*pfd));
-	bool *live = calloc(n, sizeof(*live)), *done = calloc(n, sizeof(*done));
-	unsigned left = n;
+	ptdm_log(PTDM_LOG_INFO, "%s: client gone (%s)", e->name,
+		 strerror(-why));
+	ptdm_loop_del(e->loop, &e->cw);
+	vfu_conn_close(&e->conn);
+	e->live = false;
+	if (e->connected) { /* --fd: nothing to accept */
+		e->done = true;
+		if (e->on_done)
+			e->on_done(e);
+	}
+}
+
+static void on_conn(struct ptdm_watch *w, uint32_t events)
+{
+	struct vfu_endpoint *e = container_of(w, struct vfu_endpoint, cw);
 	int rc = 0;
 
-	if (!conns || !pfd || !live || !done) {
-		rc = -ENOMEM;
-		goto out;
+	if (events & EPOLLOUT)
+		rc = vfu_conn_output(&e->conn);
+	if (!rc && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		rc = vfu_conn_input(&e->conn, VFU_BUDGET);
+		rc = rc > 0 ? 0 : rc;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		if (!l[i].connected)
-			continue;
-		rc = vfu_conn_init(&conns[i], l[i].fd, l[i].dev);
-		if (rc)
-			goto out;
-		live[i] = true;
-	}
-	while (!*stop && left) {
-		for (unsigned i = 0; i < n; i++) {
-			pfd[i].fd = done[i] ? -1
-				  : live[i] ? conns[i].fd : l[i].fd;
-			pfd[i].events = POLLIN;
-			pfd[i].revents = 0;
-		}
-		if (poll(pfd, n, 500) < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		for (unsigned i = 0; i < n && !*stop; i++) {
-			if (!pfd[i].revents || done[i])
-				continue;
-			if (!live[i]) {
-				int fd = accept4(l[i].fd, NULL, NULL,
-						 SOCK_CLOEXEC);
+	if (!rc)
+		rc = ptdm_loop_mod(e->loop, &e->cw,
+				   EPOLLIN | (vfu_conn_wants_output(&e->conn)
+						      ? EPOLLOUT : 0));
+	if (rc)
+		conn_gone(e, rc);
+}
 
-				if (fd < 0)
-					continue;
-				if (vfu_conn_init(&conns[i], fd, l[i].dev)) {
-					close(fd);
-					continue;
-				}
-				ptdm_log(PTDM_LOG_INFO, "%s: client connected",
-					 l[i].name);
-				live[i] = true;
-				continue;
-			}
-			int r = vfu_conn_handle(&conns[i]);
+static int conn_start(struct vfu_endpoint *e, int fd)
+{
+	int rc = vfu_conn_init(&e->conn, fd, e->dev);
 
-			if (!r)
-				continue;
-			ptdm_log(PTDM_LOG_INFO, "%s: client gone (%s)",
-				 l[i].name, strerror(-r));
-			vfu_conn_close(&conns[i]);
-			live[i] = false;
-			if (l[i].connected) { /* --fd: nothing to accept */
-				done[i] = true;
-				left--;
-			}
-		}
+	if (rc)
+		return rc;
+	rc = ptdm_loop_add(e->loop, &e->cw, fd, EPOLLIN, on_conn);
+	if (rc) {
+		vfu_conn_close(&e->conn);
+		return rc;
 	}
-out:
-	for (unsigned i = 0; live && i < n; i++)
-		if (live[i])
-			vfu_conn_close(&conns[i]);
-	free(conns);
-	free(pfd);
-	free(live);
-	free(done);
+	e->live = true;
+	e->clients++;
+	return 0;
+}
+
+static void on_listen(struct ptdm_watch *w, uint32_t events)
+{
+	struct vfu_endpoint *e = container_of(w, struct vfu_endpoint, lw);
+	int fd = accept4(e->fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+	    reserve_fd >= 0) {
+		close(reserve_fd);
+		reserve_fd = -1;
+		fd = accept4(e->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		take_reserve();
+		e->refused++;
+		ptdm_log_ratelimited(&e->rl, PTDM_LOG_WARN, "%s: out of file "
+				     "descriptors: a client was refused",
+				     e->name);
+		return;
+	}
+	if (fd < 0)
+		return; /* EAGAIN, ECONNABORTED: nothing to do */
+	if (e->live) {
+		close(fd);
+		e->refused++;
+		ptdm_log_ratelimited(&e->rl, PTDM_LOG_WARN, "%s: refused a "
+				     "second client: one is connected (a "
+				     "vfio-user device serves one client)",
+				     e->name);
+		return;
+	}
+	if (conn_start(e, fd)) {
+		close(fd);
+		return;
+	}
+	ptdm_log(PTDM_LOG_INFO, "%s: client connected", e->name);
+}
+
+int vfu_endpoint_start(struct vfu_endpoint *e, struct ptdm_loop *l)
+{
+	int rc;
+
+	e->loop = l;
+	e->live = e->done = false;
+	take_reserve();
+	if (e->connected) {
+		rc = conn_start(e, e->fd);
+		if (!rc)
+			e->fd = -1; /* the connection owns it */
+		return rc;
+	}
+	return ptdm_loop_add(l, &e->lw, e->fd, EPOLLIN, on_listen);
+}
+
+void vfu_endpoint_stop(struct vfu_endpoint *e)
+{
+	if (e->live) {
+		ptdm_loop_del(e->loop, &e->cw);
+		vfu_conn_close(&e->conn);
+		e->live = false;
+	}
+	if (e->fd >= 0) {
+		ptdm_loop_del(e->loop, &e->lw);
+		close(e->fd);
+		e->fd = -1;
+	}
+}
+
+struct serve_ctx {
+	unsigned left;
+};
+
+static void one_done(struct vfu_endpoint *e)
+{
+	((struct serve_ctx *)e->opaque)->left--;
+}
+
+int vfu_serve(struct vfu_listener *l, unsigned n, volatile sig_atomic_t *stop)
+{
+	struct vfu_endpoint *e = calloc(n, sizeof(*e));
+	struct serve_ctx ctx = { n };
+	struct ptdm_loop loop;
+	unsigned started = 0;
+	int rc;
+
+	if (!e)
+		return -ENOMEM;
+	rc = ptdm_loop_init(&loop);
+	for (unsigned i = 0; !rc && i < n; i++, started++) {
+		e[i] = (struct vfu_endpoint){ .dev = l[i].dev,
+					      .name = l[i].name,
+					      .fd = l[i].fd,
+					      .connected = l[i].connected,
+					      .on_done = one_done,
+					      .opaque = &ctx };
+		rc = vfu_endpoint_start(&e[i], &loop);
+	}
+	while (!rc && !*stop && ctx.left)
+		rc = ptdm_loop_once(&loop, 250);
+	for (unsigned i = 0; i < started; i++) {
+		if (!e[i].connected)
+			e[i].fd = -1; /* the listener stays the caller's */
+		vfu_endpoint_stop(&e[i]);
+	}
+	ptdm_loop_fini(&loop);
+	free(e);
 	return rc;
 }

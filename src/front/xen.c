@@ -38,7 +38,7 @@ struct window {
 	bool on, mmio, trapped;
 	uint64_t gpa, size;
 	/* real MMIO BARs: the trapped sub-ranges (MSI-X table / PBA pages) */
-	uint64_t trap_lo[2], trap_hi[2];
+	uint64_t trap_lo[PTDM_MAX_TRAPPED], trap_hi[PTDM_MAX_TRAPPED];
 	unsigned ntrap;
 };
 
@@ -91,41 +91,31 @@ static unsigned sbdf_devfn(unsigned sbdf)
 
 /* ---- the owner's sink ---- */
 
-/* Real MMIO BAR: the MSI-X table / PBA pages inside [0, size) stay trapped. */
+/*
+ * Real MMIO BAR: the ranges the core traps (MSI-X table / PBA pages) stay
+ * trapped; they come sorted, merged and page aligned.  The p2m works in
+ * Xen's 4 KiB pages: a host page is a multiple of that.
+ */
 static void msix_holes(struct xen_server *s, int bar, struct window *w)
 {
-	struct ptdm_msix_info mx;
-	uint64_t lo[2], hi[2];
-	unsigned n = 0;
+	struct ptdm_range t[PTDM_MAX_TRAPPED];
+	int n = ptdm_dev_trapped(s->dev, bar, t, PTDM_MAX_TRAPPED);
 
 	w->ntrap = 0;
-	ptdm_msix_get(s->dev, &mx);
-	if (!mx.present)
+	if (n > PTDM_MAX_TRAPPED) { /* more than the core promises: trap all */
+		w->trap_lo[0] = 0;
+		w->trap_hi[0] = w->size;
+		w->ntrap = 1;
 		return;
-	if (mx.table_bar == bar) {
-		lo[n] = mx.table_off & ~(PAGE - 1);
-		hi[n++] = (mx.table_off + mx.nvec * 16ull + PAGE - 1) & ~(PAGE - 1);
 	}
-	if (mx.pba_bar == bar) {
-		lo[n] = mx.pba_off & ~(PAGE - 1);
-		hi[n++] = (mx.pba_off + (mx.nvec + 63) / 64 * 8ull + PAGE - 1) &
-			  ~(PAGE - 1);
-	}
-	if (n == 2 && lo[1] < lo[0]) { /* keep them sorted */
-		uint64_t t = lo[0];
+	for (int i = 0; i < n; i++) {
+		uint64_t hi = t[i].off + t[i].len;
 
-		lo[0] = lo[1], lo[1] = t;
-		t = hi[0], hi[0] = hi[1], hi[1] = t;
+		if (t[i].off >= w->size)
+			break;
+		w->trap_lo[w->ntrap] = t[i].off;
+		w->trap_hi[w->ntrap++] = hi < w->size ? hi : w->size;
 	}
-	if (n == 2 && lo[1] <= hi[0]) { /* same or touching pages: one hole */
-		hi[0] = hi[1] > hi[0] ? hi[1] : hi[0];
-		n = 1;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		w->trap_lo[i] = lo[i];
-		w->trap_hi[i] = hi[i] < w->size ? hi[i] : w->size;
-	}
-	w->ntrap = n;
 }
 
 /* p2m-map [off, end) of a real MMIO BAR, or undo it. */

@@ -172,6 +172,8 @@ int assign_remove(const char *bdf, struct ptdm_err *err)
 		return ptdm_errf(err, -ENODEV, "no PCI device %s", canon);
 	snprintf(note, sizeof(note), "%s/assignable/%s", state_dir(), canon);
 	f = fopen(note, "re");
+	bool noted = f != NULL;
+
 	if (f) {
 		if (!fgets(drv, sizeof(drv), f))
 			drv[0] = 0;
@@ -181,6 +183,27 @@ int assign_remove(const char *bdf, struct ptdm_err *err)
 	if (strchr(drv, '/') || strstr(drv, ".."))
 		drv[0] = 0; /* a note we did not write: let the kernel probe */
 	driver_of(dev, p, sizeof(p));
+	if (!noted && strcmp(p, "vfio-pci")) {
+		/* no note, not on vfio-pci: was it ever made assignable?  Only
+		 * a driver_override of vfio-pci says so; else touch nothing. */
+		char ovr[64] = "", path[4300];
+		FILE *o;
+
+		snprintf(path, sizeof(path), "%s/driver_override", dev);
+		o = fopen(path, "re");
+		if (o) {
+			if (!fgets(ovr, sizeof(ovr), o))
+				ovr[0] = 0;
+			fclose(o);
+		}
+		ovr[strcspn(ovr, "\n")] = 0;
+		if (strcmp(ovr, "vfio-pci"))
+			return ptdm_errf(err, -EINVAL, "%s is not assignable "
+					 "(driver %s, no note in %s/assignable):"
+					 " nothing to give back, nothing "
+					 "changed", canon, p[0] ? p : "none",
+					 state_dir());
+	}
 	if (!strcmp(p, "vfio-pci")) {
 		snprintf(p, sizeof(p), "%s/driver/unbind", dev);
 		rc = put(p, canon, err);

@@ -44,6 +44,7 @@ const char *sysfs_root(void)
 struct sysfs_dev {
 	struct host_dev h;
 	int cfg_fd;
+	unsigned readable; /* config bytes this user may read (non-root: 64) */
 	int res_fd[PTDM_NUM_BARS + 1];
 	char dir[4096 + 32];
 };
@@ -94,6 +95,8 @@ static int sysfs_cfg_read(struct host_dev *h, unsigned off, void *buf,
 {
 	if (off > h->cfg_size || len > h->cfg_size - off)
 		return -EINVAL;
+	if (off + len > to_sysfs(h)->readable)
+		return -EACCES; /* the kernel hides it from this user */
 	return full_pread(to_sysfs(h)->cfg_fd, buf, len, off);
 }
 
@@ -264,6 +267,46 @@ static int read_resources(struct sysfs_dev *s, struct ptdm_err *err)
 	return 0;
 }
 
+/*
+ * How much of config this user may read.  The file's size is the
+ * device's, but for a user without CAP_SYS_ADMIN the kernel ends reads at
+ * 64 bytes (128 for a CardBus bridge), as lspci shows: probe one byte past
+ * each limit.  A shorter file (a fake tree) is read as far as it goes.
+ */
+static int probe_readable(struct sysfs_dev *s, unsigned file_size,
+			  const char *path, struct ptdm_err *err)
+{
+	static const unsigned limits[] = { 64, 128 };
+	unsigned char byte;
+
+	if (file_size < s->readable)
+		s->readable = file_size;
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		ssize_t n;
+
+		if (limits[i] >= s->readable)
+			break;
+		do
+			n = pread(s->cfg_fd, &byte, 1, limits[i]);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return ptdm_errf(err, -errno, "%s: %s", path,
+					 strerror(errno));
+		if (n == 0) {
+			s->readable = limits[i];
+			break;
+		}
+	}
+	return 0;
+}
+
+unsigned sysfs_readable(const struct host_dev *h)
+{
+	if (h->ops != &sysfs_ops)
+		return h->cfg_size;
+	return ((const struct sysfs_dev *)h)->readable;
+}
+
 int sysfs_open(struct host_dev **out, const char *bdf, bool readonly,
 	       struct ptdm_err *err)
 {
@@ -310,11 +353,17 @@ int sysfs_open(struct host_dev **out, const char *bdf, bool readonly,
 			       (long long)st.st_size);
 		goto fail;
 	}
-	if (st.st_size < PTDM_CFG_LEGACY_SIZE) {
+	s->readable = s->h.cfg_size;
+	if (st.st_size < PTDM_CFG_LEGACY_SIZE && !readonly) {
 		rc = ptdm_errf(err, -EACCES, "%s: only %lld bytes readable "
 			       "(run as root to read the whole config)", path,
 			       (long long)st.st_size);
 		goto fail;
+	}
+	if (readonly) {
+		rc = probe_readable(s, (unsigned)st.st_size, path, err);
+		if (rc)
+			goto fail;
 	}
 	rc = read_resources(s, err);
 	if (rc)

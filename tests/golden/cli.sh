@@ -71,5 +71,67 @@ if [ -n "$live" ] && "$ptdm" inspect "$live" >/dev/null 2>&1; then
 else
 	echo "SKIP live device checks: no readable PCI device"
 fi
+
+# every subcommand answers --help with its options and exits 0
+for sub in list inspect capture serve client bench assignable-add \
+	assignable-remove version help; do
+	check "$sub --help" bash -c \
+		"'$ptdm' $sub --help >'$tmp/h' && grep -q '^usage: ptdm $sub' '$tmp/h'"
+done
+check "inspect --help lists its options" bash -c \
+	"'$ptdm' inspect --help | grep -q -- '--sizes FILE'"
+check "serve -h lists --config" bash -c "'$ptdm' serve -h | grep -q -- '--config FILE'"
+check "help SUB = SUB --help" bash -c \
+	"diff <('$ptdm' help capture) <('$ptdm' capture --help)"
+check "help of an unknown command" expect 2 'unknown command "frob"' help frob
+# the version is meson's project version
+check "ptdm --version" bash -c "[ \"\$('$ptdm' --version)\" = 'ptdm $PTDM_VERSION' ]"
+check "ptdm -V" bash -c "[ \"\$('$ptdm' -V)\" = 'ptdm $PTDM_VERSION' ]"
+check "ptdm version" bash -c "[ \"\$('$ptdm' version)\" = 'ptdm $PTDM_VERSION' ]"
+
+# a near-miss key names the one meant; a BDF typo is a bad address
+check "unknown key suggests the nearest" expect 1 \
+	"unknown key 'permisive': did you mean 'permissive'?" \
+	inspect "$nvme,permisive=1"
+check "bad address, not a missing file" expect 1 \
+	'"0000:zz:00.0": not a PCI address' inspect 0000:zz:00.0
+check "bad address never opens a file" bash -c \
+	"! '$ptdm' inspect 0000:zz:00.0 2>&1 | grep -q 'No such file'"
+check "bad address in capture too" expect 1 'not a PCI address' \
+	capture 0000:0g:00.0 -o "$tmp/x.ptdm"
+
+# JSON says its schema version (docs/json.md)
+check "inspect --json schema" bash -c \
+	"'$ptdm' inspect '$nvme' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"schema\"]==\"ptdm-inspect/1\" and d[\"complete\"] and d[\"readable_bytes\"]==4096, d'"
+if [ -d /sys/bus/pci/devices ]; then
+	check "list --json schema" bash -c \
+		"'$ptdm' list --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"schema\"]==\"ptdm-list/1\" and isinstance(d[\"devices\"], list), d'"
+fi
+
+# inspect of a live device by a user who is not root: the first 64 bytes,
+# as lspci shows them, and what root would add (reading only, as nobody)
+if [ -n "$live" ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+	"$ptdm" inspect "$live" >/dev/null 2>&1; then
+	mkdir -m 755 "$tmp/nobody"
+	cp "$ptdm" "$tmp/nobody/ptdm"
+	chmod 755 "$tmp" "$tmp/nobody/ptdm"
+	asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	check "non-root inspect exits 0" bash -c \
+		"cd / && $(declare -f asnobody); asnobody '$tmp/nobody/ptdm' inspect '$live' >'$tmp/nr' 2>'$tmp/nre'"
+	check "non-root inspect says what root adds" bash -c \
+		"grep -q 'As root, ptdm inspect adds' '$tmp/nr' && grep -q '64 bytes readable' '$tmp/nr' && ! grep -q 'Input/output' '$tmp/nr' '$tmp/nre'"
+	check "non-root header = root's" bash -c \
+		"grep -q \"^vendor  *\$(od -An -tx2 -N2 /sys/bus/pci/devices/$live/config | tr -d ' ')\" '$tmp/nr'"
+	check "non-root --dump host = lspci -x as nobody" bash -c \
+		"cd / && $(declare -f asnobody); diff <(asnobody '$tmp/nobody/ptdm' inspect '$live' --dump host | tail -n +2) <(asnobody lspci -s '$live' -x 2>/dev/null | tail -n +2)"
+	check "non-root --json incomplete" bash -c \
+		"cd / && $(declare -f asnobody); asnobody '$tmp/nobody/ptdm' inspect '$live' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"schema\"]==\"ptdm-inspect/1\" and not d[\"complete\"] and d[\"readable_bytes\"]==64 and d[\"guest\"] is None and d[\"root_would_add\"], d'"
+	check "non-root --dump guest refused clearly" bash -c \
+		"cd / && $(declare -f asnobody); ! asnobody '$tmp/nobody/ptdm' inspect '$live' --dump guest >/dev/null 2>'$tmp/dg' && grep -q 'run as root' '$tmp/dg'"
+	check "non-root capture refused clearly" bash -c \
+		"cd / && $(declare -f asnobody); ! asnobody '$tmp/nobody/ptdm' capture '$live' -o - >/dev/null 2>'$tmp/ce' && grep -q 'run as root' '$tmp/ce'"
+else
+	echo "SKIP non-root inspect: needs root (to become nobody), setpriv and a readable device"
+fi
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -105,6 +105,8 @@ static int setup(void **s)
 	dev("0000:00:04.0", 1, NULL, true);
 	dev("0000:00:05.0", 0, "nvme", false);
 	dev("0000:00:06.0", 0, "vfio-pci", true);
+	dev("0000:00:07.0", 0, "nvme", true);  /* never made assignable */
+	dev("0000:00:08.0", 0, NULL, true);    /* no driver, never assignable */
 	return 0;
 }
 
@@ -182,12 +184,48 @@ static void test_remove_gives_back(void **s)
 	assert_string_equal(rd(p), "0000:00:06.0");
 }
 
+/* remove of a device assignable-add never took: refused, nothing written */
+static void test_remove_refuses_unassigned(void **s)
+{
+	struct ptdm_err err = { "" };
+	char probe[600], bind[600], unbind[600], ovr[600], note[600];
+
+	snprintf(probe, sizeof(probe), "%s/bus/pci/drivers_probe", top);
+	snprintf(bind, sizeof(bind), "%s/bus/pci/drivers/nvme/bind", top);
+	snprintf(unbind, sizeof(unbind), "%s/0000:00:07.0/driver/unbind", root);
+	mk(probe, "");
+	mk(bind, "");
+	mk(unbind, ""); /* nvme's, shared with 00:03.0 */
+	for (int i = 0; i < 2; i++) {
+		const char *bdf = i ? "0000:00:08.0" : "0000:00:07.0";
+
+		snprintf(ovr, sizeof(ovr), "%s/%s/driver_override", root, bdf);
+		assert_int_equal(assign_remove(bdf, &err), -EINVAL);
+		assert_non_null(strstr(err.msg, "not assignable"));
+		assert_non_null(strstr(err.msg, i ? "driver none" : "driver nvme"));
+		assert_string_equal(rd(ovr), "(null)\n");
+		assert_string_equal(rd(probe), "");
+		assert_string_equal(rd(bind), "");
+		assert_string_equal(rd(unbind), "");
+		snprintf(note, sizeof(note), "%s/assignable/%s", state, bdf);
+		assert_int_equal(access(note, F_OK), -1);
+	}
+	/* overridden to vfio-pci by hand but unbound: that is assignable, so
+	 * remove clears the override and lets the kernel probe */
+	snprintf(ovr, sizeof(ovr), "%s/0000:00:08.0/driver_override", root);
+	mk(ovr, "vfio-pci\n");
+	assert_int_equal(assign_remove("0000:00:08.0", &err), 0);
+	assert_string_equal(rd(ovr), "\n");
+	assert_string_equal(rd(probe), "0000:00:08.0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_add_steps_and_undo),
 		cmocka_unit_test(test_remove_gives_back),
+		cmocka_unit_test(test_remove_refuses_unassigned),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -117,6 +117,37 @@ static void test_errors_name_token(void **state)
 	expect_bad("permissive=1", "names no device");
 }
 
+/* a near miss names the key meant; a far one lists the keys */
+static void test_unknown_key_suggests(void **state)
+{
+	expect_bad("01:00.0,permisive=1",
+		   "unknown key 'permisive': did you mean 'permissive'?");
+	expect_bad("01:00.0,powr_mgmt=1", "did you mean 'power_mgmt'?");
+	expect_bad("01:00.0,vlsot=3", "did you mean 'vslot'?"); /* 2 edits */
+	expect_bad("x.txt,imgae=y", "did you mean 'image'?");
+	expect_bad("01:00.0,frobnicate=1", "unknown key 'frobnicate' (keys:");
+	expect_bad("01:00.0,frobnicate=1", "permissive");
+	expect_bad("01:00.0,permissive_mode=1", "(keys:"); /* 5 edits away */
+}
+
+/* a typo in a BDF is a bad address, never an image path to open */
+static void test_bdf_typo_is_bad_address(void **state)
+{
+	struct ptdm_spec s;
+
+	expect_bad("0000:zz:00.0", "\"0000:zz:00.0\": not a PCI address");
+	expect_bad("zz:00.0", "not a PCI address");
+	expect_bad("0000:0g:1f.0@3", "not a PCI address");
+	expect_bad("0000:00:0x.0,permissive=1", "not a PCI address");
+	/* file names that only look a little like one stay images */
+	s = parse_ok("dump:1.txt");
+	assert_string_equal(s.image, "dump:1.txt");
+	s = parse_ok("./0000:zz:00.0");
+	assert_string_equal(s.image, "./0000:zz:00.0");
+	s = parse_ok("image=0000:zz:00.0");
+	assert_string_equal(s.image, "0000:zz:00.0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +155,8 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_images),
 		cmocka_unit_test(test_errors_name_token),
+		cmocka_unit_test(test_unknown_key_suggests),
+		cmocka_unit_test(test_bdf_typo_is_bad_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -187,6 +187,52 @@ static void test_errors_and_list(void **state)
 	free(list);
 }
 
+/*
+ * What a user who is not root gets: the kernel ends config reads at 64
+ * bytes.  A 64-byte config file in a fake tree reads the same way: the
+ * device opens read-only, says 64 bytes are readable, reads the header
+ * and refuses past it with -EACCES (not -EIO); read-write is refused.
+ */
+static void test_first_64_bytes_only(void **state)
+{
+	static const char res[] =
+		"0x00000000fe000000 0x00000000fe000fff 0x0000000000040200\n";
+	char top[128], dir[512];
+	struct host_dev *h = NULL;
+	struct ptdm_err err = { "" };
+	uint8_t hdr[64];
+
+	snprintf(top, sizeof(top), "/tmp/ptdm-sysfs64-XXXXXX");
+	assert_non_null(mkdtemp(top));
+	snprintf(dir, sizeof(dir), "%s/0000:00:05.0", top);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	memset(hdr, 0, sizeof(hdr));
+	hdr[0] = 0xf4, hdr[1] = 0x1a, hdr[2] = 0x41, hdr[3] = 0x10;
+	hdr[6] = 0x10;   /* capability list ... */
+	hdr[0x34] = 0x40; /* ... past what this user may read */
+	write_file(dir, "config", hdr, sizeof(hdr));
+	write_file(dir, "resource", res, strlen(res));
+	sysfs_set_root(top);
+	assert_int_equal(sysfs_open(&h, "0000:00:05.0", true, &err), 0);
+	assert_int_equal(sysfs_readable(h), 64);
+	assert_int_equal(h->cfg_size, 256);
+	assert_int_equal(th_host(h, 0, 4), 0x10411af4);
+	assert_int_equal(th_host(h, 0x3c, 4), 0);
+	assert_int_equal(h->ops->cfg_read(h, 0x40, hdr, 1), -EACCES);
+	assert_int_equal(h->ops->cfg_read(h, 0x3c, hdr, 8), -EACCES);
+	assert_int_equal(h->bars[0].size, 0x1000);
+	host_close(h);
+	assert_int_equal(sysfs_open(&h, "0000:00:05.0", false, &err), -EACCES);
+	assert_non_null(strstr(err.msg, "run as root"));
+	/* a whole device reads whole */
+	sysfs_set_root(root);
+	assert_int_equal(sysfs_open(&h, "0000:00:03.0", true, &err), 0);
+	assert_int_equal(sysfs_readable(h), 4096);
+	host_close(h);
+	snprintf(dir, sizeof(dir), "rm -rf '%s'", top);
+	assert_int_equal(system(dir), 0);
+}
+
 /* This machine's own devices: read-only, never written. */
 static void test_real_device_readonly(void **state)
 {
@@ -218,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_owned_access),
 		cmocka_unit_test(test_errors_and_list),
 		cmocka_unit_test(test_real_device_readonly),
+		cmocka_unit_test(test_first_64_bytes_only),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
