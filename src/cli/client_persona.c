@@ -79,6 +79,7 @@ void pc_close(struct pc *p)
 	p->sock = -1;
 }
 
+__attribute__((format(printf, 3, 0)))
 static void say(struct pc *p, const char *kind, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "ptdm client --as %s: %s: ", p->who, kind);

@@ -691,10 +691,8 @@ static void test_err_irq_for_pcie(void **state)
 	 */
 	{
 		struct vfu_region_info ri;
-		struct {
-			struct vfio_region_info_cap_sparse_mmap cap;
-			struct vfio_region_sparse_mmap_area a[1];
-		} caps;
+		uint64_t caps[8];
+		struct vfio_region_info_cap_sparse_mmap *sp = (void *)caps;
 		int fd = -1;
 
 		assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, NULL, 0,
@@ -702,13 +700,13 @@ static void test_err_irq_for_pcie(void **state)
 		assert_int_equal(fd, -1);
 		assert_true(ri.argsz > sizeof(ri));
 		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
-		assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, &caps,
+		assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, caps,
 							sizeof(caps), &fd), 0);
 		assert_true(fd >= 0);
 		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
-		assert_int_equal(caps.cap.nr_areas, 1);
-		assert_int_equal(caps.a[0].offset, 0);
-		assert_int_equal(caps.a[0].size, 0x4000);
+		assert_int_equal(sp->nr_areas, 1);
+		assert_int_equal(sp->areas[0].offset, 0);
+		assert_int_equal(sp->areas[0].size, 0x4000);
 		close(fd);
 	}
 	fx_close(&f);
@@ -765,25 +763,23 @@ static void test_one_area_without_caps(void **state)
 {
 	struct fixture f;
 	struct vfu_region_info ri;
-	struct {
-		struct vfio_region_info_cap_sparse_mmap cap;
-		struct vfio_region_sparse_mmap_area a[4];
-	} caps;
+	uint64_t caps[16];
+	struct vfio_region_info_cap_sparse_mmap *sp = (void *)caps;
 	int fd = -1;
 
 	fx_open(&f, true);
-	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, &caps,
+	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, caps,
 						sizeof(caps), &fd), 0);
-	assert_int_equal(caps.cap.nr_areas, 2);
+	assert_int_equal(sp->nr_areas, 2);
 	close(fd);
 	fx_close(&f);
 	fx_open(&f, false);
 	assert_int_equal(version_raw(&f, "", 0), 0);
-	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, &caps,
+	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, caps,
 						sizeof(caps), &fd), 0);
-	assert_int_equal(caps.cap.nr_areas, 1);
-	assert_int_equal(caps.a[0].offset, PBA_OFF + 0x1000);
-	assert_int_equal(caps.a[0].size, 0x10000 - PBA_OFF - 0x1000);
+	assert_int_equal(sp->nr_areas, 1);
+	assert_int_equal(sp->areas[0].offset, PBA_OFF + 0x1000);
+	assert_int_equal(sp->areas[0].size, 0x10000 - PBA_OFF - 0x1000);
 	assert_true(fd >= 0);
 	close(fd);
 	fx_close(&f);
