@@ -54,6 +54,7 @@ struct pc {
 	/* what the server said */
 	uint32_t max_fds;
 	uint64_t max_xfer;
+	bool write_multiple;
 	uint32_t dev_flags, num_regions, num_irqs;
 	struct pc_region reg[PC_NUM_REGIONS];
 	uint8_t cfg[4096];

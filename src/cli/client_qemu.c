@@ -118,6 +118,8 @@ static int version(struct pc *p)
 		if (!rc && json_object_object_get_ex(caps, "max_data_xfer_size",
 						     &v))
 			p->max_xfer = (uint64_t)json_object_get_int64(v);
+		if (!rc && json_object_object_get_ex(caps, "write_multiple", &v))
+			p->write_multiple = json_object_get_boolean(v);
 	}
 	json_object_put(root);
 	return rc;
@@ -603,6 +605,22 @@ static int posted(struct pc *p)
 	if ((rc = pc_send(p, VFU_REGION_WRITE, VFU_F_NO_REPLY, req, 20, NULL, 0,
 			  &id)))
 		return rc;
+	if (p->write_multiple) {
+		/* a long queue: posted writes coalesced into WRITE_MULTI */
+		uint8_t wm[8 + 2 * sizeof(struct vfu_write_multi_entry)] = { 0 };
+		struct vfu_write_multi_entry e = { .offset = 0,
+						   .region = q.region,
+						   .count = 4 };
+		uint64_t n = 2;
+
+		memcpy(e.data, &v, 4);
+		memcpy(wm, &n, 8);
+		memcpy(wm + 8, &e, sizeof(e));
+		memcpy(wm + 8 + sizeof(e), &e, sizeof(e));
+		if ((rc = pc_send(p, VFU_REGION_WRITE_MULTI, VFU_F_NO_REPLY, wm,
+				  sizeof(wm), NULL, 0, &id)))
+			return rc;
+	}
 	if ((rc = rw(p, q.region, 0, &w, 4, false)) < 0)
 		return rc == -EPROTO ? rc
 				     : pc_fail(p, "read after a posted write: %s",
