@@ -97,6 +97,45 @@ PY
 	kill "$srv" 2>/dev/null
 	wait "$srv" 2>/dev/null
 	srv=""
+	# The bug users met: CAPS with cap_offset 0 in the reply to QEMU's
+	# first GET_REGION_INFO (argsz 32).  QEMU's personality must stop
+	# there with QEMU's own message.
+	cat >"$tmp/caps.py" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+c, _ = s.accept()
+js = b'{"capabilities":{"max_msg_fds":8,"max_data_xfer_size":1048576}}\0'
+while True:
+    h = c.recv(16, socket.MSG_WAITALL)
+    if len(h) < 16: break
+    mid, cmd, size, flags, err = struct.unpack("<HHIII", h)
+    p = c.recv(size - 16, socket.MSG_WAITALL) if size > 16 else b""
+    if flags & 0x10: continue
+    if cmd == 1: body = struct.pack("<HH", 0, 0) + js
+    elif cmd == 4: body = struct.pack("<IIII", 16, 3, 9, 5)
+    elif cmd == 5:
+        argsz, _, index = struct.unpack("<III", p[:12])
+        # 0x8 = CAPS, 0x4 = MMAP: as the old server said to argsz 32
+        body = struct.pack("<IIIIQQ", 80, 0x7 | 0x8, index, 0, 0x4000, 0)
+    else: body = b""
+    c.sendall(struct.pack("<HHIII", mid, cmd, 16 + len(body), 1, 0) + body)
+PY
+	python3 "$tmp/caps.py" "$tmp/caps.sock" &
+	srv=$!
+	wait_sock "$tmp/caps.sock"
+	timeout 60 "$ptdm" client --as qemu "$tmp/caps.sock" >"$tmp/out" 2>&1
+	if [ $? = 1 ] && grep -q 'failed to get region 0 info: Invalid argument' "$tmp/out"; then
+		echo "PASS CAPS below 32 in a short reply: QEMU stops as it did for users"
+		pass=$((pass + 1))
+	else
+		echo "FAIL CAPS below 32 in a short reply not caught:"
+		sed 's/^/    /' "$tmp/out"
+		fail=$((fail + 1))
+	fi
+	kill "$srv" 2>/dev/null
+	wait "$srv" 2>/dev/null
+	srv=""
 fi
 echo "personalities: $pass passed, $fail failed, $refused dumps not servable"
 [ "$fail" = 0 ] && [ "$pass" -gt 0 ]
