@@ -158,7 +158,7 @@ static int regions(struct pc *p)
 					       "underflows (panic)", i,
 					       g->ri.cap_offset);
 		}
-		g->info_len = 16 + g->ri.argsz - 16;
+		g->info_len = r.len;
 		g->info = malloc(g->info_len);
 		if (!g->info)
 			return pc_fail(p, "out of memory");
@@ -200,6 +200,8 @@ static int map_bars(struct pc *p)
 		{
 			struct vfio_region_info_cap_sparse_mmap sp;
 
+			if ((size_t)cap + sizeof(sp) > g->info_len)
+				return pc_fail(p, "sparse-mmap capability cut short");
 			memcpy(&sp, g->info + cap, sizeof(sp));
 			if ((size_t)cap + sizeof(sp) + 16ull * sp.nr_areas >
 			    g->info_len)

@@ -316,6 +316,8 @@ static int map_region(struct pc *p, unsigned index, bool *mapped,
 		struct vfio_region_info_cap_sparse_mmap sp;
 		size_t at = (size_t)cap + sizeof(sp);
 
+		if ((size_t)cap + sizeof(sp) > g->info_len)
+			return pc_fail(p, "sparse-mmap capability cut short");
 		memcpy(&sp, g->info + cap, sizeof(sp));
 		if (at + (size_t)sp.nr_areas * 16 > g->info_len)
 			return pc_fail(p, "region %u: %u sparse areas past the "

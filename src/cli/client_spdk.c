@@ -69,6 +69,8 @@ static int map_region(struct pc *p, unsigned i, struct pc_reply *r)
 	{
 		struct vfio_region_info_cap_sparse_mmap sp;
 
+		if ((size_t)cap + sizeof(sp) > g->info_len)
+			return pc_fail(p, "sparse-mmap capability cut short");
 		memcpy(&sp, g->info + cap, sizeof(sp));
 		if ((size_t)cap + sizeof(sp) + 16ull * sp.nr_areas > g->info_len)
 			return pc_fail(p, "region %u: areas past the reply", i);
