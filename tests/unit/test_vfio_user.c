@@ -847,6 +847,46 @@ static void test_dma_logging_only_where_seen(void **state)
  * GET_REGION_INFO carries argsz 4064 bytes of payload, its DMA_UNMAP the
  * map's fd; cloud-hypervisor sets 16 eventfds per SET_IRQS.
  */
+/* cloud-hypervisor's enable_irq: 16 eventfds in one SET_IRQS. */
+static void test_sixteen_fds(void **state)
+{
+	uint8_t msix[10] = { 31, 0 }; /* 32 vectors */
+	uint32_t t = TABLE_OFF, pb = PBA_OFF;
+	const uint32_t trig_fd = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER;
+	const uint32_t trig_none = VFIO_IRQ_SET_DATA_NONE |
+				   VFIO_IRQ_SET_ACTION_TRIGGER;
+	struct ptdm_err err = { "" };
+	struct th_cfg c;
+	struct fixture f;
+	int sv[2], efd[16];
+	uint64_t cnt;
+
+	th_cfg_init(&c, 0x8086, 0x10d3, 4096);
+	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x10000);
+	memcpy(msix + 2, &t, 4);
+	memcpy(msix + 6, &pb, 4);
+	th_add_cap(&c, MSIX_POS, PCI_CAP_ID_MSIX, msix, sizeof(msix));
+	f.d = th_dev(&c, NULL, &f.h);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vfu_conn_init(&f.srv, sv[0], f.d), 0);
+	vfu_client_init_fd(&f.cli, sv[1]);
+	f.cli.pump = pump;
+	f.cli.pump_opaque = &f;
+	assert_int_equal(vfu_client_version(&f.cli, NULL, &err), 0);
+	for (int i = 0; i < 16; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
+					     trig_fd, 16, 16, efd), 0);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
+					     trig_none, 31, 1, NULL), 0);
+	assert_int_equal(read(efd[15], &cnt, 8), 8);
+	for (int i = 0; i < 16; i++)
+		close(efd[i]);
+	fx_close(&f);
+}
+
 static void test_real_client_shapes(void **state)
 {
 	struct fixture f;
@@ -1353,6 +1393,7 @@ int main(void)
 		cmocka_unit_test(test_mig_set_short_argsz),
 		cmocka_unit_test(test_dma_logging_only_where_seen),
 		cmocka_unit_test(test_real_client_shapes),
+		cmocka_unit_test(test_sixteen_fds),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_short_header_and_truncated_payload),
 		cmocka_unit_test(test_many_connections),
