@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ptdm/dev.h"
+#include "ptdm/front.h"
 #include "ptdm/log.h"
 #include "util/msgio.h"
 
@@ -17,6 +18,7 @@
 #define MPQ_MAX_PAYLOAD 192u
 /* RETs queued for a proxy that stopped reading: then it is dropped */
 #define MPQ_OUT_MAX (64u << 10)
+#define MPQ_BUDGET 8u
 
 struct mpq_ram {
 	uint64_t gpa, size;
@@ -54,5 +56,17 @@ void mpq_conn_close(struct mpq_conn *c);
 int mpq_conn_dma_rw(struct mpq_conn *c, uint64_t gpa, void *buf, size_t len,
 		    bool write);
 int mpq_conn_raise_intx(struct mpq_conn *c);
+
+/* One proxy connection in a loop (mpq_endpoint.c): on_done when it ends. */
+struct mpq_endpoint {
+	struct ptdm_front front;
+	int fd;
+	struct ptdm_watch w;
+	struct mpq_conn conn;
+	bool live, started;
+};
+extern const struct front_ops mpq_front_ops;
+void mpq_endpoint_init(struct mpq_endpoint *e, struct ptdm_dev *dev,
+		       const char *name, int fd);
 
 #endif

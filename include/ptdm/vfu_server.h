@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ptdm/dev.h"
+#include "ptdm/front.h"
 #include "ptdm/log.h"
 #include "ptdm/loop.h"
 #include "util/msgio.h"
@@ -86,8 +87,8 @@ struct vfu_conn {
 	uint8_t *rx, *tx;   /* one message in, one reply out */
 	bool draining;      /* throwing away a payload too large to take */
 	struct ptdm_ratelimit rl;
-	/* counters for tests and the benchmark */
-	unsigned long messages, errors;
+	/* counters for tests, the control socket and the benchmark */
+	unsigned long messages, errors, irqs;
 };
 
 /* Take over fd (a connected AF_UNIX stream socket) for dev. */
@@ -144,27 +145,25 @@ int vfu_conn_trigger(struct vfu_conn *c, unsigned index, unsigned vec);
  * spins.
  */
 struct vfu_endpoint {
-	/* the caller's */
-	struct ptdm_dev *dev;
-	const char *name;
+	struct ptdm_front front; /* dev, name, on_done: the caller's */
 	int fd;              /* listening socket, or a connected one (--fd) */
 	bool connected;      /* fd is one connection: done when it ends */
-	void (*on_done)(struct vfu_endpoint *e); /* that connection ended */
-	void *opaque;
 	/* the loop's */
-	struct ptdm_loop *loop;
 	struct ptdm_watch lw, cw;
 	struct vfu_conn conn;
 	bool live, done;
-	unsigned long clients, refused;
+	unsigned long clients, refused, messages, errors, irqs, dma_maps;
 	struct ptdm_ratelimit rl;
 };
 
-/* Watch e's fd in l.  The endpoint owns e->fd from now on. */
-int vfu_endpoint_start(struct vfu_endpoint *e, struct ptdm_loop *l);
-/* Drop its client (DMA maps, interrupt fds, socket) and stop watching;
- * closes e->fd.  The device is untouched. */
-void vfu_endpoint_stop(struct vfu_endpoint *e);
+/*
+ * vfu_front_ops: start watches e->fd (the endpoint owns it from then on);
+ * stop drops the client (DMA maps, interrupt fds, socket) and closes
+ * e->fd.  The device is untouched.
+ */
+extern const struct front_ops vfu_front_ops;
+void vfu_endpoint_init(struct vfu_endpoint *e, struct ptdm_dev *dev,
+		       const char *name, int fd, bool connected);
 
 struct vfu_listener {
 	int fd;              /* listening socket, or a connected one (--fd) */

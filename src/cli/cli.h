@@ -26,6 +26,7 @@ int cmd_capture(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 int cmd_assignable(int argc, char **argv);
 
 /* help.c: one entry per subcommand (synopsis lines, summary, options) */

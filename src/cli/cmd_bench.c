@@ -6,16 +6,22 @@
  * NVMe-like layout built here, so numbers do not depend on files) against
  * the floor, the same reads straight from the backend.
  *
- * vfio-user: a server thread on one end of a socketpair.  Round trip of a
- * 4-byte config read and of a trapped BAR read, each against the floor:
- * the same message sizes echoed over a bare socketpair.  Then a workload
+ * vfio-user: the real serving loop (ptdm_loop + vfio-user endpoints) in
+ * a thread, clients on socketpairs.  Every comparison interleaves its two
+ * sides for PAIRS pairs and prints the median ratio with its range:
+ * round trip of a 4-byte config read and of a trapped BAR read against the
+ * floor (the same message sizes echoed over a bare socketpair); device A's
+ * round trip while device B's client runs flat out against A alone; one
+ * device of 64 served by the same loop against one of two; the resident
+ * memory each of the 64 costs; and the loop's wake-ups during a workload
  * of mapped-BAR accesses only, through the region fd the server handed
- * out, counting how many messages ptdm had to handle (the goal: none).
+ * out (the goal: none).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <linux/pci_regs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -148,13 +154,110 @@ static int bench_cfg(double secs)
 	return 0;
 }
 
-static void *serve_thread(void *arg)
-{
-	struct vfu_conn *c = arg;
+/* ---- vfio-user: the real serving loop in a thread ---- */
 
-	while (vfu_conn_handle(c) == 0)
-		;
+struct loop_thread {
+	struct ptdm_loop loop;
+	pthread_t t;
+	volatile sig_atomic_t stop;
+	bool running;
+};
+
+static void *loop_thread(void *arg)
+{
+	struct loop_thread *lt = arg;
+
+	while (!lt->stop)
+		ptdm_loop_once(&lt->loop, 50);
 	return NULL;
+}
+
+/* n image devices, each with a connected client, served by one loop. */
+struct bench_devs {
+	unsigned n;
+	struct host_dev **h;
+	struct ptdm_dev **d;
+	struct vfu_endpoint *e;
+	struct vfu_client *c;
+};
+
+static int devs_open(struct bench_devs *b, unsigned n, struct ptdm_loop *l)
+{
+	struct ptdm_err err = { "" };
+
+	b->n = 0;
+	b->h = calloc(n, sizeof(*b->h));
+	b->d = calloc(n, sizeof(*b->d));
+	b->e = calloc(n, sizeof(*b->e));
+	b->c = calloc(n, sizeof(*b->c));
+	if (!b->h || !b->d || !b->e || !b->c)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		int sv[2];
+
+		if (bench_device(&b->h[i], &b->d[i], &err) ||
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+			fprintf(stderr, "ptdm bench: %s\n", err.msg);
+			return -1;
+		}
+		vfu_endpoint_init(&b->e[i], b->d[i], "bench", sv[0], true);
+		vfu_client_init_fd(&b->c[i], sv[1]);
+		b->n++;
+		if (vfu_front_ops.start(&b->e[i].front, l)) {
+			fprintf(stderr, "ptdm bench: cannot serve\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* With the loop running: each client says hello and turns decode on. */
+static int devs_hello(struct bench_devs *b)
+{
+	struct ptdm_err err = { "" };
+
+	for (unsigned i = 0; i < b->n; i++) {
+		uint32_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
+
+		if (vfu_client_version(&b->c[i], NULL, &err) ||
+		    vfu_client_region_rw(&b->c[i], VFIO_PCI_CONFIG_REGION_INDEX,
+					 PCI_COMMAND, &cmd, 4, true)) {
+			fprintf(stderr, "ptdm bench: client setup failed\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void loop_start(struct loop_thread *lt)
+{
+	lt->stop = 0;
+	lt->running = !pthread_create(&lt->t, NULL, loop_thread, lt);
+}
+
+/* The loop's lists are one thread's: stop it to change them. */
+static void loop_pause(struct loop_thread *lt)
+{
+	if (!lt->running)
+		return;
+	lt->stop = 1;
+	pthread_join(lt->t, NULL);
+	lt->running = false;
+}
+
+static void devs_close(struct bench_devs *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		vfu_client_close(&b->c[i]);
+		vfu_front_ops.stop(&b->e[i].front);
+		ptdm_dev_free(b->d[i]);
+		host_close(b->h[i]);
+	}
+	free(b->h);
+	free(b->d);
+	free(b->e);
+	free(b->c);
+	memset(b, 0, sizeof(*b));
 }
 
 /* The floor: answer every message with a reply of the given size. */
@@ -188,8 +291,8 @@ static void *echo_thread(void *arg)
 	return NULL;
 }
 
-/* Round trips per second of region reads of 4 bytes. */
-static double rt_rate(struct vfu_client *c, unsigned region, uint64_t off,
+/* Seconds per round trip of 4-byte region reads, over secs. */
+static double rt_time(struct vfu_client *c, unsigned region, uint64_t off,
 		      double secs)
 {
 	double t0 = now(), t;
@@ -197,16 +300,16 @@ static double rt_rate(struct vfu_client *c, unsigned region, uint64_t off,
 	uint32_t v;
 
 	do {
-		for (int i = 0; i < 1000; i++)
+		for (int i = 0; i < 200; i++)
 			if (vfu_client_region_rw(c, region, off, &v, 4, false))
-				return 0;
-		n += 1000;
+				return 1e9;
+		n += 200;
 		t = now() - t0;
 	} while (t < secs);
-	return (double)n / t;
+	return t / (double)n;
 }
 
-static double floor_rate_rt(double secs)
+static double floor_time(double secs)
 {
 	struct vfu_client c;
 	struct echo e = { .reply_len = sizeof(struct vfu_region_rw) + 4 };
@@ -215,86 +318,177 @@ static double floor_rate_rt(double secs)
 	double r;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		return 0;
+		return 1e9;
 	e.fd = sv[0];
 	vfu_client_init_fd(&c, sv[1]);
 	pthread_create(&t, NULL, echo_thread, &e);
-	r = rt_rate(&c, VFIO_PCI_CONFIG_REGION_INDEX, 0, secs);
+	r = rt_time(&c, VFIO_PCI_CONFIG_REGION_INDEX, 0, secs);
 	vfu_client_close(&c);
 	pthread_join(t, NULL);
 	close(sv[0]);
 	return r;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define PAIRS 7
+
+/* "median (min .. max) over N pairs" of ratios */
+static void print_ratios(const char *what, double *r, double *num,
+			 double *den, const char *unit)
+{
+	double s[PAIRS], n[PAIRS], d[PAIRS];
+
+	memcpy(s, r, sizeof(s));
+	memcpy(n, num, sizeof(n));
+	memcpy(d, den, sizeof(d));
+	qsort(s, PAIRS, sizeof(double), cmp_double);
+	qsort(n, PAIRS, sizeof(double), cmp_double);
+	qsort(d, PAIRS, sizeof(double), cmp_double);
+	printf("  %-34s %7.2f %s / %7.2f %s   ratio %.2f (%.2f .. %.2f, "
+	       "%d pairs)\n", what, n[PAIRS / 2] * 1e6, unit,
+	       d[PAIRS / 2] * 1e6, unit, s[PAIRS / 2], s[0], s[PAIRS - 1],
+	       PAIRS);
+}
+
+struct flat_out {
+	struct vfu_client *c;
+	volatile int stop;
+	unsigned long n;
+};
+
+static void *flat_out_thread(void *arg)
+{
+	struct flat_out *f = arg;
+	uint32_t v;
+
+	while (!f->stop && !vfu_client_region_rw(f->c,
+						 VFIO_PCI_CONFIG_REGION_INDEX,
+						 0, &v, 4, false))
+		f->n++;
+	return NULL;
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
 static int bench_vfio_user(double secs)
 {
-	struct host_dev *h = NULL;
-	struct ptdm_dev *d = NULL;
-	struct ptdm_err err = { "" };
-	struct vfu_conn srv;
-	struct vfu_client c;
+	struct loop_thread lt = { 0 };
+	struct bench_devs one = { 0 }, many = { 0 };
 	struct vfu_region_info ri;
+	double cfg[PAIRS], bar[PAIRS], flr[PAIRS], rc_cfg[PAIRS], rc_bar[PAIRS];
+	double alone[PAIRS], loaded[PAIRS], r_iso[PAIRS];
+	double one_t[PAIRS], many_t[PAIRS], r_many[PAIRS];
+	double step = secs / 4;
 	uint8_t caps[128];
-	pthread_t t;
-	int sv[2], fd = -1, rc = 1;
-	double cfg_rt, bar_rt, floor_rt;
 	unsigned long before, woke;
-	uint32_t cmd = PCI_COMMAND_MEMORY | PCI_COMMAND_IO, sink = 0;
+	uint32_t sink = 0;
+	long rss0, rss1;
+	int fd = -1, rc = 1;
 
-	if (bench_device(&h, &d, &err) ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
-	    vfu_conn_init(&srv, sv[0], d)) {
-		fprintf(stderr, "ptdm bench: %s\n", err.msg[0] ? err.msg
-							       : "setup failed");
-		goto out_dev;
+	if (ptdm_loop_init(&lt.loop))
+		return 1;
+	if (devs_open(&one, 2, &lt.loop))
+		goto out;
+	loop_start(&lt);
+	if (devs_hello(&one))
+		goto out;
+	/* interleaved: floor, then ptdm, PAIRS times */
+	for (int i = 0; i < PAIRS; i++) {
+		flr[i] = floor_time(step);
+		cfg[i] = rt_time(&one.c[0], VFIO_PCI_CONFIG_REGION_INDEX, 0, step);
+		bar[i] = rt_time(&one.c[0], 2, 0, step);
+		rc_cfg[i] = cfg[i] / flr[i];
+		rc_bar[i] = bar[i] / flr[i];
 	}
-	pthread_create(&t, NULL, serve_thread, &srv);
-	vfu_client_init_fd(&c, sv[1]);
-	if (vfu_client_version(&c, NULL, &err) ||
-	    vfu_client_region_rw(&c, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND,
-				 &cmd, 4, true) ||
-	    vfu_client_region_info(&c, 0, &ri, caps, sizeof(caps), &fd) ||
-	    fd < 0) {
-		fprintf(stderr, "ptdm bench: client setup failed\n");
+	/* device 0 alone, then while device 1's client runs flat out */
+	for (int i = 0; i < PAIRS; i++) {
+		struct flat_out f = { .c = &one.c[1] };
+		pthread_t ft;
+
+		alone[i] = rt_time(&one.c[0], VFIO_PCI_CONFIG_REGION_INDEX, 0,
+				   step);
+		pthread_create(&ft, NULL, flat_out_thread, &f);
+		loaded[i] = rt_time(&one.c[0], VFIO_PCI_CONFIG_REGION_INDEX, 0,
+				    step);
+		f.stop = 1;
+		pthread_join(ft, NULL);
+		r_iso[i] = loaded[i] / alone[i];
+	}
+	/* 64 devices from the same loop: their cost in memory and time */
+	rss0 = rss_kib();
+	loop_pause(&lt);
+	if (devs_open(&many, 64, &lt.loop))
+		goto out;
+	loop_start(&lt);
+	if (devs_hello(&many))
+		goto out;
+	rss1 = rss_kib();
+	for (int i = 0; i < PAIRS; i++) {
+		one_t[i] = rt_time(&one.c[0], VFIO_PCI_CONFIG_REGION_INDEX, 0,
+				   step);
+		many_t[i] = rt_time(&many.c[i * 9 % 64],
+				    VFIO_PCI_CONFIG_REGION_INDEX, 0, step);
+		r_many[i] = many_t[i] / one_t[i];
+	}
+
+	/* mapped BAR only: the loop must not wake up */
+	if (vfu_client_region_info(&one.c[0], 0, &ri, caps, sizeof(caps),
+				   &fd) || fd < 0) {
+		fprintf(stderr, "ptdm bench: no BAR0 fd\n");
 		goto out;
 	}
-	cfg_rt = rt_rate(&c, VFIO_PCI_CONFIG_REGION_INDEX, 0, secs);
-	bar_rt = rt_rate(&c, 2, 0, secs);
-	floor_rt = floor_rate_rt(secs);
-
-	/* mapped BAR only: the server must not wake up */
-	volatile uint32_t *bar = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE,
+	volatile uint32_t *map = mmap(NULL, 0x2000, PROT_READ | PROT_WRITE,
 				      MAP_SHARED, fd, (off_t)ri.offset);
-	if (bar == MAP_FAILED) {
+	if (map == MAP_FAILED) {
 		fprintf(stderr, "ptdm bench: mmap of BAR0 failed\n");
 		goto out;
 	}
-	before = __atomic_load_n(&srv.messages, __ATOMIC_RELAXED);
+	before = __atomic_load_n(&lt.loop.wakeups, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < 10000000; i++) {
-		bar[i & 0x3ff] = i;
-		sink += bar[(i * 7) & 0x3ff];
+		map[i & 0x3ff] = i;
+		sink += map[(i * 7) & 0x3ff];
 	}
-	woke = __atomic_load_n(&srv.messages, __ATOMIC_RELAXED) - before;
-	munmap((void *)bar, 0x2000);
+	woke = __atomic_load_n(&lt.loop.wakeups, __ATOMIC_RELAXED) - before;
+	munmap((void *)map, 0x2000);
 
-	printf("ptdm bench vfio-user: image backend, %.1f s per measurement\n",
-	       secs);
-	printf("  config read round trip  : %7.2f us   floor %6.2f us   "
-	       "ratio %.2f\n", 1e6 / cfg_rt, 1e6 / floor_rt, floor_rt / cfg_rt);
-	printf("  trapped BAR read        : %7.2f us   floor %6.2f us   "
-	       "ratio %.2f\n", 1e6 / bar_rt, 1e6 / floor_rt, floor_rt / bar_rt);
-	printf("  ptdm wake-ups during 10M mapped-BAR accesses: %lu "
-	       "(checksum %08x)\n", woke, sink);
+	printf("ptdm bench vfio-user: image devices, the serving loop in one "
+	       "thread; medians of interleaved pairs, %.2f s a run\n", step);
+	print_ratios("config read round trip ÷ floor", rc_cfg, cfg, flr, "us");
+	print_ratios("trapped BAR read ÷ floor", rc_bar, bar, flr, "us");
+	print_ratios("config read, B flat out ÷ alone", r_iso, loaded, alone,
+		     "us");
+	print_ratios("config read, 64 devices ÷ 1", r_many, many_t, one_t,
+		     "us");
+	printf("  resident memory per served device (64, client connected): "
+	       "%.1f KiB\n", (double)(rss1 - rss0) / 64);
+	printf("  loop wake-ups during 10M mapped-BAR accesses: %lu (checksum "
+	       "%08x)\n", woke, sink);
 	rc = 0;
 out:
 	if (fd >= 0)
 		close(fd);
-	vfu_client_close(&c);
-	pthread_join(t, NULL);
-	vfu_conn_close(&srv);
-out_dev:
-	ptdm_dev_free(d);
-	host_close(h);
+	loop_pause(&lt);
+	devs_close(&many);
+	devs_close(&one);
+	ptdm_loop_fini(&lt.loop);
 	return rc;
 }
 

@@ -1,20 +1,27 @@
 /*
- * cmd_serve.c - `ptdm serve`: give devices to VMMs over vfio-user.
+ * cmd_serve.c - `ptdm serve`: give devices to VMMs.
  *
- *   ptdm serve DEVICE --vfio-user PATH [DEVICE --vfio-user PATH]...
- *   ptdm serve DEVICE --fd N          (an already connected socket)
- *   ptdm serve --config FILE          (lines "DEVICE --vfio-user PATH")
- *   ptdm serve DEVICE --mpqemu-fd N   (QEMU 7.2's x-pci-proxy-dev socket)
- *   ptdm serve DEVICE --xen-domid N ... (a Xen ioreq server: serve_xen.c)
+ *   ptdm serve [--control PATH] [DEVICE WHERE [--dump-guest F]
+ *              [--dump-host F]]...
+ *     WHERE is one of
+ *       --vfio-user PATH   a vfio-user socket (QEMU >= 10.1 vfio-user-pci,
+ *                          cloud-hypervisor, SPDK)
+ *       --fd N             an already connected vfio-user socket
+ *       --mpqemu-fd N      QEMU 7.2's x-pci-proxy-dev socket
+ *       --xen-domid N [--xen-cf8]   a Xen ioreq server (serve_xen.c)
+ *   ptdm serve --config FILE [--control PATH]   (lines "DEVICE WHERE...")
  *   ptdm serve DEVICE [--dump-guest FILE] --mpqemu-exec CMD ARG...
  *       run CMD (a QEMU with -device x-pci-proxy-dev,...,fd={fd}) on one
- *       end of a socketpair, serve the other, exit with CMD's status;
- *       --dump-guest writes the guest's config view when it is over
+ *       end of a socketpair, serve the other, exit with CMD's status
  *
- * One process, one poll loop, one socket per device.  It does not
- * daemonize; SIGTERM or SIGINT end it cleanly (sockets removed, devices
- * detached).  A device is opened for real (not read-only); an image needs
- * every BAR size to be served.
+ * One process, one loop (serve_devices.c), any mix of devices and front
+ * ends; --control adds a control socket (serve_control.c, `ptdm ctl`)
+ * that adds and removes devices while the others serve, and keeps the
+ * process alive with no device.  Prints "ptdm: ready" on stdout once every
+ * device is served.  It does not daemonize; SIGTERM or SIGINT end it
+ * cleanly (sockets removed, devices detached); SIGHUP is ignored with a
+ * log line (there is nothing to reload: use the control socket); SIGUSR1
+ * raises an image device's interrupt (an image has no hardware to do it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,93 +32,158 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/serve.h"
+#include "cli/view.h"
 #include "ptdm/image.h"
+#include "ptdm/log.h"
 #include "ptdm/mpqemu.h"
-#include "ptdm/vfu_server.h"
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "cli/view.h"
-
-#define MAX_DEVICES 64
-
-struct served {
-	struct opened_dev od;
-	struct ptdm_dev *dev;
-	char path[4096];
-	int fd;
-	bool connected;
-	bool mpqemu;
-};
-
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, raise_irq, hup;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGUSR1)
+		raise_irq = 1;
+	else if (sig == SIGHUP)
+		hup = 1;
+	else
+		stop = 1;
 }
 
-static int add(struct served *s, unsigned *n, const char *spec,
-	       const char *how, const char *arg)
+static void signals(void)
 {
-	struct ptdm_err err = { "" };
-	struct served *x;
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: ptdm serve [--control PATH] DEVICE WHERE "
+			"[--dump-guest F] [--dump-host F] [DEVICE WHERE ...]\n"
+			"  WHERE: --vfio-user PATH | --fd N | --mpqemu-fd N | "
+			"--xen-domid N [--xen-cf8]\n"
+			"       ptdm serve --config FILE [--control PATH]\n"
+			"       ptdm serve --control PATH\n"
+			"       ptdm serve DEVICE [--dump-guest FILE] "
+			"--mpqemu-exec CMD ARG...\n");
+	return EXIT_USAGE;
+}
+
+static int parse_fd(const char *opt, const char *arg, int *out)
+{
 	char *end;
+	long v = strtol(arg, &end, 10);
 
-	if (*n >= MAX_DEVICES) {
-		fprintf(stderr, "ptdm serve: at most %d devices\n", MAX_DEVICES);
+	if (!*arg || *end || v < 0 || v > 65535) {
+		fprintf(stderr, "ptdm serve: %s \"%s\": not a file descriptor "
+				"number\n", opt, arg);
 		return -1;
 	}
-	x = &s[*n];
-	memset(x, 0, sizeof(*x));
-	x->fd = -1;
-	if (strcmp(how, "--vfio-user") && strcmp(how, "--fd") &&
-	    strcmp(how, "--mpqemu-fd")) {
-		fprintf(stderr, "ptdm serve: \"%s\": want --vfio-user PATH, "
-				"--fd N or --mpqemu-fd N\n", how);
-		return -1;
-	}
-	if (open_device(spec, NULL, false, &x->od, &err)) {
-		fprintf(stderr, "ptdm serve: %s\n", err.msg);
-		return -1;
-	}
-	(*n)++;
-	if (!strcmp(x->od.backend, "image") && !image_sizes_complete(x->od.host)) {
-		fprintf(stderr, "ptdm serve: %s: BAR sizes unknown; serving an "
-				"image needs them (give an lspci -vvv file with "
-				"sizes=FILE)\n", spec);
-		return -1;
-	}
-	if (ptdm_dev_attach(&x->dev, x->od.host, &x->od.opts, &err)) {
-		fprintf(stderr, "ptdm serve: %s\n", err.msg);
-		return -1;
-	}
-	if (!strcmp(how, "--fd") || !strcmp(how, "--mpqemu-fd")) {
-		long v = strtol(arg, &end, 10);
+	*out = (int)v;
+	return 0;
+}
 
-		if (*end || v < 0 || v > 65535) {
-			fprintf(stderr, "ptdm serve: --fd \"%s\": not a file "
-					"descriptor number\n", arg);
+/*
+ * One device's words: DEVICE, then its WHERE and options up to the next
+ * word that is not an option.  Returns the words used, or -1 (said why).
+ */
+static int parse_device(char **v, int n, struct serve_where *w)
+{
+	int i = 1;
+	bool have = false;
+
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	while (i < n && !strncmp(v[i], "--", 2)) {
+		const char *o = v[i];
+
+		if (!strcmp(o, "--xen-cf8")) {
+			w->xen_cf8 = true;
+			i++;
+			continue;
+		}
+		if (i + 1 >= n) {
+			fprintf(stderr, "ptdm serve: %s: wants a value\n", o);
 			return -1;
 		}
-		x->fd = (int)v;
-		x->connected = true;
-		x->mpqemu = !strcmp(how, "--mpqemu-fd");
-		return 0;
+		if (!strcmp(o, "--dump-guest")) {
+			w->dump_guest = v[i + 1];
+		} else if (!strcmp(o, "--dump-host")) {
+			w->dump_host = v[i + 1];
+		} else if (have) {
+			fprintf(stderr, "ptdm serve: %s: %s: one WHERE a "
+					"device\n", v[0], o);
+			return -1;
+		} else if (!strcmp(o, "--vfio-user")) {
+			w->kind = SERVE_VFIO_USER;
+			w->path = v[i + 1];
+			have = true;
+		} else if (!strcmp(o, "--fd") || !strcmp(o, "--mpqemu-fd")) {
+			w->kind = o[2] == 'f' ? SERVE_FD : SERVE_MPQEMU_FD;
+			if (parse_fd(o, v[i + 1], &w->fd))
+				return -1;
+			have = true;
+		} else if (!strcmp(o, "--xen-domid")) {
+			char *end;
+
+			w->kind = SERVE_XEN;
+			w->domid = strtol(v[i + 1], &end, 10);
+			if (*end || w->domid < 1 || w->domid >= 0x7ff0) {
+				fprintf(stderr, "ptdm serve: --xen-domid %s: "
+						"want a guest domain id\n",
+					v[i + 1]);
+				return -1;
+			}
+			have = true;
+		} else {
+			fprintf(stderr, "ptdm serve: \"%s\": want --vfio-user "
+					"PATH, --fd N, --mpqemu-fd N or "
+					"--xen-domid N\n", o);
+			return -1;
+		}
+		i += 2;
 	}
-	snprintf(x->path, sizeof(x->path), "%s", arg);
-	x->fd = vfu_listen_unix(arg, &err);
-	if (x->fd < 0) {
-		x->path[0] = 0;
-		fprintf(stderr, "ptdm serve: %s\n", err.msg);
+	if (!have) {
+		fprintf(stderr, "ptdm serve: %s: where to serve it? (--vfio-user "
+				"PATH, --fd N, --mpqemu-fd N, --xen-domid N)\n",
+			v[0]);
 		return -1;
+	}
+	if (w->xen_cf8 && w->kind != SERVE_XEN) {
+		fprintf(stderr, "ptdm serve: --xen-cf8 is for --xen-domid\n");
+		return -1;
+	}
+	return i;
+}
+
+static int add_words(struct server *s, char **v, int n)
+{
+	for (int i = 0; i < n;) {
+		struct ptdm_err err = { "" };
+		struct serve_where w;
+		int k = parse_device(v + i, n - i, &w);
+
+		if (k < 0)
+			return -1;
+		if (server_add(s, v[i], NULL, &w, NULL, &err)) {
+			fprintf(stderr, "ptdm serve: %s\n", err.msg);
+			return -1;
+		}
+		i += k;
 	}
 	return 0;
 }
 
-static int read_config(struct served *s, unsigned *n, const char *file)
+static int read_config(struct server *s, const char *file)
 {
 	FILE *f = fopen(file, "re");
 	char line[8192];
@@ -122,64 +194,24 @@ static int read_config(struct served *s, unsigned *n, const char *file)
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char spec[4096], how[32], arg[4096], extra[2];
-		int k;
+		char *v[16], *save = NULL, *t;
+		int n = 0;
 
 		no++;
-		if (line[0] == '#' || strspn(line, " \t\r\n") == strlen(line))
+		for (t = strtok_r(line, " \t\r\n", &save); t && n < 16;
+		     t = strtok_r(NULL, " \t\r\n", &save))
+			v[n++] = t;
+		if (!n || v[0][0] == '#')
 			continue;
-		k = sscanf(line, "%4095s %31s %4095s %1s", spec, how, arg, extra);
-		if (k != 3) {
-			fprintf(stderr, "ptdm serve: %s:%u: want \"DEVICE "
-					"--vfio-user PATH\"\n", file, no);
-			fclose(f);
-			return -1;
-		}
-		if (add(s, n, spec, how, arg)) {
-			fprintf(stderr, "ptdm serve: (at %s:%u)\n", file, no);
+		if (t || add_words(s, v, n)) {
+			fprintf(stderr, "ptdm serve: (at %s:%u: want \"DEVICE "
+					"--vfio-user PATH\" or another WHERE)\n",
+				file, no);
 			fclose(f);
 			return -1;
 		}
 	}
 	fclose(f);
-	return 0;
-}
-
-/* x-pci-proxy-dev peers: one connected socket each, served until gone. */
-static int serve_mpqemu(struct served *s, unsigned n)
-{
-	struct mpq_conn c[MAX_DEVICES];
-	struct pollfd p[MAX_DEVICES];
-	unsigned live = n;
-
-	for (unsigned i = 0; i < n; i++) {
-		mpq_conn_init(&c[i], s[i].fd, s[i].dev);
-		s[i].fd = -1; /* the connection owns it */
-	}
-	while (!stop && live) {
-		for (unsigned i = 0; i < n; i++) {
-			p[i].fd = c[i].fd;
-			p[i].events = POLLIN;
-			p[i].revents = 0;
-		}
-		if (poll(p, n, 500) < 0 && errno != EINTR)
-			break;
-		for (unsigned i = 0; i < n; i++) {
-			int rc;
-
-			if (!p[i].revents || c[i].fd < 0)
-				continue;
-			rc = mpq_conn_handle(&c[i]);
-			if (!rc)
-				continue;
-			ptdm_log(PTDM_LOG_INFO, "%s: proxy gone (%s)",
-				 s[i].od.host->name, strerror(-rc));
-			mpq_conn_close(&c[i]);
-			live--;
-		}
-	}
-	for (unsigned i = 0; i < n; i++)
-		mpq_conn_close(&c[i]);
 	return 0;
 }
 
@@ -206,37 +238,48 @@ static char **with_fd(char **argv, int n, int fd)
 
 static int serve_exec(int argc, char **argv)
 {
-	struct served *s = calloc(1, sizeof(*s));
-	struct sigaction sa = { .sa_handler = on_signal };
-	const char *dump = NULL;
+	struct serve_where w = { .kind = SERVE_MPQEMU_FD };
+	struct ptdm_err err = { "" };
 	int sv[2], i = 2, status = 0, rc = 1;
+	struct server s;
 	pid_t pid;
 
-	if (!s)
-		return 1;
 	if (i + 1 < argc && !strcmp(argv[i], "--dump-guest")) {
-		dump = argv[i + 1];
+		w.dump_guest = argv[i + 1];
 		i += 2;
 	}
 	if (i >= argc || strcmp(argv[i], "--mpqemu-exec") || i + 1 >= argc) {
 		fprintf(stderr, "usage: ptdm serve DEVICE [--dump-guest FILE] "
 				"--mpqemu-exec CMD ARG...\n");
-		free(s);
 		return EXIT_USAGE;
 	}
 	i++;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		perror("ptdm serve: socketpair");
-		free(s);
 		return 1;
 	}
-	if (add(s, &(unsigned){ 0 }, argv[1], "--mpqemu-fd", "0"))
-		goto out;
-	s->fd = sv[0];
+	signals();
+	w.fd = sv[0];
+	if (server_init(&s, &stop)) {
+		perror("ptdm serve: epoll");
+		close(sv[0]);
+		close(sv[1]);
+		return 1;
+	}
+	s.raise_irq = &raise_irq;
+	if (server_add(&s, argv[1], NULL, &w, NULL, &err)) {
+		fprintf(stderr, "ptdm serve: %s\n", err.msg);
+		close(sv[0]);
+		close(sv[1]);
+		server_fini(&s);
+		return 1;
+	}
 	pid = fork();
 	if (pid < 0) {
 		perror("ptdm serve: fork");
-		goto out;
+		close(sv[1]);
+		server_fini(&s);
+		return 1;
 	}
 	if (pid == 0) {
 		char **args = with_fd(argv + i, argc - i, sv[1]);
@@ -249,135 +292,83 @@ static int serve_exec(int argc, char **argv)
 		_exit(127);
 	}
 	close(sv[1]);
-	sv[1] = -1;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	/* serve until the VMM closes its end (or we are told to stop) */
-	{
-		struct mpq_conn c;
-
-		mpq_conn_init(&c, s->fd, s->dev);
-		while (!stop) {
-			struct pollfd p = { .fd = c.fd, .events = POLLIN };
-
-			if (poll(&p, 1, 500) < 0 && errno != EINTR)
-				break;
-			if (p.revents && mpq_conn_handle(&c))
-				break;
-		}
-		c.fd = -1; /* s->fd is closed below */
-		mpq_conn_close(&c);
-	}
+	/* serve until the VMM closes its end (or we are told to stop); the
+	 * device leaves with its --dump-guest written */
+	server_run(&s);
+	server_fini(&s);
 	if (stop)
 		kill(pid, SIGTERM);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (dump) {
-		FILE *f = fopen(dump, "we");
-
-		if (!f || view_dump(f, s->dev, true)) {
-			fprintf(stderr, "ptdm serve: %s: cannot write\n", dump);
-			rc = rc ? rc : 1;
-		}
-		if (f)
-			fclose(f);
-	}
-out:
-	if (sv[1] >= 0)
-		close(sv[1]);
-	if (s->fd >= 0)
-		close(s->fd);
-	ptdm_dev_free(s->dev);
-	host_close(s->od.host);
-	free(s);
 	return rc;
 }
 
 int cmd_serve(int argc, char **argv)
 {
-	struct served *s;
+	const char *control = NULL, *config = NULL;
+	char **words = calloc((size_t)argc + 1, sizeof(*words));
+	struct server s;
+	int nwords = 0, rc = 1;
 
 	for (int i = 2; i < argc && i < 5; i++)
-		if (!strcmp(argv[i], "--mpqemu-exec"))
+		if (!strcmp(argv[i], "--mpqemu-exec")) {
+			free(words);
 			return serve_exec(argc, argv);
-	for (int i = 2; i < argc; i++)
-		if (!strcmp(argv[i], "--xen-domid"))
-			return serve_xen(argc, argv);
-	s = calloc(MAX_DEVICES, sizeof(*s));
-	struct vfu_listener l[MAX_DEVICES];
-	struct sigaction sa = { .sa_handler = on_signal };
-	unsigned n = 0;
-	int rc = 1;
-
-	if (!s)
+		}
+	if (!words)
 		return 1;
-	if (argc == 3 && !strcmp(argv[1], "--config")) {
-		if (read_config(s, &n, argv[2]))
-			goto out;
-	} else if (argc >= 4 && (argc - 1) % 3 == 0) {
-		for (int i = 1; i + 2 < argc; i += 3)
-			if (add(s, &n, argv[i], argv[i + 1], argv[i + 2]))
-				goto out;
-	} else {
-		fprintf(stderr, "usage: ptdm serve DEVICE --vfio-user PATH "
-				"[DEVICE --vfio-user PATH]...\n"
-				"       ptdm serve DEVICE --fd N\n"
-				"       ptdm serve DEVICE --mpqemu-fd N\n"
-				"       ptdm serve DEVICE --xen-domid N "
-				"[--xen-cf8] [--dump-guest F] [--dump-host F]\n"
-				"       ptdm serve --config FILE\n");
-		rc = EXIT_USAGE;
-		goto out;
+	for (int i = 1; i < argc; i++) {
+		if ((!strcmp(argv[i], "--control") ||
+		     !strcmp(argv[i], "--config")) && i + 1 < argc) {
+			if (!strcmp(argv[i], "--control"))
+				control = argv[i + 1];
+			else
+				config = argv[i + 1];
+			i++;
+			continue;
+		}
+		words[nwords++] = argv[i];
 	}
-	if (!n) {
-		fprintf(stderr, "ptdm serve: no devices\n");
-		goto out;
+	if ((config && nwords) || (!config && !nwords && !control) ||
+	    (nwords && !strncmp(words[0], "--", 2))) {
+		free(words);
+		return usage();
 	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (s[0].mpqemu) {
-		for (unsigned i = 1; i < n; i++)
-			if (!s[i].mpqemu) {
-				fprintf(stderr, "ptdm serve: --mpqemu-fd and "
-						"vfio-user devices cannot be "
-						"mixed in one process\n");
-				goto out;
-			}
-		rc = serve_mpqemu(s, n);
-		goto out;
+	signals();
+	if (server_init(&s, &stop)) {
+		perror("ptdm serve: epoll");
+		free(words);
+		return 1;
 	}
-	for (unsigned i = 0; i < n; i++)
-		if (s[i].mpqemu) {
-			fprintf(stderr, "ptdm serve: --mpqemu-fd and vfio-user "
-					"devices cannot be mixed in one "
-					"process\n");
+	s.raise_irq = &raise_irq;
+	if (control) {
+		struct ptdm_err err = { "" };
+
+		if (ctl_server_start(&s, control, &err)) {
+			fprintf(stderr, "ptdm serve: --control %s\n", err.msg);
 			goto out;
 		}
-	for (unsigned i = 0; i < n; i++) {
-		l[i] = (struct vfu_listener){ .fd = s[i].fd,
-					      .connected = s[i].connected,
-					      .dev = s[i].dev,
-					      .name = s[i].od.host->name };
-		if (s[i].connected)
-			s[i].fd = -1; /* the loop owns it now */
-		fprintf(stderr, "ptdm serve: %s on %s\n", s[i].od.host->name,
-			s[i].connected ? "an inherited socket" : s[i].path);
 	}
-	rc = vfu_serve(l, n, &stop) ? 1 : 0;
+	if (config ? read_config(&s, config) : add_words(&s, words, nwords))
+		goto out;
+	for (struct served *d = s.devs; d; d = d->next)
+		fprintf(stderr, "ptdm serve: %s on %s\n", d->od.host->name,
+			d->where);
+	if (control)
+		fprintf(stderr, "ptdm serve: control socket %s\n", control);
+	printf("ptdm: ready\n");
+	fflush(stdout);
+	for (;;) {
+		rc = server_run(&s);
+		if (!hup || stop || s.quit || rc)
+			break;
+		hup = 0;
+		ptdm_log(PTDM_LOG_INFO, "SIGHUP ignored: nothing to reload (add "
+			 "and remove devices through --control)");
+	}
 out:
-	for (unsigned i = 0; i < n; i++) {
-		if (s[i].fd >= 0)
-			close(s[i].fd);
-		if (s[i].path[0])
-			unlink(s[i].path);
-		ptdm_dev_free(s[i].dev);
-		host_close(s[i].od.host);
-	}
-	free(s);
+	server_fini(&s);
+	free(words);
 	return rc;
 }

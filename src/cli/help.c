@@ -36,27 +36,41 @@ const struct cli_help cli_helps[] = {
 	  "  -o FILE|-          the image to write (- for standard output); "
 	  "written whole or not at all\n" },
 	{ "serve",
-	  "ptdm serve DEVICE --vfio-user PATH [DEVICE --vfio-user PATH]...\n"
-	  "ptdm serve DEVICE --fd N | DEVICE --mpqemu-fd N\n"
-	  "ptdm serve DEVICE [--dump-guest FILE] --mpqemu-exec CMD ARG...\n"
-	  "ptdm serve DEVICE --xen-domid N [--xen-cf8] [--dump-guest FILE] "
-	  "[--dump-host FILE]\n"
-	  "ptdm serve --config FILE",
+	  "ptdm serve [--control PATH] DEVICE WHERE [--dump-guest FILE] "
+	  "[--dump-host FILE] [DEVICE WHERE ...]\n"
+	  "ptdm serve --config FILE [--control PATH]\n"
+	  "ptdm serve --control PATH\n"
+	  "ptdm serve DEVICE [--dump-guest FILE] --mpqemu-exec CMD ARG...",
 	  "give devices to VMMs (vfio-user, x-pci-proxy-dev, a Xen ioreq "
-	  "server); SIGTERM ends it",
+	  "server) from one process; SIGTERM ends it",
+	  "  WHERE is one of:\n"
 	  "  --vfio-user PATH   listen on a vfio-user UNIX socket at PATH\n"
 	  "  --fd N             serve the connected vfio-user socket N\n"
 	  "  --mpqemu-fd N      serve QEMU's x-pci-proxy-dev on socket N\n"
-	  "  --mpqemu-exec CMD ARG...\n"
-	  "                     start QEMU on a socketpair; {fd} in an ARG "
-	  "becomes its end\n"
 	  "  --xen-domid N      be an ioreq server for Xen domain N\n"
 	  "  --xen-cf8          also claim port 0xcf8 (a guest with no "
 	  "other device model)\n"
-	  "  --dump-guest FILE  at exit, the guest's view as an lspci dump\n"
-	  "  --dump-host FILE   at exit, the host's view as an lspci dump\n"
-	  "  --config FILE      one \"DEVICE --vfio-user PATH\" (or --fd N) "
-	  "a line; # comments\n" },
+	  "  --dump-guest FILE  when the device goes, the guest's view as an "
+	  "lspci dump\n"
+	  "  --dump-host FILE   when the device goes, the host's view as an "
+	  "lspci dump\n"
+	  "  --mpqemu-exec CMD ARG...\n"
+	  "                     start QEMU on a socketpair; {fd} in an ARG "
+	  "becomes its end\n"
+	  "  --config FILE      one \"DEVICE WHERE\" a line; # comments\n"
+	  "  --control PATH     a control socket (ptdm ctl): add and remove "
+	  "devices while serving\n" },
+	{ "ctl",
+	  "ptdm ctl PATH device-add SPEC (--vfio-user SOCK | --xen-domid N "
+	  "[--xen-cf8]) [--id ID]\n"
+	  "ptdm ctl PATH device-del ID\n"
+	  "ptdm ctl PATH query-devices\n"
+	  "ptdm ctl PATH trace ID on|off\n"
+	  "ptdm ctl PATH quit\n"
+	  "ptdm ctl PATH raw JSON",
+	  "talk to the control socket of `ptdm serve --control PATH`",
+	  "  --json             print the server's replies as JSON\n"
+	  "  --id ID            device-add: the id to give the device\n" },
 	{ "client",
 	  "ptdm client PATH lspci|info\n"
 	  "ptdm client PATH read REGION OFFSET SIZE\n"

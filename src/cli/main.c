@@ -18,6 +18,7 @@ static const struct cli_cmd cmds[] = {
 	{ "inspect", cmd_inspect, NULL, NULL },
 	{ "capture", cmd_capture, NULL, NULL },
 	{ "serve", cmd_serve, NULL, NULL },
+	{ "ctl", cmd_ctl, NULL, NULL },
 	{ "client", cmd_client, NULL, NULL },
 	{ "bench", cmd_bench, NULL, NULL },
 	{ "assignable-add", cmd_assignable, NULL, NULL },

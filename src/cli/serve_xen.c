@@ -1,51 +1,38 @@
 /*
- * serve_xen.c - `ptdm serve DEVICE --xen-domid N [--xen-cf8]
- *               [--dump-guest FILE] [--dump-host FILE]`: one device for
- *               one Xen domain.
+ * serve_xen.c - the Xen front end of `ptdm serve DEVICE --xen-domid N
+ * [--xen-cf8]`: one ioreq server per device, any number of devices and
+ * domains in one process.
  *
  * Runs in dom0 beside the domain's QEMU (a second ioreq server that only
  * claims its device) or alone for a guest with no other emulation
  * (--xen-cf8: ptdm also answers the CONFIG_ADDRESS port).  The guest slot
  * is the spec's @VSLOT (default 3, function 0).  A BDF is opened through
  * sysfs as Xen's own passthrough does: Xen maps its BARs and binds its
- * interrupts.  Prints "ptdm: ready" on stdout once the guest can reach
- * the device; ends on SIGTERM/SIGINT or when the domain goes away.
- * SIGUSR1 raises an image device's interrupt (vector 0 of what the guest
- * enabled): an image has no hardware to do it.
+ * interrupts.  The event channel and the owner's interrupt fd are watched
+ * in the loop, and a 500 ms timer notices the domain's death; then the
+ * front end is done (on_done) and the device leaves.
  */
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/view.h"
-#include "ptdm/image.h"
+#include "cli/serve.h"
 #include "ptdm/log.h"
 #include "ptdm/xen.h"
 
-static volatile sig_atomic_t stop, raise_irq;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void on_usr1(int sig)
-{
-	(void)sig;
-	raise_irq = 1;
-}
-
-static int usage(void)
-{
-	fprintf(stderr, "usage: ptdm serve DEVICE --xen-domid N [--xen-cf8] "
-			"[--dump-guest FILE] [--dump-host FILE]\n");
-	return EXIT_USAGE;
-}
+struct xen_front {
+	struct ptdm_front front;
+	struct xen_hv *hv;
+	struct xen_server *srv;
+	long domid;
+	struct ptdm_watch w[2], tick;
+	unsigned nw;
+	int timer_fd;
+	bool ended;
+};
 
 static void host_res(const struct opened_dev *od, struct xen_host_res *r)
 {
@@ -56,137 +43,139 @@ static void host_res(const struct opened_dev *od, struct xen_host_res *r)
 		return;
 	r->real = true;
 	if (sscanf(od->host->bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) == 4)
-		r->sbdf = dom << 16 | bus << 8 | dev << 3 | fn;
+		r->sbdf = (dom << 16) | (bus << 8) | (dev << 3) | fn;
 	r->gsi = (int)od->host->irq;
 	memcpy(r->phys, od->host->bar_phys, sizeof(r->phys));
 }
 
-int serve_xen(int argc, char **argv)
+static void serve_now(struct xen_front *x)
 {
-	struct sigaction sa = { .sa_handler = on_stop };
-	struct xen_server_opts xo = { 0 };
-	struct ptdm_err err = { "" };
-	struct xen_server *srv = NULL;
-	struct ptdm_dev *dev = NULL;
-	struct xen_host_res res;
-	struct xen_hv *hv = NULL;
-	struct opened_dev od;
-	const char *dump = NULL, *dump_host = NULL;
-	long domid = -1;
-	int rc = 1, vslot;
+	if (x->ended || xen_server_handle(x->srv) != -ESRCH)
+		return;
+	ptdm_log(PTDM_LOG_INFO, "xen: domain %ld is gone", x->domid);
+	x->ended = true;
+	if (x->front.on_done)
+		x->front.on_done(&x->front);
+}
 
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--xen-domid") && i + 1 < argc) {
-			char *end;
+static void on_fd0(struct ptdm_watch *w, uint32_t events)
+{
+	serve_now(container_of(w, struct xen_front, w[0]));
+}
 
-			domid = strtol(argv[++i], &end, 10);
-			if (*end || domid < 1 || domid >= 0x7ff0) {
-				fprintf(stderr, "ptdm serve: --xen-domid %s: "
-						"want a guest domain id\n",
-					argv[i]);
-				return EXIT_USAGE;
-			}
-		} else if (!strcmp(argv[i], "--xen-cf8")) {
-			xo.cf8 = true;
-		} else if (!strcmp(argv[i], "--dump-guest") && i + 1 < argc) {
-			dump = argv[++i];
-		} else if (!strcmp(argv[i], "--dump-host") && i + 1 < argc) {
-			dump_host = argv[++i];
-		} else {
-			return usage();
-		}
-	}
-	if (argc < 2 || domid < 0)
-		return usage();
-	if (open_device_as(argv[1], NULL, OPEN_SYSFS, &od, &err)) {
-		fprintf(stderr, "ptdm serve: %s\n", err.msg);
-		return 1;
-	}
-	if (!strcmp(od.backend, "image") && !image_sizes_complete(od.host)) {
-		fprintf(stderr, "ptdm serve: %s: BAR sizes unknown; serving an "
-				"image needs them (sizes=FILE)\n", argv[1]);
-		goto out;
-	}
-	vslot = od.spec.vslot >= 0 ? od.spec.vslot : 3;
-	xo.guest_sbdf = (unsigned)vslot << 3;
-	if (ptdm_dev_attach(&dev, od.host, &od.opts, &err) ||
-	    xen_hv_open(&hv, (uint32_t)domid, &err)) {
-		fprintf(stderr, "ptdm serve: %s\n", err.msg);
-		goto out;
-	}
-	host_res(&od, &res);
-	if (xen_server_new(&srv, hv, dev, &res, &xo, &err)) {
-		fprintf(stderr, "ptdm serve: %s\n", err.msg);
-		goto out;
-	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
-	fprintf(stderr, "ptdm serve: %s as 00:%02x.0 of domain %ld%s\n",
-		od.host->name, vslot, domid,
-		xo.cf8 ? " (with the 0xcf8 latch)" : "");
-	printf("ptdm: ready\n");
-	fflush(stdout);
-	rc = 0;
-	while (!stop) {
-		struct pollfd p[2];
-		int fds[2];
-		unsigned n = xen_server_fds(srv, fds);
+static void on_fd1(struct ptdm_watch *w, uint32_t events)
+{
+	serve_now(container_of(w, struct xen_front, w[1]));
+}
 
-		for (unsigned i = 0; i < n; i++)
-			p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-		if (poll(p, n, 500) < 0 && errno != EINTR) {
-			perror("ptdm serve: poll");
-			rc = 1;
-			break;
-		}
-		if (raise_irq) {
-			raise_irq = 0;
-			int r = image_irq_raise(od.host, 0);
+static void on_tick(struct ptdm_watch *w, uint32_t events)
+{
+	struct xen_front *x = container_of(w, struct xen_front, tick);
+	uint64_t n;
 
-			fprintf(stderr, "ptdm serve: SIGUSR1: %s raises its "
-					"interrupt: %s\n", od.host->name,
-				r ? strerror(-r) : "done");
-		}
-		if (xen_server_handle(srv) == -ESRCH) {
-			ptdm_log(PTDM_LOG_INFO, "xen: domain %ld is gone",
-				 domid);
-			break;
-		}
+	if (read(x->timer_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		ptdm_log(PTDM_LOG_WARN, "xen: timer: %s", strerror(errno));
+	serve_now(x);
+}
+
+static int xf_start(struct ptdm_front *f, struct ptdm_loop *l)
+{
+	struct xen_front *x = container_of(f, struct xen_front, front);
+	struct itimerspec its = { { 0, 500000000 }, { 0, 500000000 } };
+	int fds[2], rc;
+
+	f->loop = l;
+	x->nw = xen_server_fds(x->srv, fds);
+	for (unsigned i = 0; i < x->nw; i++) {
+		rc = ptdm_loop_add(l, &x->w[i], fds[i], EPOLLIN,
+				   i ? on_fd1 : on_fd0);
+		if (rc)
+			return rc;
 	}
-	{
-		struct xen_server_stats st;
+	x->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_NONBLOCK | TFD_CLOEXEC);
+	if (x->timer_fd < 0 || timerfd_settime(x->timer_fd, 0, &its, NULL))
+		return -errno;
+	return ptdm_loop_add(l, &x->tick, x->timer_fd, EPOLLIN, on_tick);
+}
 
-		xen_server_get_stats(srv, &st);
-		fprintf(stderr, "ptdm serve: %lu ioreqs (%lu config, %lu port, "
-				"%lu mmio, %lu buffered) from %u vCPUs, %lu "
-				"refused; interrupts: %lu fired, %lu delivered, "
-				"%lu held while masked\n",
+static void xf_stop(struct ptdm_front *f)
+{
+	struct xen_front *x = container_of(f, struct xen_front, front);
+	struct xen_server_stats st;
+
+	for (unsigned i = 0; i < x->nw; i++)
+		ptdm_loop_del(f->loop, &x->w[i]);
+	ptdm_loop_del(f->loop, &x->tick);
+	if (x->timer_fd >= 0)
+		close(x->timer_fd);
+	x->timer_fd = -1;
+	x->nw = 0;
+	if (x->srv) {
+		xen_server_get_stats(x->srv, &st);
+		fprintf(stderr, "ptdm serve: %lu ioreqs (%lu config, %lu "
+				"port, %lu mmio, %lu buffered) from %u vCPUs, "
+				"%lu refused; interrupts: %lu fired, %lu "
+				"delivered, %lu held while masked [%s]\n",
 			st.ioreqs, st.cfg, st.pio, st.mmio, st.buffered,
 			st.vcpus, st.bad, st.irq_fired, st.irq_delivered,
-			st.irq_pended);
+			st.irq_pended, f->name);
+		xen_server_free(x->srv);
+		x->srv = NULL;
 	}
-	for (int g = 0; g < 2; g++) { /* what each side holds at the end */
-		const char *path = g ? dump_host : dump;
-		FILE *f;
+	if (x->hv)
+		x->hv->ops->close(x->hv);
+	x->hv = NULL;
+}
 
-		if (!path)
-			continue;
-		f = fopen(path, "we");
-		if (!f || view_dump(f, dev, !g)) {
-			fprintf(stderr, "ptdm serve: %s: cannot write\n", path);
-			rc = 1;
-		}
-		if (f)
-			fclose(f);
+static void xf_stats(struct ptdm_front *f, struct ptdm_front_stats *out)
+{
+	struct xen_front *x = container_of(f, struct xen_front, front);
+	struct xen_server_stats st = { 0 };
+
+	if (x->srv)
+		xen_server_get_stats(x->srv, &st);
+	*out = (struct ptdm_front_stats){ .connected = !x->ended,
+					  .clients = 1, .messages = st.ioreqs,
+					  .errors = st.bad,
+					  .irqs = st.irq_delivered };
+}
+
+static const struct front_ops xen_front_ops = {
+	.kind = "xen",
+	.start = xf_start,
+	.stop = xf_stop,
+	.stats = xf_stats,
+};
+
+int serve_xen_front(struct served *d, const struct serve_where *w,
+		    struct ptdm_front **out, struct ptdm_err *err)
+{
+	struct xen_front *x = calloc(1, sizeof(*x));
+	struct xen_server_opts xo = { .cf8 = w->xen_cf8 };
+	struct xen_host_res res;
+	int vslot = d->od.spec.vslot >= 0 ? d->od.spec.vslot : 3;
+	int rc;
+
+	if (!x)
+		return ptdm_errf(err, -ENOMEM, "out of memory");
+	x->front = (struct ptdm_front){ .ops = &xen_front_ops, .dev = d->dev,
+					.name = d->od.host->name };
+	x->domid = w->domid;
+	x->timer_fd = -1;
+	xo.guest_sbdf = (unsigned)vslot << 3;
+	rc = xen_hv_open(&x->hv, (uint32_t)w->domid, err);
+	if (!rc) {
+		host_res(&d->od, &res);
+		rc = xen_server_new(&x->srv, x->hv, d->dev, &res, &xo, err);
 	}
-out:
-	xen_server_free(srv);
-	if (hv)
-		hv->ops->close(hv);
-	ptdm_dev_free(dev);
-	host_close(od.host);
-	return rc;
+	if (rc) {
+		xf_stop(&x->front);
+		free(x);
+		return rc;
+	}
+	snprintf(d->where, sizeof(d->where), "00:%02x.0 of domain %ld%s",
+		 vslot, w->domid, w->xen_cf8 ? " (with the 0xcf8 latch)" : "");
+	*out = &x->front;
+	return 0;
 }

@@ -25,11 +25,14 @@
  * undefined, and a half-written vector must never be what the host gets
  * programmed with.
  *
- * Host MSI-X is programmed only by the owner from ptdm_msix_entry_get().
- * The guest's enable is stored even while its COMMAND.MEM is clear and
- * reported as the guest has it; refusing to enable vectors on the host
- * while host memory decode is off (XSA-157) is the host wiring's job (the
- * VFIO back end), where that state is known.
+ * Host MSI-X is programmed only by the owner from ptdm_msix_entry_get(),
+ * and programming it touches the device's real table (the kernel, or Xen
+ * for a pirq): that needs the host's memory decode on.  The core keeps it
+ * on (XSA-126), but a device may not take it; then a guest's MSI-X enable
+ * is refused - it reads back 0, the owner hears nothing - with a
+ * rate-limited warning (XSA-157: no MSI-X while memory decode is off).  The
+ * guest's own COMMAND.MEM does not matter for enabling, as on hardware:
+ * it only stops the table answering (dev.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -233,11 +236,30 @@ static bool apply_latch(struct ptdm_dev *d, unsigned v)
 	return changed;
 }
 
+/* XSA-157: may the host's MSI-X be programmed?  Only with host memory
+ * decode on, read fresh (a read-only backend programs nothing). */
+static bool host_decodes_memory(struct ptdm_dev *d)
+{
+	uint32_t cmd;
+
+	if (d->host->readonly)
+		return true;
+	return cfg_host_read(d, PCI_COMMAND, 2, &cmd) == 0 &&
+	       (cmd & PCI_COMMAND_MEMORY);
+}
+
 static void msix_ctrl_write(struct ptdm_dev *d, const struct cfg_slot *s,
 			    uint32_t old, uint32_t val, uint32_t mask)
 {
 	uint32_t now = cfg_shadow_get(d, s->base, 2);
 
+	if ((now & ~old & PCI_MSIX_FLAGS_ENABLE) && !host_decodes_memory(d)) {
+		now &= ~PCI_MSIX_FLAGS_ENABLE;
+		cfg_shadow_set(d, s->base, 2, now);
+		dev_count_drop(d, PTDM_DROP_DECODE_OFF);
+		dev_guest_warn(d, "MSI-X enable refused: the device's memory "
+			       "decode is off (XSA-157)");
+	}
 	if (!((old ^ now) & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)))
 		return;
 	/* everything just became masked: latched values take effect */

@@ -8,8 +8,10 @@
  * power-on state.  Unless the backend is read-only it then turns host decode
  * on for the BAR types present (XSA-126): from here on the guest's decode
  * bits are virtual.  Trapped BAR accesses go to the emulated MSI-X table
- * and PBA first, to the backend otherwise - and to nothing while the guest's
- * decode for that BAR is off (the CVE-2020-12888 rule, for trapped paths).
+ * and PBA first (memory of the model's: they answer whatever the guest's
+ * decode), to the backend otherwise - and to nothing while the guest's
+ * decode for that BAR is off or the device is not in D0 (the
+ * CVE-2020-12888 rule, for trapped paths).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -140,6 +142,32 @@ void dev_reset_shadow(struct ptdm_dev *d)
 	}
 }
 
+/*
+ * The map is built in arrays of the largest size a device can need; keep
+ * only what this one uses (a device costs its real size, and the big
+ * arrays go back to the allocator for the next attach).  Nothing adds
+ * slots or capabilities after attach.
+ */
+static int dev_fit(struct ptdm_dev *d, struct ptdm_err *err)
+{
+	struct cfg_slot *s = malloc((d->nslots ? d->nslots : 1) * sizeof(*s));
+	struct cap_inst *c = malloc((d->ncaps ? d->ncaps : 1) * sizeof(*c));
+
+	if (!s || !c) {
+		free(s);
+		free(c);
+		return ptdm_errf(err, -ENOMEM, "%s: out of memory",
+				 d->host->name);
+	}
+	memcpy(s, d->slots, d->nslots * sizeof(*s));
+	memcpy(c, d->caps, d->ncaps * sizeof(*c));
+	free(d->slots);
+	free(d->caps);
+	d->slots = s;
+	d->caps = c;
+	return 0;
+}
+
 int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 		    const struct ptdm_dev_opts *opts, struct ptdm_err *err)
 {
@@ -191,6 +219,8 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	check_bars(d);
 	d->reset_self = ptdm_dev_reset;
 	rc = dev_build_map(d, err);
+	if (!rc)
+		rc = dev_fit(d, err);
 	if (rc)
 		goto fail;
 	dev_reset_shadow(d);

@@ -58,12 +58,14 @@ void dev_reset_failed(struct ptdm_dev *d, const char *what, int rc)
  * counts its own failure). */
 int dev_request_reset(struct ptdm_dev *d, enum ptdm_reset_kind kind)
 {
+	uint64_t failed = d->st.reset_errors;
 	int rc;
 
 	if (!d->ev.reset_request)
 		return d->reset_self ? d->reset_self(d) : -ENOTSUP;
 	rc = d->ev.reset_request(d->ev.opaque, kind);
-	if (rc)
+	/* an owner that resets through ptdm_dev_reset() is counted there */
+	if (rc && d->st.reset_errors == failed)
 		dev_reset_failed(d, kind == PTDM_RESET_FLR ? "function level "
 				 "reset" : "device reset", rc);
 	return rc;

@@ -81,15 +81,18 @@ int vfu_listen_unix(const char *path, struct ptdm_err *err)
 
 static void conn_gone(struct vfu_endpoint *e, int why)
 {
-	ptdm_log(PTDM_LOG_INFO, "%s: client gone (%s)", e->name,
+	ptdm_log(PTDM_LOG_INFO, "%s: client gone (%s)", e->front.name,
 		 strerror(-why));
-	ptdm_loop_del(e->loop, &e->cw);
+	ptdm_loop_del(e->front.loop, &e->cw);
+	e->messages += e->conn.messages;
+	e->errors += e->conn.errors;
+	e->irqs += e->conn.irqs;
 	vfu_conn_close(&e->conn);
 	e->live = false;
 	if (e->connected) { /* --fd: nothing to accept */
 		e->done = true;
-		if (e->on_done)
-			e->on_done(e);
+		if (e->front.on_done)
+			e->front.on_done(&e->front);
 	}
 }
 
@@ -105,7 +108,7 @@ static void on_conn(struct ptdm_watch *w, uint32_t events)
 		rc = rc > 0 ? 0 : rc;
 	}
 	if (!rc)
-		rc = ptdm_loop_mod(e->loop, &e->cw,
+		rc = ptdm_loop_mod(e->front.loop, &e->cw,
 				   EPOLLIN | (vfu_conn_wants_output(&e->conn)
 						      ? EPOLLOUT : 0));
 	if (rc)
@@ -114,11 +117,11 @@ static void on_conn(struct ptdm_watch *w, uint32_t events)
 
 static int conn_start(struct vfu_endpoint *e, int fd)
 {
-	int rc = vfu_conn_init(&e->conn, fd, e->dev);
+	int rc = vfu_conn_init(&e->conn, fd, e->front.dev);
 
 	if (rc)
 		return rc;
-	rc = ptdm_loop_add(e->loop, &e->cw, fd, EPOLLIN, on_conn);
+	rc = ptdm_loop_add(e->front.loop, &e->cw, fd, EPOLLIN, on_conn);
 	if (rc) {
 		vfu_conn_close(&e->conn);
 		return rc;
@@ -144,7 +147,7 @@ static void on_listen(struct ptdm_watch *w, uint32_t events)
 		e->refused++;
 		ptdm_log_ratelimited(&e->rl, PTDM_LOG_WARN, "%s: out of file "
 				     "descriptors: a client was refused",
-				     e->name);
+				     e->front.name);
 		return;
 	}
 	if (fd < 0)
@@ -155,21 +158,22 @@ static void on_listen(struct ptdm_watch *w, uint32_t events)
 		ptdm_log_ratelimited(&e->rl, PTDM_LOG_WARN, "%s: refused a "
 				     "second client: one is connected (a "
 				     "vfio-user device serves one client)",
-				     e->name);
+				     e->front.name);
 		return;
 	}
 	if (conn_start(e, fd)) {
 		close(fd);
 		return;
 	}
-	ptdm_log(PTDM_LOG_INFO, "%s: client connected", e->name);
+	ptdm_log(PTDM_LOG_INFO, "%s: client connected", e->front.name);
 }
 
-int vfu_endpoint_start(struct vfu_endpoint *e, struct ptdm_loop *l)
+static int ep_start(struct ptdm_front *f, struct ptdm_loop *l)
 {
+	struct vfu_endpoint *e = container_of(f, struct vfu_endpoint, front);
 	int rc;
 
-	e->loop = l;
+	f->loop = l;
 	e->live = e->done = false;
 	take_reserve();
 	if (e->connected) {
@@ -181,27 +185,63 @@ int vfu_endpoint_start(struct vfu_endpoint *e, struct ptdm_loop *l)
 	return ptdm_loop_add(l, &e->lw, e->fd, EPOLLIN, on_listen);
 }
 
-void vfu_endpoint_stop(struct vfu_endpoint *e)
+static void ep_stop(struct ptdm_front *f)
 {
+	struct vfu_endpoint *e = container_of(f, struct vfu_endpoint, front);
+
 	if (e->live) {
-		ptdm_loop_del(e->loop, &e->cw);
+		ptdm_loop_del(f->loop, &e->cw);
 		vfu_conn_close(&e->conn);
 		e->live = false;
 	}
 	if (e->fd >= 0) {
-		ptdm_loop_del(e->loop, &e->lw);
+		ptdm_loop_del(f->loop, &e->lw);
 		close(e->fd);
 		e->fd = -1;
 	}
+}
+
+static void ep_stats(struct ptdm_front *f, struct ptdm_front_stats *out)
+{
+	struct vfu_endpoint *e = container_of(f, struct vfu_endpoint, front);
+
+	*out = (struct ptdm_front_stats){
+		.connected = e->live, .clients = e->clients,
+		.refused = e->refused, .messages = e->messages,
+		.errors = e->errors, .irqs = e->irqs, .dma_maps = e->dma_maps,
+	};
+	if (e->live) {
+		out->messages += e->conn.messages;
+		out->errors += e->conn.errors;
+		out->irqs += e->conn.irqs;
+		out->dma_maps += e->conn.ndma;
+	}
+}
+
+const struct front_ops vfu_front_ops = {
+	.kind = "vfio-user",
+	.start = ep_start,
+	.stop = ep_stop,
+	.stats = ep_stats,
+};
+
+void vfu_endpoint_init(struct vfu_endpoint *e, struct ptdm_dev *dev,
+		       const char *name, int fd, bool connected)
+{
+	memset(e, 0, sizeof(*e));
+	e->front = (struct ptdm_front){ .ops = &vfu_front_ops, .dev = dev,
+					.name = name };
+	e->fd = fd;
+	e->connected = connected;
 }
 
 struct serve_ctx {
 	unsigned left;
 };
 
-static void one_done(struct vfu_endpoint *e)
+static void one_done(struct ptdm_front *f)
 {
-	((struct serve_ctx *)e->opaque)->left--;
+	((struct serve_ctx *)f->opaque)->left--;
 }
 
 int vfu_serve(struct vfu_listener *l, unsigned n, volatile sig_atomic_t *stop)
@@ -216,20 +256,18 @@ int vfu_serve(struct vfu_listener *l, unsigned n, volatile sig_atomic_t *stop)
 		return -ENOMEM;
 	rc = ptdm_loop_init(&loop);
 	for (unsigned i = 0; !rc && i < n; i++, started++) {
-		e[i] = (struct vfu_endpoint){ .dev = l[i].dev,
-					      .name = l[i].name,
-					      .fd = l[i].fd,
-					      .connected = l[i].connected,
-					      .on_done = one_done,
-					      .opaque = &ctx };
-		rc = vfu_endpoint_start(&e[i], &loop);
+		vfu_endpoint_init(&e[i], l[i].dev, l[i].name, l[i].fd,
+				  l[i].connected);
+		e[i].front.on_done = one_done;
+		e[i].front.opaque = &ctx;
+		rc = vfu_front_ops.start(&e[i].front, &loop);
 	}
 	while (!rc && !*stop && ctx.left)
 		rc = ptdm_loop_once(&loop, 250);
 	for (unsigned i = 0; i < started; i++) {
 		if (!e[i].connected)
 			e[i].fd = -1; /* the listener stays the caller's */
-		vfu_endpoint_stop(&e[i]);
+		vfu_front_ops.stop(&e[i].front);
 	}
 	ptdm_loop_fini(&loop);
 	free(e);

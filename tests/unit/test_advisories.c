@@ -19,6 +19,7 @@ struct rec_host {
 	struct host_dev h;
 	struct host_dev *inner;
 	bool fail_reads;
+	bool no_mem_decode; /* the device never takes COMMAND.MEM */
 	unsigned writes;
 	unsigned last_off, last_len;
 };
@@ -38,10 +39,15 @@ static int rec_cfg_write(struct host_dev *h, unsigned off, const void *buf,
 {
 	struct rec_host *r = (struct rec_host *)h;
 
+	uint8_t b[PTDM_CFG_SPACE_SIZE];
+
 	r->writes++;
 	r->last_off = off;
 	r->last_len = (unsigned)len;
-	return r->inner->ops->cfg_write(r->inner, off, buf, len);
+	memcpy(b, buf, len);
+	if (r->no_mem_decode && off <= PCI_COMMAND && off + len > PCI_COMMAND)
+		b[PCI_COMMAND - off] &= (uint8_t)~PCI_COMMAND_MEMORY;
+	return r->inner->ops->cfg_write(r->inner, off, b, len);
 }
 
 static int rec_bar_read(struct host_dev *h, int bar, uint64_t off, void *buf,
@@ -424,6 +430,103 @@ static void test_cve_2020_12888_d3_blocks(void **state)
 	th_free(d, h);
 }
 
+static void count_msix_event(void *o, int vector)
+{
+	(*(int *)o)++;
+}
+
+/*
+ * XSA-157: MSI-X while memory decoding is off.  Programming the host's
+ * MSI-X (the kernel through VFIO, Xen for a pirq) writes the device's real
+ * table, which a device with memory decode off does not answer.  The core
+ * keeps host decode on (XSA-126); a device that does not take it gets its
+ * guest's MSI-X enable refused - it reads back 0, the owner hears nothing,
+ * the refusal is counted - however often the guest repeats it, with
+ * bounded log output.  With host decode on, the guest's own COMMAND.MEM
+ * does not matter, as on hardware: the enable is honoured once, repeats
+ * change nothing, and table accesses made while the guest's decode is off
+ * stay in the emulated table, never the device.
+ */
+static void test_xsa157_msix_needs_memory_decode(void **state)
+{
+	const unsigned ctrl = MSIX_POS + PCI_MSIX_FLAGS;
+	struct th_cfg c;
+	struct rec_host *r;
+	struct ptdm_dev *d;
+	struct ptdm_msix_info mi;
+	struct ptdm_msix_entry e;
+	struct ptdm_dev_stats st;
+	int events = 0;
+	struct ptdm_dev_events ev = { .opaque = &events,
+				      .msix_changed = count_msix_event };
+	uint32_t v = 0xfee00000, back = 0;
+	unsigned writes;
+
+	/* a device that keeps its memory decode off */
+	nic(&c);
+	th_put(&c, PCI_COMMAND, 2, 0);
+	r = rec_wrap(th_image(&c));
+	r->no_mem_decode = true;
+	d = th_attach(&r->h, NULL);
+	assert_false(th_host(&r->h, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
+	ptdm_dev_set_events(d, &ev);
+	th_wr(d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	assert_int_equal(ptdm_bar_rw(d, 0, 0, &v, 4, true), 0);
+	v = 0;
+	assert_int_equal(ptdm_bar_rw(d, 0, 12, &v, 4, true), 0); /* unmask */
+	events = 0;
+	writes = r->writes;
+	th_log_capture();
+	for (int i = 0; i < 10000; i++) {
+		th_wr(d, ctrl, 2, PCI_MSIX_FLAGS_ENABLE);
+		assert_int_equal(th_rd(d, ctrl, 2) & PCI_MSIX_FLAGS_ENABLE, 0);
+		th_wr(d, ctrl, 2, 0);
+	}
+	assert_true(th_log_lines() >= 1 && th_log_lines() <= 12);
+	assert_non_null(strstr(th_log_last(), "XSA-157"));
+	ptdm_log_set_sink(NULL, NULL);
+	ptdm_log_set_level(PTDM_LOG_WARN);
+	ptdm_msix_get(d, &mi);
+	assert_false(mi.enabled);
+	assert_int_equal(events, 0);
+	assert_int_equal(r->writes, writes); /* nothing reached the host */
+	ptdm_dev_stats(d, &st);
+	assert_int_equal(st.dropped_by[PTDM_DROP_DECODE_OFF], 10000);
+	/* function mask alone is no enable: honoured */
+	th_wr(d, ctrl, 2, PCI_MSIX_FLAGS_MASKALL);
+	assert_int_equal(th_rd(d, ctrl, 2) & PCI_MSIX_FLAGS_MASKALL,
+			 PCI_MSIX_FLAGS_MASKALL);
+	th_free(d, &r->h);
+
+	/* host decode on, the guest's off: enabled once, repeats idempotent */
+	nic(&c);
+	r = rec_wrap(th_image(&c));
+	d = th_attach(&r->h, NULL);
+	ptdm_dev_set_events(d, &ev);
+	events = 0;
+	writes = r->writes;
+	v = 0xfee00000;
+	assert_int_equal(ptdm_bar_rw(d, 0, 0, &v, 4, true), 0);
+	assert_int_equal(r->inner->ops->bar_read(r->inner, 0, 0, &back, 4), 0);
+	assert_int_equal(back, 0); /* the emulated table, not the device */
+	assert_int_equal(ptdm_msix_entry_get(d, 0, &e), 0);
+	assert_int_equal(e.addr, 0xfee00000);
+	for (int i = 0; i < 100; i++)
+		th_wr(d, ctrl, 2, PCI_MSIX_FLAGS_ENABLE);
+	ptdm_msix_get(d, &mi);
+	assert_true(mi.enabled);
+	assert_int_equal(events, 1);
+	assert_true(th_host(&r->h, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
+	assert_false(th_host(&r->h, ctrl, 2) & PCI_MSIX_FLAGS_ENABLE);
+	assert_int_equal(r->writes, writes);
+	for (int i = 0; i < 100; i++)
+		th_wr(d, ctrl, 2, 0);
+	ptdm_msix_get(d, &mi);
+	assert_false(mi.enabled);
+	assert_int_equal(events, 2);
+	th_free(d, &r->h);
+}
+
 /* XSA-130: a flood of bad guest accesses makes bounded log output. */
 static void test_xsa130_bad_accesses_bounded_log(void **state)
 {
@@ -456,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_xsa128_write_back_per_byte_run),
 		cmocka_unit_test(test_xsa129_msi_mask_pending_virtual),
 		cmocka_unit_test(test_xsa131_unknown_fields_readonly),
+		cmocka_unit_test(test_xsa157_msix_needs_memory_decode),
 		cmocka_unit_test(test_xsa164_msix_table_bounds),
 		cmocka_unit_test(test_xsa337_msix_location_cached),
 		cmocka_unit_test(test_cve_2020_12888_decode_off_blocks),

@@ -127,6 +127,11 @@ static int on_reset(void *o, enum ptdm_reset_kind k)
 	return r->rc;
 }
 
+static int reset_through_core(void *o, enum ptdm_reset_kind k)
+{
+	return ptdm_dev_reset(o);
+}
+
 /* A failed FLR (the owner's) and a failed reset (the backend's): counted,
  * logged at most 10 times a second. */
 static void test_failed_flr_and_reset(void **state)
@@ -158,6 +163,13 @@ static void test_failed_flr_and_reset(void **state)
 	assert_int_equal(stats(d).reset_errors, 201);
 	assert_int_equal(ptdm_dev_reset(d), -EIO);
 	assert_int_equal(stats(d).reset_errors, 202);
+	/* an owner that resets through ptdm_dev_reset (as owner.c does):
+	 * one failure, counted once */
+	ev.reset_request = reset_through_core;
+	ev.opaque = d;
+	ptdm_dev_set_events(d, &ev);
+	th_wr(d, ctl, 2, th_rd(d, ctl, 2) | PCI_EXP_DEVCTL_BCR_FLR);
+	assert_int_equal(stats(d).reset_errors, 203);
 	ptdm_log_set_sink(NULL, NULL);
 	ptdm_log_set_level(PTDM_LOG_WARN);
 	th_free(d, h);

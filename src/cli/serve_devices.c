@@ -1,0 +1,306 @@
+/*
+ * serve_devices.c - the served-device list and the loop of `ptdm serve`
+ * (see serve.h).  Adding a device opens and checks everything before the
+ * device joins the loop, so a bad add changes nothing.  A front end that
+ * ends by itself only marks its device; the device is removed after the
+ * loop round, never from inside the callback that is still running.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/serve.h"
+#include "cli/view.h"
+#include "ptdm/image.h"
+#include "ptdm/log.h"
+#include "ptdm/mpqemu.h"
+#include "ptdm/vfu_server.h"
+
+int server_init(struct server *s, volatile sig_atomic_t *stop)
+{
+	memset(s, 0, sizeof(*s));
+	s->stop = stop;
+	return ptdm_loop_init(&s->loop);
+}
+
+struct served *server_find(struct server *s, const char *id)
+{
+	for (struct served *d = s->devs; d; d = d->next)
+		if (!strcmp(d->id, id))
+			return d;
+	return NULL;
+}
+
+static void front_done(struct ptdm_front *f)
+{
+	((struct served *)f->opaque)->gone = true;
+}
+
+/* An inherited fd must be an open stream socket. */
+static int check_socket_fd(int fd, struct ptdm_err *err)
+{
+	struct stat st;
+	int type;
+	socklen_t len = sizeof(type);
+
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return ptdm_errf(err, -EBADF, "fd %d is not open", fd);
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+		return ptdm_errf(err, -ENOTSOCK, "fd %d is not a socket", fd);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
+	    type != SOCK_STREAM)
+		return ptdm_errf(err, -EPROTOTYPE, "fd %d is not a stream "
+				 "socket", fd);
+	return 0;
+}
+
+static int make_front(struct served *d, const struct serve_where *w,
+		      struct ptdm_err *err)
+{
+	const char *name = d->od.host->name;
+	int rc;
+
+	switch (w->kind) {
+	case SERVE_VFIO_USER: {
+		struct vfu_endpoint *e = malloc(sizeof(*e));
+		int fd;
+
+		if (!e)
+			return ptdm_errf(err, -ENOMEM, "out of memory");
+		fd = vfu_listen_unix(w->path, err);
+		if (fd < 0) {
+			free(e);
+			return fd;
+		}
+		vfu_endpoint_init(e, d->dev, name, fd, false);
+		snprintf(d->path, sizeof(d->path), "%s", w->path);
+		snprintf(d->where, sizeof(d->where), "%s", w->path);
+		d->front = &e->front;
+		return 0;
+	}
+	case SERVE_FD:
+	case SERVE_MPQEMU_FD:
+		rc = check_socket_fd(w->fd, err);
+		if (rc)
+			return rc;
+		snprintf(d->where, sizeof(d->where), "fd %d", w->fd);
+		if (w->kind == SERVE_FD) {
+			struct vfu_endpoint *e = malloc(sizeof(*e));
+
+			if (!e)
+				return ptdm_errf(err, -ENOMEM, "out of memory");
+			vfu_endpoint_init(e, d->dev, name, w->fd, true);
+			d->front = &e->front;
+		} else {
+			struct mpq_endpoint *e = malloc(sizeof(*e));
+
+			if (!e)
+				return ptdm_errf(err, -ENOMEM, "out of memory");
+			mpq_endpoint_init(e, d->dev, name, w->fd);
+			d->front = &e->front;
+		}
+		return 0;
+	case SERVE_XEN:
+		snprintf(d->where, sizeof(d->where), "domain %ld", w->domid);
+		return serve_xen_front(d, w, &d->front, err);
+	}
+	return ptdm_errf(err, -EINVAL, "no such front end");
+}
+
+static void free_served(struct served *d)
+{
+	if (d->front) {
+		d->front->ops->stop(d->front);
+		free(d->front);
+	}
+	if (d->path[0])
+		unlink(d->path);
+	ptdm_dev_free(d->dev);
+	host_close(d->od.host);
+	free(d->dump_guest);
+	free(d->dump_host);
+	free(d);
+}
+
+int server_add(struct server *s, const char *spec, const char *id,
+	       const struct serve_where *w, struct served **out,
+	       struct ptdm_err *err)
+{
+	struct served *d;
+	int rc;
+
+	if (id && (!id[0] || strlen(id) >= sizeof(d->id)))
+		return ptdm_errf(err, -EINVAL, "id \"%s\": want 1 to %zu "
+				 "characters", id, sizeof(d->id) - 1);
+	if (id && server_find(s, id))
+		return ptdm_errf(err, -EEXIST, "id %s is taken", id);
+	if (strlen(spec) >= sizeof(d->spec))
+		return ptdm_errf(err, -ENAMETOOLONG, "spec too long");
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ptdm_errf(err, -ENOMEM, "out of memory");
+	d->srv = s;
+	d->kind = w->kind;
+	snprintf(d->spec, sizeof(d->spec), "%s", spec);
+	if (id)
+		snprintf(d->id, sizeof(d->id), "%s", id);
+	else
+		do
+			snprintf(d->id, sizeof(d->id), "dev%u", s->next_id++);
+		while (server_find(s, d->id));
+	rc = open_device_as(spec, NULL, w->kind == SERVE_XEN ? OPEN_SYSFS
+							     : OPEN_VFIO,
+			    &d->od, err);
+	if (rc)
+		goto fail;
+	if (!strcmp(d->od.backend, "image") &&
+	    !image_sizes_complete(d->od.host)) {
+		rc = ptdm_errf(err, -EINVAL, "%s: BAR sizes unknown; serving "
+			       "an image needs them (give an lspci -vvv file "
+			       "with sizes=FILE)", spec);
+		goto fail;
+	}
+	rc = ptdm_dev_attach(&d->dev, d->od.host, &d->od.opts, err);
+	if (rc)
+		goto fail;
+	if ((w->dump_guest && !(d->dump_guest = strdup(w->dump_guest))) ||
+	    (w->dump_host && !(d->dump_host = strdup(w->dump_host)))) {
+		rc = ptdm_errf(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = make_front(d, w, err);
+	if (rc)
+		goto fail;
+	d->front->on_done = front_done;
+	d->front->opaque = d;
+	rc = d->front->ops->start(d->front, &s->loop);
+	if (rc) {
+		ptdm_errf(err, rc, "%s: cannot serve on %s: %s", spec,
+			  d->where, strerror(-rc));
+		goto fail;
+	}
+	d->next = s->devs;
+	s->devs = d;
+	s->ndevs++;
+	ptdm_log(PTDM_LOG_INFO, "%s: %s serves %s on %s", d->id,
+		 d->front->ops->kind, d->od.host->name, d->where);
+	if (out)
+		*out = d;
+	return 0;
+fail:
+	free_served(d);
+	return rc;
+}
+
+static void write_dumps(struct served *d)
+{
+	for (int g = 0; g < 2; g++) { /* what each side holds at the end */
+		const char *path = g ? d->dump_host : d->dump_guest;
+		FILE *f;
+
+		if (!path)
+			continue;
+		f = fopen(path, "we");
+		if (!f || view_dump(f, d->dev, !g))
+			ptdm_log(PTDM_LOG_ERR, "%s: %s: cannot write", d->id,
+				 path);
+		if (f)
+			fclose(f);
+	}
+}
+
+static void unlink_served(struct server *s, struct served *d)
+{
+	for (struct served **p = &s->devs; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			s->ndevs--;
+			return;
+		}
+}
+
+void server_del(struct server *s, struct served *d)
+{
+	int rc;
+
+	unlink_served(s, d);
+	d->front->ops->stop(d->front); /* the peer is told to go */
+	write_dumps(d);
+	rc = ptdm_dev_reset(d->dev);
+	if (rc && rc != -ENOTSUP && rc != -ENOTTY)
+		ptdm_log(PTDM_LOG_WARN, "%s: reset on removal failed: %s",
+			 d->id, strerror(-rc));
+	ptdm_log(PTDM_LOG_INFO, "%s: removed", d->id);
+	free_served(d);
+}
+
+void server_raise_irqs(struct server *s)
+{
+	for (struct served *d = s->devs; d; d = d->next) {
+		int r;
+
+		if (strcmp(d->od.backend, "image"))
+			continue;
+		r = image_irq_raise(d->od.host, 0);
+		fprintf(stderr, "ptdm serve: SIGUSR1: %s raises its "
+				"interrupt: %s\n", d->od.host->name,
+			r ? strerror(-r) : "done");
+	}
+}
+
+/* Devices whose front end ended: they leave with their dumps. */
+static void reap(struct server *s)
+{
+	struct served *d = s->devs;
+
+	while (d) {
+		struct served *next = d->next;
+
+		if (d->gone) {
+			unlink_served(s, d);
+			write_dumps(d);
+			free_served(d);
+		}
+		d = next;
+	}
+}
+
+int server_run(struct server *s)
+{
+	while (!*s->stop && !s->quit) {
+		int rc = ptdm_loop_once(&s->loop, 250);
+
+		if (rc) {
+			ptdm_log(PTDM_LOG_ERR, "serve: the loop failed: %s",
+				 strerror(-rc));
+			return 1;
+		}
+		if (s->raise_irq && *s->raise_irq) {
+			*s->raise_irq = 0;
+			server_raise_irqs(s);
+		}
+		reap(s);
+		if (!s->control && !s->ndevs)
+			break;
+	}
+	return 0;
+}
+
+void server_fini(struct server *s)
+{
+	ctl_server_stop(s);
+	while (s->devs) {
+		struct served *d = s->devs;
+
+		s->devs = d->next;
+		write_dumps(d);
+		free_served(d);
+	}
+	s->ndevs = 0;
+	ptdm_loop_fini(&s->loop);
+}
