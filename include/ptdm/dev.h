@@ -27,6 +27,9 @@ struct ptdm_dev_opts {
 	bool power_mgmt;    /* guest PM D-state writes reach the host */
 	bool msitranslate;  /* recorded for the Xen front end */
 	bool multifunction; /* guest sees the header multifunction bit */
+	/* mmap=trap: no BAR fd goes to a VMM; every BAR access is trapped
+	 * (with VFIO the fd would be the device fd: docs/security.md) */
+	bool mmap_trap;
 	int32_t vendor_id;  /* -1: the host's; else the override */
 	int32_t device_id;
 	int32_t subsystem_vendor_id;
@@ -67,6 +70,9 @@ int ptdm_dev_reset(struct ptdm_dev *d);
 /* ---- migration ---- */
 /* Can this device's state be saved and loaded (the backend must help)? */
 bool ptdm_dev_migratable(const struct ptdm_dev *d);
+/* The largest blob ptdm_dev_save can return for this device (0: not
+ * migratable): what an incoming stream may be at most. */
+uint64_t ptdm_dev_state_max(const struct ptdm_dev *d);
 /* The whole device state as a malloc'ed blob. */
 int ptdm_dev_save(struct ptdm_dev *d, uint8_t **buf, size_t *len);
 /* Load a blob from ptdm_dev_save of the same device model: validated

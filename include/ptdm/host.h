@@ -68,6 +68,9 @@ struct host_ops {
 	 */
 	int (*state_save)(struct host_dev *h, uint8_t **buf, size_t *len);
 	int (*state_load)(struct host_dev *h, const uint8_t *buf, size_t len);
+	/* the largest blob state_save can return for this device (a bound
+	 * on what a migration stream may make ptdm buffer) */
+	uint64_t (*state_max)(struct host_dev *h);
 	/*
 	 * Optional, for owners that relay interrupts (include/ptdm/owner.h):
 	 * vectors [start, start+count) of kind signal fds (eventfds; -1:

@@ -22,8 +22,9 @@
 
 struct mpq_ram {
 	uint64_t gpa, size;
-	void *map;
+	void *map;  /* NULL: not mapped (an image device, an unsealed fd) */
 	bool iommu; /* also mapped for a VFIO device's DMA */
+	bool touchable; /* ptdm may read/write it: the fd cannot shrink */
 };
 
 struct mpq_conn {

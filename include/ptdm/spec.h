@@ -5,8 +5,9 @@
  *
  * Keys: bdf, vslot (hex), permissive, msitranslate, power_mgmt, seize,
  * rdm_policy (strict|relaxed), name; ptdm adds image=PATH, sizes=PATH (an
- * lspci -vvv file) and the ID overrides vendor, device, subvendor,
- * subdevice (hex).  A first token that is not a BDF is an image path.
+ * lspci -vvv file), the ID overrides vendor, device, subvendor,
+ * subdevice (hex), and mmap=fd|trap (may a VMM get an fd to map the
+ * BARs itself, or is every BAR access trapped: docs/security.md).  A first token that is not a BDF is an image path.
  * Errors name the offending token.
  */
 #ifndef PTDM_SPEC_H
@@ -20,6 +21,8 @@
 #define PTDM_SPEC_FUNC_ALL (-2) /* F = '*' */
 
 enum ptdm_rdm_policy { PTDM_RDM_DEFAULT, PTDM_RDM_STRICT, PTDM_RDM_RELAXED };
+/* mmap=: not given (= fd), fd, trap */
+enum ptdm_mmap_policy { PTDM_MMAP_DEFAULT, PTDM_MMAP_FD, PTDM_MMAP_TRAP };
 
 struct ptdm_spec {
 	bool has_bdf;
@@ -31,6 +34,7 @@ struct ptdm_spec {
 	int power_mgmt;
 	int seize;
 	enum ptdm_rdm_policy rdm_policy;
+	enum ptdm_mmap_policy mmap;
 	char name[64];
 	char image[4096]; /* image path, "" if none */
 	char sizes[4096]; /* -vvv file for BAR sizes, "" if none */

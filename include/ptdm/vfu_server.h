@@ -89,6 +89,7 @@ struct vfu_conn {
 	struct ptdm_ratelimit rl;
 	/* counters for tests, the control socket and the benchmark */
 	unsigned long messages, errors, irqs;
+	unsigned long irq_full; /* signals onto a full eventfd counter */
 };
 
 /* Take over fd (a connected AF_UNIX stream socket) for dev. */

@@ -77,7 +77,7 @@ static int cmd_help(int argc, char **argv)
 	       "\nor an image (an lspci -x/-xxx/-xxxx dump or a native image) "
 	       "path,\nwith keys permissive, power_mgmt, msitranslate, seize, "
 	       "rdm_policy,\nvslot, name, image, sizes, vendor, device, "
-	       "subvendor, subdevice.\n");
+	       "subvendor, subdevice,\nmmap (fd|trap).\n");
 	return 0;
 }
 

@@ -35,6 +35,7 @@ int open_device_as(const char *str, const char *sizes, enum open_mode mode,
 	od->opts.permissive = s->permissive == 1;
 	od->opts.power_mgmt = s->power_mgmt == 1;
 	od->opts.msitranslate = s->msitranslate == 1;
+	od->opts.mmap_trap = s->mmap == PTDM_MMAP_TRAP;
 	od->opts.vendor_id = s->vendor_id;
 	od->opts.device_id = s->device_id;
 	od->opts.subsystem_vendor_id = s->subsystem_vendor_id;

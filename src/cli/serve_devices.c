@@ -112,6 +112,28 @@ static int make_front(struct served *d, const struct serve_where *w,
 	return ptdm_errf(err, -EINVAL, "no such front end");
 }
 
+/* Once per vfio-user device: may the VMM map the BARs itself, and what
+ * that means (docs/security.md). */
+static void say_bar_policy(const struct served *d)
+{
+	const char *name = d->od.host->name;
+
+	if (d->od.opts.mmap_trap)
+		fprintf(stderr, "ptdm serve: %s: mmap=trap: no BAR fd is handed "
+				"to the VMM; every BAR access goes through ptdm "
+				"(slower, and the VMM never holds a device fd)\n",
+			name);
+	else if (!strcmp(d->od.backend, "vfio"))
+		fprintf(stderr, "ptdm serve: %s: mmap=fd: the VMM maps the BARs "
+				"from the VFIO device fd, which also lets it issue "
+				"VFIO ioctls and write config space past ptdm's "
+				"policy (docs/security.md); mmap=trap keeps the fd "
+				"from the VMM\n", name);
+	else
+		fprintf(stderr, "ptdm serve: %s: mmap=fd: the VMM maps BAR memory "
+				"from sealed memfds\n", name);
+}
+
 static void free_served(struct served *d)
 {
 	if (d->front) {
@@ -189,6 +211,8 @@ int server_add(struct server *s, const char *spec, const char *id,
 	s->ndevs++;
 	ptdm_log(PTDM_LOG_INFO, "%s: %s serves %s on %s", d->id,
 		 d->front->ops->kind, d->od.host->name, d->where);
+	if (w->kind == SERVE_VFIO_USER || w->kind == SERVE_FD)
+		say_bar_policy(d);
 	if (out)
 		*out = d;
 	return 0;

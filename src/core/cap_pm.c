@@ -9,10 +9,16 @@
  * a read-modify-write of PMCSR can never clear the host's PME status; the
  * capabilities register, No_Soft_Reset and bytes 6-7 are the device's,
  * read-only.  Two const tables, one per mode, chosen at init.
+ *
+ * A D1 or D2 the capabilities register does not offer is discarded (PCI PM
+ * 1.2 §5.4.2: the write completes, the state does not change) in both
+ * modes, before the write reaches the shadow or the device; the other
+ * PMCSR bits of the same write still apply.
  */
 #include "core/dev_priv.h"
 
 static cfg_write_hook pmcsr_write;
+static cfg_write_filter pmcsr_filter;
 
 /* PMCSR bits that are the guest's copy in both modes */
 #define PMCSR_GUEST                                                       \
@@ -27,7 +33,8 @@ static const struct cfg_reg pm_regs_virtual[] = {
 	  .virt = PCI_PM_CTRL_STATE_MASK | PCI_PM_CTRL_NO_SOFT_RESET |
 		  PMCSR_GUEST,
 	  .write = PCI_PM_CTRL_STATE_MASK | PMCSR_GUEST,
-	  .rw1c = PCI_PM_CTRL_PME_STATUS, .on_write = pmcsr_write },
+	  .rw1c = PCI_PM_CTRL_PME_STATUS, .on_write = pmcsr_write,
+	  .filter = pmcsr_filter },
 	/* bridge extensions: meaningless for an endpoint, read-only */
 	{ "pm bridge ext", PCI_PM_PPB_EXTENSIONS, 1, .virt = 0xff },
 	/* data register follows the device's select, read-only snapshot */
@@ -42,7 +49,8 @@ static const struct cfg_reg pm_regs_power_mgmt[] = {
 	{ "pm control/status", PCI_PM_CTRL, 2,
 	  .virt = PCI_PM_CTRL_NO_SOFT_RESET | PMCSR_GUEST,
 	  .write = PCI_PM_CTRL_STATE_MASK | PMCSR_GUEST,
-	  .rw1c = PCI_PM_CTRL_PME_STATUS, .on_write = pmcsr_write },
+	  .rw1c = PCI_PM_CTRL_PME_STATUS, .on_write = pmcsr_write,
+	  .filter = pmcsr_filter },
 	/* bridge extensions: meaningless for an endpoint, read-only */
 	{ "pm bridge ext", PCI_PM_PPB_EXTENSIONS, 1, .virt = 0xff },
 	/* data register follows the device's select, read-only snapshot */
@@ -70,13 +78,33 @@ static void pm_reset(struct ptdm_dev *d, struct cap_inst *c)
 	cfg_shadow_set(d, ctrl, 2, v & PCI_PM_CTRL_NO_SOFT_RESET);
 }
 
+/* A D-state the function does not support (D1, D2 are optional)? */
+static bool state_unsupported(struct ptdm_dev *d, const struct cfg_slot *s,
+			      uint32_t val)
+{
+	uint32_t pmc = cfg_shadow_get(d, s->base - PCI_PM_CTRL + PCI_PM_PMC, 2);
+
+	switch (val & PCI_PM_CTRL_STATE_MASK) {
+	case 1: return !(pmc & PCI_PM_CAP_D1);
+	case 2: return !(pmc & PCI_PM_CAP_D2);
+	default: return false;
+	}
+}
+
+static uint32_t pmcsr_filter(struct ptdm_dev *d, const struct cfg_slot *s,
+			     uint32_t val)
+{
+	return state_unsupported(d, s, val) ? ~(uint32_t)PCI_PM_CTRL_STATE_MASK
+					    : ~0u;
+}
+
 static void pmcsr_write(struct ptdm_dev *d, const struct cfg_slot *s,
 			uint32_t old, uint32_t val, uint32_t mask)
 {
 	uint32_t now;
 
-	if (!(mask & PCI_PM_CTRL_STATE_MASK))
-		return;
+	if (!(mask & PCI_PM_CTRL_STATE_MASK) || state_unsupported(d, s, val))
+		return; /* no state written, or one discarded */
 	if (!d->opts.power_mgmt) {
 		now = cfg_shadow_get(d, s->base, 2);
 		if ((old ^ now) & PCI_PM_CTRL_STATE_MASK)

@@ -210,7 +210,8 @@ static unsigned slot_write(struct ptdm_dev *d, const struct cfg_slot *s,
 {
 	const struct cfg_reg *r = s->reg;
 	uint32_t old = cfg_shadow_get(d, s->base, r->size);
-	uint32_t wmask = r->write & mask;
+	uint32_t wmask = r->write & mask & (r->filter ? r->filter(d, s, val)
+						      : ~0u);
 	uint32_t vw = wmask & r->virt;
 	uint32_t hw = wmask & ~r->virt;
 	uint32_t rs = r->rsvd & ~r->virt & mask;

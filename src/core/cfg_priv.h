@@ -57,6 +57,10 @@ typedef uint32_t cfg_read_hook(struct ptdm_dev *d, const struct cfg_slot *s,
  * position; mask: the bytes written (0xff per byte) */
 typedef void cfg_write_hook(struct ptdm_dev *d, const struct cfg_slot *s,
 			    uint32_t old, uint32_t val, uint32_t mask);
+/* Before the generic write: the writable bits this value may change (a
+ * register that discards some values, e.g. an unsupported D-state). */
+typedef uint32_t cfg_write_filter(struct ptdm_dev *d, const struct cfg_slot *s,
+				  uint32_t val);
 
 struct cfg_reg {
 	const char *name;
@@ -68,6 +72,7 @@ struct cfg_reg {
 	uint32_t rsvd;
 	cfg_read_hook *read;
 	cfg_write_hook *on_write;
+	cfg_write_filter *filter; /* NULL: every writable bit */
 };
 
 #define CFG_REG_END { .name = NULL }

@@ -248,7 +248,7 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 	static const char *const keys[] = {
 		"bdf", "vslot", "permissive", "msitranslate", "power_mgmt",
 		"seize", "rdm_policy", "name", "image", "sizes", "vendor",
-		"device", "subvendor", "subdevice",
+		"device", "subvendor", "subdevice", "mmap",
 	};
 	char *eq = strchr(tok, '=');
 	const char *v = eq + 1;
@@ -302,6 +302,14 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 	case 11: ok = parse_id(v, &s->device_id); break;
 	case 12: ok = parse_id(v, &s->subsystem_vendor_id); break;
 	case 13: ok = parse_id(v, &s->subsystem_id); break;
+	case 14:
+		if (!strcmp(v, "fd"))
+			s->mmap = PTDM_MMAP_FD;
+		else if (!strcmp(v, "trap"))
+			s->mmap = PTDM_MMAP_TRAP;
+		else
+			return bad(err, shown, "want fd or trap");
+		break;
 	}
 	if (!ok)
 		return bad(err, shown, k == 0 ? "want [DDDD:]BB:DD.F"

@@ -34,7 +34,21 @@ static size_t pba_len(unsigned nvec)
 
 bool ptdm_dev_migratable(const struct ptdm_dev *d)
 {
-	return d->host->ops->state_save && d->host->ops->state_load;
+	return d->host->ops->state_save && d->host->ops->state_load &&
+	       d->host->ops->state_max;
+}
+
+uint64_t ptdm_dev_state_max(const struct ptdm_dev *d)
+{
+	uint64_t host;
+
+	if (!ptdm_dev_migratable(d))
+		return 0;
+	host = d->host->ops->state_max(d->host);
+	if (host > UINT32_MAX)
+		host = UINT32_MAX; /* host_len is a u32: save refuses more */
+	return sizeof(struct state_head) + d->cfg_size +
+	       (uint64_t)d->msix.nvec * 16 + pba_len(d->msix.nvec) + host;
 }
 
 int ptdm_dev_save(struct ptdm_dev *d, uint8_t **out, size_t *out_len)

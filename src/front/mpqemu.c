@@ -12,7 +12,12 @@
  * SYNC_SYSMEM maps the guest's RAM memfds (replaced wholesale each time)
  * so a device can DMA into guest RAM: an image through mpq_conn_dma_rw, a
  * VFIO device through its IOMMU (IOVA = guest-physical address, as QEMU's
- * vfio-pci does without a vIOMMU); SET_IRQFD keeps the INTx eventfd and
+ * vfio-pci does without a vIOMMU).  Each fd is checked first
+ * (util/guestmem.h: a regular file covering its range, the connection's
+ * and the process's budget); an image device touches only memory whose
+ * fd cannot shrink (a memfd sealed with F_SEAL_SHRINK, which QEMU's
+ * memory-backend-memfd is by default), so a proxy's ftruncate cannot
+ * turn a device DMA into SIGBUS; SET_IRQFD keeps the INTx eventfd and
  * its resample fd.  Every message is checked before use; a bad one gets
  * an error value (RET of all-ones) where the proxy waits for a reply, and
  * the connection goes on.  Reads and writes never block (util/msgio.c): a
@@ -29,6 +34,8 @@
 #include "ptdm/log.h"
 #include "ptdm/mpqemu.h"
 #include "ptdm/vfio.h"
+#include "util/evfd.h"
+#include "util/guestmem.h"
 #include "util/msgio.h"
 #include <poll.h>
 
@@ -74,8 +81,10 @@ static void unmap_ram(struct mpq_conn *c)
 		    vfio_dma_unmap(h, c->ram[i].gpa, c->ram[i].size, &err))
 			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: %s",
 					     err.msg);
-		if (c->ram[i].map)
+		if (c->ram[i].map) {
 			munmap(c->ram[i].map, c->ram[i].size);
+			guestmem_give(c->ram[i].size);
+		}
 	}
 	c->nram = 0;
 }
@@ -178,25 +187,74 @@ static uint64_t do_bar(struct mpq_conn *c, const struct bar_msg *b, bool write)
 static int sync_sysmem(struct mpq_conn *c, const uint8_t *p, const int *fds,
 		       unsigned nfds)
 {
-	uint64_t gpa[8], size[8];
+	uint64_t gpa[8], size[8], total = 0;
 	int64_t off[8];
+	bool touchable[8];
+	bool vfio = vfio_is(ptdm_dev_host(c->dev));
 
 	memcpy(gpa, p, 64);
 	memcpy(size, p + 64, 64);
 	memcpy(off, p + 128, 64);
+	/* every region checked before the old ones go */
+	for (unsigned i = 0; i < nfds; i++) {
+		int rc;
+
+		if (!size[i] || size[i] > GUESTMEM_MAX_PER_CONN || off[i] < 0 ||
+		    gpa[i] + size[i] < gpa[i] || size[i] > SIZE_MAX)
+			return -EINVAL;
+		rc = guestmem_check(fds[i], (uint64_t)off[i], size[i],
+				    &touchable[i]);
+		if (rc) {
+			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: "
+					     "SYNC_SYSMEM: region %u is not a "
+					     "regular file that holds its "
+					     "range", i);
+			return rc;
+		}
+		if (size[i] > GUESTMEM_MAX_PER_CONN - total) {
+			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: "
+					     "SYNC_SYSMEM: more guest RAM than "
+					     "a connection may map (%llu GiB)",
+					     GUESTMEM_MAX_PER_CONN >> 30);
+			return -ENOSPC;
+		}
+		total += size[i];
+	}
 	unmap_ram(c);
 	for (unsigned i = 0; i < nfds; i++) {
 		void *m;
+		int rc;
 
-		if (!size[i] || size[i] > (1ull << 40) || off[i] < 0 ||
-		    gpa[i] + size[i] < gpa[i])
-			return -EINVAL;
+		c->ram[c->nram] = (struct mpq_ram){ .gpa = gpa[i],
+						    .size = size[i],
+						    .touchable = touchable[i] };
+		if (!touchable[i] && !vfio) {
+			/* nothing would use the mapping but ptdm itself */
+			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: "
+					     "guest RAM %#llx+%#llx: the fd is "
+					     "not a memfd sealed with "
+					     "F_SEAL_SHRINK, the device cannot "
+					     "DMA into it",
+					     (unsigned long long)gpa[i],
+					     (unsigned long long)size[i]);
+			c->nram++;
+			continue;
+		}
+		rc = guestmem_take(size[i]);
+		if (rc) {
+			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: "
+					     "SYNC_SYSMEM: over the process's "
+					     "budget of mapped guest memory");
+			return rc;
+		}
 		m = mmap(NULL, size[i], PROT_READ | PROT_WRITE, MAP_SHARED,
 			 fds[i], (off_t)off[i]);
-		if (m == MAP_FAILED)
-			return -errno;
-		c->ram[c->nram] = (struct mpq_ram){ .gpa = gpa[i],
-						    .size = size[i], .map = m };
+		if (m == MAP_FAILED) {
+			rc = -errno;
+			guestmem_give(size[i]);
+			return rc;
+		}
+		c->ram[c->nram].map = m;
 		iommu_map(c, &c->ram[c->nram++]);
 	}
 	return 0;
@@ -210,7 +268,11 @@ int mpq_conn_dma_rw(struct mpq_conn *c, uint64_t gpa, void *buf, size_t len,
 
 		if (gpa >= r->gpa && len <= r->size &&
 		    gpa - r->gpa <= r->size - len) {
-			uint8_t *p = (uint8_t *)r->map + (gpa - r->gpa);
+			uint8_t *p;
+
+			if (!r->map || !r->touchable)
+				return -EFAULT; /* the proxy could shrink it */
+			p = (uint8_t *)r->map + (gpa - r->gpa);
 
 			if (write)
 				memcpy(p, buf, len);
@@ -224,11 +286,13 @@ int mpq_conn_dma_rw(struct mpq_conn *c, uint64_t gpa, void *buf, size_t len,
 
 int mpq_conn_raise_intx(struct mpq_conn *c)
 {
-	uint64_t one = 1;
+	int rc;
 
 	if (c->irq_fd < 0)
 		return -ENOENT;
-	return write(c->irq_fd, &one, 8) == 8 ? 0 : -errno;
+	/* never blocks; a full counter is a signal already pending */
+	rc = evfd_signal(c->irq_fd);
+	return rc == -EAGAIN ? 0 : rc;
 }
 
 /* One whole message: act on it, queue the RET the proxy waits for. */
@@ -288,6 +352,13 @@ static int handle_one(struct mpq_conn *c, int32_t cmd, uint64_t size,
 	case CMD_SET_IRQFD:
 		if (size != 0 || nfds != 2) {
 			c->errors++;
+			break;
+		}
+		if (evfd_check(fds[0]) || evfd_check(fds[1])) {
+			c->errors++;
+			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN,
+					     "mpqemu: SET_IRQFD: an fd that is "
+					     "not an eventfd, ignored");
 			break;
 		}
 		if (c->irq_fd >= 0)

@@ -3,6 +3,17 @@
  * a sorted table of ranges.  A range that comes with an fd is mmap'ed (and,
  * for a VFIO device, mapped into the host IOMMU at its IOVA); one without
  * is reachable only through DMA_READ/WRITE messages to the client.
+ *
+ * The fd is the client's, so it is checked before anything is mapped
+ * (util/guestmem.h): a regular file that covers [offset, offset+size),
+ * within the connection's and the process's budget of mapped bytes.  ptdm
+ * touches a mapping itself (an image device's DMA, vfu_conn_dma_rw) only
+ * when the client cannot shrink the file under it (a memfd sealed with
+ * F_SEAL_SHRINK); an image device's range with an unsealed fd is kept
+ * unmapped and served through DMA_READ/WRITE messages instead, so a later
+ * ftruncate cannot turn a device DMA into SIGBUS.  A VFIO device needs the
+ * mapping for its IOMMU whatever the seals: the kernel pins the pages, and
+ * ptdm does not touch them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +23,7 @@
 
 #include "front/vfu_priv.h"
 #include "ptdm/vfio.h"
+#include "util/guestmem.h"
 
 struct host_dev *vfu_vfio_host(const struct vfu_conn *c)
 {
@@ -26,9 +38,52 @@ void vfu_dma_unmap_one(struct vfu_conn *c, struct vfu_dma *m)
 
 	if (h && m->map)
 		vfio_dma_unmap(h, m->iova, m->size, NULL);
-	if (m->map)
+	if (m->map) {
 		munmap(m->map, m->maplen);
+		guestmem_give(m->maplen);
+	}
 	m->map = NULL;
+}
+
+/* Bytes this connection has mapped now. */
+static uint64_t conn_mapped(const struct vfu_conn *c)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < c->ndma; i++)
+		if (c->dma[i].map)
+			sum += c->dma[i].maplen;
+	return sum;
+}
+
+/*
+ * Should the range with this fd be mapped, and may ptdm touch it?  0 and
+ * *map_it, or an error the client is told about (logged, rate-limited).
+ */
+static int check_fd(struct vfu_conn *c, int fd, uint64_t offset,
+		    uint64_t size, bool *map_it)
+{
+	bool touchable;
+	int rc = guestmem_check(fd, offset, size, &touchable);
+
+	if (rc) {
+		vfu_conn_warn(c, "DMA_MAP: the fd is not a regular file that "
+			      "holds [offset, offset+size)", -rc);
+		return rc;
+	}
+	*map_it = touchable || vfu_vfio_host(c);
+	if (!*map_it) {
+		vfu_conn_warn(c, "DMA_MAP: the fd is not a memfd sealed with "
+			      "F_SEAL_SHRINK; the device reaches this range "
+			      "through DMA_READ/WRITE messages", EPERM);
+		return 0;
+	}
+	if (size > GUESTMEM_MAX_PER_CONN - conn_mapped(c)) {
+		vfu_conn_warn(c, "DMA_MAP: over the connection's budget of "
+			      "mapped guest memory", ENOSPC);
+		return -ENOSPC;
+	}
+	return 0;
 }
 
 int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
@@ -36,7 +91,8 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 	struct vfu_dma_map r;
 	struct vfu_dma *n;
 	unsigned at;
-	int prot = 0;
+	int prot = 0, rc;
+	bool map_it = false;
 
 	memcpy(&r, m->p, sizeof(r));
 	if (r.flags & ~(VFU_DMA_READ_OK | VFU_DMA_WRITE_OK) || !r.size ||
@@ -51,6 +107,11 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 	if ((at < c->ndma && c->dma[at].iova < r.addr + r.size) ||
 	    (at > 0 && c->dma[at - 1].iova + c->dma[at - 1].size > r.addr))
 		return -EEXIST;
+	if (m->nfds == 1) {
+		rc = check_fd(c, m->fds[0], r.offset, r.size, &map_it);
+		if (rc)
+			return rc;
+	}
 	if (r.flags & VFU_DMA_READ_OK)
 		prot |= PROT_READ;
 	if (r.flags & VFU_DMA_WRITE_OK)
@@ -77,17 +138,26 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 			 "(share guest RAM: memory-backend-memfd,share=on)",
 			 (unsigned long long)r.addr, (unsigned long long)r.size);
 	}
-	if (m->nfds == 1) {
-		void *p = mmap(NULL, r.size, prot ? prot : PROT_NONE, MAP_SHARED,
-			       m->fds[0], (off_t)r.offset);
+	if (map_it) {
 		struct host_dev *h = vfu_vfio_host(c);
+		void *p = MAP_FAILED;
 
-		if (p == MAP_FAILED) {
-			int e = -errno;
-
+		rc = guestmem_take(r.size);
+		if (rc)
+			vfu_conn_warn(c, "DMA_MAP: over the process's budget of "
+				      "mapped guest memory", -rc);
+		if (!rc) {
+			p = mmap(NULL, r.size, prot ? prot : PROT_NONE,
+				 MAP_SHARED, m->fds[0], (off_t)r.offset);
+			if (p == MAP_FAILED) {
+				rc = -errno;
+				guestmem_give(r.size);
+			}
+		}
+		if (rc) {
 			memmove(&c->dma[at], &c->dma[at + 1],
 				(c->ndma - at) * sizeof(*n));
-			return e;
+			return rc;
 		}
 		if (h) {
 			int e = vfio_dma_map(h, r.addr, p, r.size,
@@ -99,6 +169,7 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 
 			if (e) {
 				munmap(p, r.size);
+				guestmem_give(r.size);
 				memmove(&c->dma[at], &c->dma[at + 1],
 					(c->ndma - at) * sizeof(*n));
 				return e;

@@ -2,7 +2,10 @@
  * vfu_irq.c - vfio-user GET_IRQ_INFO and SET_IRQS: the client's eventfds
  * per interrupt index.  With a VFIO host they go to VFIO_DEVICE_SET_IRQS as
  * they are, so the kernel signals the VMM without ptdm; an image device
- * signals them itself (vfu_conn_trigger).
+ * signals them itself (vfu_conn_trigger).  Every fd must be an eventfd
+ * (util/evfd.c) before anything is kept, and ptdm signals them only
+ * through evfd_signal(), which cannot block on a counter the client
+ * filled.
  */
 #include <errno.h>
 #include <linux/pci_regs.h>
@@ -12,6 +15,7 @@
 
 #include "front/vfu_priv.h"
 #include "ptdm/vfio.h"
+#include "util/evfd.h"
 
 /* The guest sees a PCI Express capability (vfio-pci's test for ERR). */
 static bool guest_is_pcie(struct vfu_conn *c)
@@ -109,17 +113,41 @@ static int grow_irq(struct vfu_conn *c, unsigned index, unsigned n)
 
 int vfu_conn_trigger(struct vfu_conn *c, unsigned index, unsigned vec)
 {
-	uint64_t one = 1;
+	int rc;
 
 	if (index >= VFU_NUM_IRQ_INDEX || vec >= c->nirq_fds[index] ||
 	    c->irq_fds[index][vec] < 0)
 		return -ENOENT;
 	if (index == VFIO_PCI_INTX_IRQ_INDEX && c->intx_masked)
 		return -EAGAIN;
-	if (write(c->irq_fds[index][vec], &one, sizeof(one)) != sizeof(one))
-		return -errno;
+	rc = evfd_signal(c->irq_fds[index][vec]);
+	if (rc == -EAGAIN) {
+		/* a full counter: the client has a signal pending already */
+		c->irq_full++;
+		rc = 0;
+	}
+	if (rc) {
+		vfu_conn_warn(c, "signalling an interrupt eventfd", -rc);
+		return rc;
+	}
+	c->irqs++;
 	if (index == VFIO_PCI_INTX_IRQ_INDEX)
 		c->intx_masked = true; /* automasked until unmasked */
+	return 0;
+}
+
+/* Every fd of the message an eventfd (made non-blocking), or nothing. */
+static int check_eventfds(struct vfu_conn *c, struct msg *m)
+{
+	for (unsigned i = 0; i < m->nfds; i++) {
+		int rc = evfd_check(m->fds[i]);
+
+		if (rc) {
+			vfu_conn_warn(c, "SET_IRQS: an interrupt fd that is not "
+				      "an eventfd", -rc);
+			return rc;
+		}
+	}
 	return 0;
 }
 
@@ -179,6 +207,9 @@ int vfu_h_set_irqs(struct vfu_conn *c, struct msg *m)
 
 			if (!m->nfds)
 				return vfio_irq_unmask_intx(vfu_vfio_host(c));
+			rc2 = check_eventfds(c, m);
+			if (rc2)
+				return rc2;
 			rc2 = vfio_set_intx_unmask_eventfd(vfu_vfio_host(c),
 							   m->fds[0], NULL);
 			if (rc2)
@@ -198,6 +229,9 @@ int vfu_h_set_irqs(struct vfu_conn *c, struct msg *m)
 			return -EINVAL;
 		if (m->nfds && m->nfds != q.count)
 			return -EINVAL;
+		rc = check_eventfds(c, m);
+		if (rc)
+			return rc;
 		rc = grow_irq(c, q.index, q.start + q.count);
 		if (rc)
 			return rc;

@@ -377,8 +377,13 @@ int vfu_h_mig_write(struct vfu_conn *c, struct msg *m)
 		return -EINVAL;
 	if (q[1] != m->len - 8)
 		return -EINVAL;
-	if (c->mig_len + q[1] > MIG_MAX)
+	/* no device's state is larger than the core says: refuse the rest */
+	if (c->mig_len + q[1] > MIG_MAX ||
+	    c->mig_len + q[1] > ptdm_dev_state_max(c->dev)) {
+		vfu_conn_warn(c, "MIG_DATA_WRITE: more data than this device's "
+			      "state can be", EFBIG);
 		return -EFBIG;
+	}
 	n = realloc(c->mig_buf, c->mig_len + q[1] + 1);
 	if (!n)
 		return -ENOMEM;

@@ -110,7 +110,9 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 
 		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 		ptdm_dev_bar(c->dev, (int)q.index, &b);
-		if (b.kind != HOST_BAR_IO && h->ops->bar_fd && c->peer_max_fds)
+		/* mmap=trap: no fd, no MMAP flag: REGION_READ/WRITE only */
+		if (b.kind != HOST_BAR_IO && h->ops->bar_fd && c->peer_max_fds &&
+		    !ptdm_dev_opts(c->dev)->mmap_trap)
 			fd = h->ops->bar_fd(h, (int)q.index, &off);
 		if (fd >= 0) {
 			nareas = sparse_areas(c, q.index, r.size, areas);

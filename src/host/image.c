@@ -6,8 +6,11 @@
  * tests can check that nothing a guest writes reaches them (the advisory
  * tests).  BAR memory is a memfd per BAR, created on first use and sparse,
  * so an 8 GiB GPU BAR costs nothing until touched, and a VMM can map the
- * same memory ptdm sees (bar_fd).  Reset restores the config
- * bytes recorded at creation and drops BAR contents.
+ * same memory ptdm sees (bar_fd).  The memfd is sealed at its size
+ * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) before anyone sees it: a
+ * client that got it cannot ftruncate it and turn ptdm's next trapped
+ * access into SIGBUS.  Reset restores the config bytes recorded at
+ * creation and drops BAR contents (punching holes keeps the size).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 
 #include "host/image_priv.h"
 #include "ptdm/image.h"
+#include "util/evfd.h"
 
 static struct image_dev *to_image(struct host_dev *h)
 {
@@ -63,12 +67,15 @@ static int bar_mem_create(struct image_dev *im, int bar)
 
 	if (im->bar_mem[bar])
 		return 0;
-	fd = memfd_create("ptdm-image-bar", MFD_CLOEXEC);
+	fd = memfd_create("ptdm-image-bar", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)b->size)) {
+	if (ftruncate(fd, (off_t)b->size) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) {
+		int e = -errno;
+
 		close(fd);
-		return -errno;
+		return e;
 	}
 	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
 		 fd, 0);
@@ -235,8 +242,7 @@ static int image_intx_unmask(struct host_dev *h)
 int image_irq_raise(struct host_dev *h, unsigned vec)
 {
 	struct image_dev *im;
-	uint64_t one = 1;
-	int kind, fd;
+	int kind, rc;
 
 	if (!image_is_image(h))
 		return -EINVAL;
@@ -251,8 +257,9 @@ int image_irq_raise(struct host_dev *h, unsigned vec)
 			return 0; /* still asserted: a level is not counted */
 		im->intx_masked = true;
 	}
-	fd = im->irq_fds[kind][vec];
-	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+	/* never blocks; a full counter is a signal already pending */
+	rc = evfd_signal(im->irq_fds[kind][vec]);
+	return rc == -EAGAIN ? 0 : rc;
 }
 
 static void image_close(struct host_dev *h)
@@ -358,6 +365,25 @@ static int image_state_save(struct host_dev *h, uint8_t **out, size_t *len)
 	return 0;
 }
 
+/* header, config, then every usable BAR whole, a chunk header a page */
+static uint64_t image_state_max(struct host_dev *h)
+{
+	struct image_dev *im = to_image(h);
+	uint64_t max = 2 * sizeof(uint32_t) + h->cfg_size;
+
+	for (int i = 0; i <= PTDM_ROM_INDEX; i++) {
+		uint64_t size = h->bars[i].size;
+
+		if (bar_usable(im, i))
+			continue;
+		max += size + (size + STATE_PAGE - 1) / STATE_PAGE *
+				      (2 * sizeof(uint32_t) + sizeof(uint64_t));
+		if (max > STATE_MAX)
+			return STATE_MAX;
+	}
+	return max;
+}
+
 static int image_state_load(struct host_dev *h, const uint8_t *buf, size_t len)
 {
 	struct image_dev *im = to_image(h);
@@ -432,6 +458,7 @@ static const struct host_ops image_ops = {
 	.bar_fd = image_bar_fd,
 	.state_save = image_state_save,
 	.state_load = image_state_load,
+	.state_max = image_state_max,
 	.irq_set = image_irq_set,
 	.intx_unmask = image_intx_unmask,
 	.close = image_close,

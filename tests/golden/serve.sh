@@ -50,6 +50,19 @@ wait "$srv"
 check "SIGTERM: clean exit" test $? = 0
 check "socket removed" test ! -e "$tmp/nvme.sock"
 
+check "BAR policy logged" grep -q 'mmap=fd: the VMM maps BAR memory' "$tmp/serve.log"
+
+# mmap=trap: no fd and no mmap flag, BARs still work by trapped access
+"$ptdm" serve "$nvme,mmap=trap" --vfio-user "$tmp/t.sock" 2>"$tmp/trap.log" &
+srv=$!
+pids+=("$srv")
+check "mmap=trap: server listens" wait_sock "$tmp/t.sock"
+check "mmap=trap: logged" grep -q 'mmap=trap: no BAR fd is handed' "$tmp/trap.log"
+check "mmap=trap: no mmap flag" bash -c "'$ptdm' client '$tmp/t.sock' info | grep 'region 0 BAR0' | grep -qv mmap"
+check "mmap=trap: BAR read trapped" "$ptdm" client "$tmp/t.sock" read 0 0 4
+kill -TERM "$srv"
+wait "$srv"
+
 mellanox=$dir/mellanox-1007-connectx3-pro-nic.lspci-x4.txt
 check "image without sizes refused" bash -c \
 	"'$ptdm' serve '$mellanox' --vfio-user '$tmp/m.sock' 2>&1 | grep -q 'BAR sizes unknown'"

@@ -1,9 +1,12 @@
 /*
  * helpers.c - fixtures shared by the unit tests (see helpers.h).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <linux/pci_regs.h>
 
 #include "helpers.h"
@@ -227,4 +230,15 @@ struct ptdm_dev *th_irq_dev(struct host_dev **host_out, unsigned msi_mmc)
 	memcpy(mx + 6, &pba, 4);
 	th_add_cap(&c, TH_IRQ_MSIX_CAP, PCI_CAP_ID_MSIX, mx, sizeof(mx));
 	return th_dev(&c, NULL, host_out);
+}
+
+int th_guest_ram(uint64_t size)
+{
+	int fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+			       F_SEAL_SEAL), 0);
+	return fd;
 }

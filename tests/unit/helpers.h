@@ -64,6 +64,10 @@ unsigned th_host_writes(struct host_dev *h);
 #define TH_IRQ_MSIX_CAP 0x70
 struct ptdm_dev *th_irq_dev(struct host_dev **host_out, unsigned msi_mmc);
 
+/* Guest RAM as QEMU's memory-backend-memfd makes it: a memfd of size
+ * bytes sealed against shrinking and growing (asserts on failure). */
+int th_guest_ram(uint64_t size);
+
 /* Path of a shared dump: $PTDM_DUMPS/name. */
 const char *th_dump(const char *name);
 

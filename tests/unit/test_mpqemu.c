@@ -5,6 +5,7 @@
  * traffic, guest RAM, INTx, reset, and broken messages.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 
 #include "helpers.h"
 #include "ptdm/mpqemu.h"
+#include "util/guestmem.h"
 #include <linux/pci_regs.h>
 
 struct fx {
@@ -170,13 +172,12 @@ static void test_sysmem_irq_reset(void **state)
 	struct fx f;
 	uint8_t sm[192] = { 0 };
 	uint64_t gpa = 0, size = 0x100000;
-	int mfd = memfd_create("guest", MFD_CLOEXEC), ev[2];
+	int mfd = th_guest_ram(0x100000), ev[2];
 	uint8_t *ram;
 	uint32_t v = 0x600dda7a;
 	uint64_t cnt;
 	uint8_t r[24];
 
-	assert_int_equal(ftruncate(mfd, (off_t)size), 0);
 	ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	fx_open(&f);
 	memcpy(sm, &gpa, 8);
@@ -227,12 +228,105 @@ static void test_sysmem_irq_reset(void **state)
 	fx_close(&f);
 }
 
+static void sysmem(struct fx *f, const uint64_t *gpa, const uint64_t *size,
+		   const int *fds, unsigned n)
+{
+	uint8_t sm[192] = { 0 };
+
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(sm + 8 * i, &gpa[i], 8);
+		memcpy(sm + 64 + 8 * i, &size[i], 8);
+	}
+	send_msg(f, 0, sm, sizeof(sm), fds, n);
+	assert_int_equal(mpq_conn_handle(&f->c), 0);
+}
+
+/* A proxy that lies about its RAM fds cannot crash or exhaust ptdm. */
+static void test_hostile_sysmem(void **state)
+{
+	struct fx f;
+	int small = th_guest_ram(0x1000), big = th_guest_ram(1ull << 39);
+	int unsealed = memfd_create("unsealed", MFD_CLOEXEC), p[2];
+	uint64_t gpa[3] = { 0, 1ull << 40, 2ull << 40 };
+	uint64_t size[1] = { 0x100000 };
+	uint64_t half[3] = { 1ull << 39, 1ull << 39, 1ull << 39 };
+	uint32_t v = 7;
+	int three[3] = { big, big, big };
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(ftruncate(unsealed, 0x100000), 0);
+	fx_open(&f);
+	/* 1 MiB claimed from a 4 KiB memfd: refused, nothing mapped */
+	sysmem(&f, gpa, size, &small, 1);
+	assert_int_equal(f.c.nram, 0);
+	assert_int_equal(guestmem_used(NULL), 0);
+	assert_int_equal(mpq_conn_dma_rw(&f.c, 0x2000, &v, 4, true), -EFAULT);
+	/* a pipe has no size */
+	sysmem(&f, gpa, size, &p[0], 1);
+	assert_int_equal(f.c.nram, 0);
+	/* more than a connection may map in all: nothing */
+	sysmem(&f, gpa, half, three, 3);
+	assert_int_equal(f.c.nram, 0);
+	assert_int_equal(guestmem_used(NULL), 0);
+	/* an image device does not touch RAM whose fd can shrink */
+	sysmem(&f, gpa, size, &unsealed, 1);
+	assert_int_equal(f.c.nram, 1);
+	assert_int_equal(guestmem_used(NULL), 0);
+	assert_int_equal(ftruncate(unsealed, 0), 0);
+	assert_int_equal(mpq_conn_dma_rw(&f.c, 0x2000, &v, 4, true), -EFAULT);
+	/* within bounds and sealed: mapped and budgeted */
+	sysmem(&f, gpa, half, three, 2);
+	assert_int_equal(f.c.nram, 2);
+	assert_int_equal(guestmem_used(NULL), 1ull << 40);
+	assert_int_equal(mpq_conn_dma_rw(&f.c, (1ull << 40) + 8, &v, 4, true),
+			 0);
+	assert_int_equal(mpq_conn_dma_rw(&f.c, 1ull << 39, &v, 4, true),
+			 -EFAULT);
+	fx_close(&f);
+	assert_int_equal(guestmem_used(NULL), 0);
+	close(small);
+	close(big);
+	close(unsealed);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* INTx fds that are not eventfds, or a full one, cannot block ptdm. */
+static void test_hostile_irqfd(void **state)
+{
+	struct fx f;
+	int p[2], ev[2];
+	uint64_t full = 0xfffffffffffffffeull;
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	fx_open(&f);
+	send_msg(&f, 6, NULL, 0, p, 2);
+	assert_int_equal(mpq_conn_handle(&f.c), 0);
+	assert_int_equal(mpq_conn_raise_intx(&f.c), -ENOENT);
+	ev[0] = eventfd(0, EFD_CLOEXEC);
+	ev[1] = eventfd(0, EFD_CLOEXEC);
+	send_msg(&f, 6, NULL, 0, ev, 2);
+	assert_int_equal(mpq_conn_handle(&f.c), 0);
+	assert_int_equal(write(ev[0], &full, 8), 8);
+	assert_int_equal(fcntl(ev[0], F_SETFL, 0), 0);
+	alarm(10); /* a blocking write would hang: die instead */
+	assert_int_equal(mpq_conn_raise_intx(&f.c), 0);
+	alarm(0);
+	fx_close(&f);
+	close(p[0]);
+	close(p[1]);
+	close(ev[0]);
+	close(ev[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_realize_probe_and_config),
 		cmocka_unit_test(test_bar_traffic),
 		cmocka_unit_test(test_sysmem_irq_reset),
+		cmocka_unit_test(test_hostile_sysmem),
+		cmocka_unit_test(test_hostile_irqfd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,8 @@
 #define PMCSR (CAP + PCI_PM_CTRL)
 #define PMC_HOST 0xc803 /* v3, PME from D3hot/D3cold */
 #define D0 0
+#define D1 1
+#define D2 2
 #define D3HOT 3
 #define DATA_SEL_3 (3 << 9)
 
@@ -34,26 +36,33 @@ static void watch(struct ptdm_dev *d, struct counters *n)
 	ptdm_dev_set_events(d, &ev);
 }
 
-/* PM at 0x40; the host's PMCSR as given, bytes 6-7 = 0x12 0x34. */
-static void pm_cfg(struct th_cfg *c, uint16_t pmcsr)
+/* PM at 0x40 with PMC pmc; the host's PMCSR as given, bytes 6-7 = 0x12
+ * 0x34. */
+static void pm_cfg_pmc(struct th_cfg *c, uint16_t pmc, uint16_t pmcsr)
 {
-	uint8_t pm[6] = { PMC_HOST & 0xff, PMC_HOST >> 8, (uint8_t)pmcsr,
+	uint8_t pm[6] = { (uint8_t)pmc, (uint8_t)(pmc >> 8), (uint8_t)pmcsr,
 			  (uint8_t)(pmcsr >> 8), 0x12, 0x34 };
 
 	th_cfg_init(c, 0x8086, 0x1234, 256);
 	th_add_cap(c, CAP, PCI_CAP_ID_PM, pm, sizeof(pm));
 }
 
-static struct ptdm_dev *pm_dev(uint16_t pmcsr, bool power_mgmt,
-			       struct host_dev **h)
+static struct ptdm_dev *pm_dev_pmc(uint16_t pmc, uint16_t pmcsr,
+				   bool power_mgmt, struct host_dev **h)
 {
 	struct th_cfg c;
 	struct ptdm_dev_opts o;
 
-	pm_cfg(&c, pmcsr);
+	pm_cfg_pmc(&c, pmc, pmcsr);
 	ptdm_dev_opts_init(&o);
 	o.power_mgmt = power_mgmt;
 	return th_dev(&c, &o, h);
+}
+
+static struct ptdm_dev *pm_dev(uint16_t pmcsr, bool power_mgmt,
+			       struct host_dev **h)
+{
+	return pm_dev_pmc(PMC_HOST, pmcsr, power_mgmt, h);
 }
 
 static const struct ptdm_cap_info *cap_at(struct ptdm_dev *d, unsigned pos)
@@ -202,6 +211,63 @@ static void test_pm_power_mgmt_keeps_host_pme_status(void **state)
 	th_free(d, h);
 }
 
+/* PCI PM 1.2 §5.4.2: D1/D2 where PMC does not offer them are discarded;
+ * the rest of the write applies. */
+static void test_pm_unsupported_d_state_discarded(void **state)
+{
+	struct host_dev *h;
+	struct ptdm_dev *d = pm_dev(0, false, &h); /* PMC: no D1, no D2 */
+	struct counters n;
+
+	watch(d, &n);
+	th_wr(d, PMCSR, 2, D3HOT);
+	assert_int_equal(n.power, 1);
+	th_wr(d, PMCSR, 2, D1);
+	assert_int_equal(th_rd(d, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK, D3HOT);
+	th_wr(d, PMCSR, 2, D2 | PCI_PM_CTRL_PME_ENABLE);
+	assert_int_equal(th_rd(d, PMCSR, 2) & (PCI_PM_CTRL_STATE_MASK |
+					       PCI_PM_CTRL_PME_ENABLE),
+			 D3HOT | PCI_PM_CTRL_PME_ENABLE);
+	th_wr(d, PMCSR, 1, D1); /* a byte write the same */
+	assert_int_equal(th_rd(d, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK, D3HOT);
+	assert_int_equal(n.power, 1); /* nothing changed, nobody told */
+	th_wr(d, PMCSR, 2, D0);
+	assert_int_equal(th_rd(d, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK, D0);
+	th_free(d, h);
+
+	/* power_mgmt=1: the device never sees the discarded state */
+	d = pm_dev(0, true, &h);
+	watch(d, &n);
+	{
+		unsigned writes = th_host_writes(h);
+
+		th_wr(d, PMCSR, 2, D2);
+		assert_int_equal(th_host(h, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK,
+				 D0);
+		assert_int_equal(th_host_writes(h), writes);
+		assert_int_equal(n.power, 0);
+		th_wr(d, PMCSR, 2, D3HOT);
+		assert_int_equal(th_host(h, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK,
+				 D3HOT);
+	}
+	th_free(d, h);
+
+	/* a function that offers D1 and D2 gets them */
+	d = pm_dev_pmc(PMC_HOST | PCI_PM_CAP_D1 | PCI_PM_CAP_D2, 0, false, &h);
+	th_wr(d, PMCSR, 2, D1);
+	assert_int_equal(th_rd(d, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK, D1);
+	th_wr(d, PMCSR, 2, D2);
+	assert_int_equal(th_rd(d, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK, D2);
+	th_free(d, h);
+	/* only D1: D2 is still discarded */
+	d = pm_dev_pmc(PMC_HOST | PCI_PM_CAP_D1, 0, true, &h);
+	th_wr(d, PMCSR, 2, D1);
+	assert_int_equal(th_host(h, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK, D1);
+	th_wr(d, PMCSR, 2, D2);
+	assert_int_equal(th_host(h, PMCSR, 2) & PCI_PM_CTRL_STATE_MASK, D1);
+	th_free(d, h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_pm_read_only),
 		cmocka_unit_test(test_pm_power_mgmt_reaches_host),
 		cmocka_unit_test(test_pm_power_mgmt_keeps_host_pme_status),
+		cmocka_unit_test(test_pm_unsupported_d_state_discarded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,6 +61,11 @@ static void test_keys(void **state)
 	assert_int_equal(s.subsystem_vendor_id, 0x1af4);
 	assert_int_equal(s.subsystem_id, 0xffff);
 
+	assert_int_equal(s.mmap, PTDM_MMAP_DEFAULT);
+	s = parse_ok("01:00.0,mmap=trap");
+	assert_int_equal(s.mmap, PTDM_MMAP_TRAP);
+	s = parse_ok("dump.txt,mmap=fd");
+	assert_int_equal(s.mmap, PTDM_MMAP_FD);
 	s = parse_ok("01:00.*");
 	assert_int_equal(s.func, PTDM_SPEC_FUNC_ALL);
 	s = parse_ok("name=gpu0,permissive=0");
@@ -110,6 +115,8 @@ static void test_errors_name_token(void **state)
 	expect_bad("01:00.0,vendor=12345", "\"vendor=12345\"");
 	expect_bad("01:00.0,bdf=02:00.0", "\"bdf=02:00.0\"");
 	expect_bad("01:00.0,seize", "\"seize\"");
+	expect_bad("01:00.0,mmap=yes", "\"mmap=yes\"");
+	expect_bad("01:00.0,mmap=trap,mmap=fd", "\"mmap=fd\"");
 	expect_bad("01:00.0,,seize=1", "empty token");
 	expect_bad("01:00.0,", "empty token");
 	expect_bad("", "empty");

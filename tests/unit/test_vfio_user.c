@@ -352,10 +352,9 @@ static void test_irqs(void **state)
 static void test_dma_maps(void **state)
 {
 	struct fixture f;
-	int mfd = memfd_create("guest-ram", MFD_CLOEXEC);
+	int mfd = th_guest_ram(1 << 20);
 	const uint32_t rw = VFU_DMA_READ_OK | VFU_DMA_WRITE_OK;
 
-	assert_int_equal(ftruncate(mfd, 1 << 20), 0);
 	fx_open(&f, true);
 	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x10000, mfd, 0,
 					    rw), 0);
@@ -590,7 +589,7 @@ static void test_migration(void **state)
 static void test_dma_logging(void **state)
 {
 	struct fixture f;
-	int mfd = memfd_create("ram", MFD_CLOEXEC);
+	int mfd = th_guest_ram(0x20000);
 	struct {
 		uint64_t page;
 		uint32_t n, rsvd;
@@ -600,7 +599,6 @@ static void test_dma_logging(void **state)
 	uint64_t rep[3 + 1];
 	uint32_t v = 1;
 
-	assert_int_equal(ftruncate(mfd, 0x20000), 0);
 	fx_open(&f, true);
 	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x20000, mfd, 0,
 					    VFU_DMA_READ_OK | VFU_DMA_WRITE_OK),
@@ -1234,12 +1232,11 @@ static void test_dma_to_client(void **state)
 {
 	struct fixture f;
 	struct dma_peer peer = { .cli = &f.cli };
-	int mfd = memfd_create("ram", MFD_CLOEXEC);
+	int mfd = th_guest_ram(0x1000);
 	uint8_t *ram;
 	char msg[] = "hello from the device";
 	char back[sizeof(msg)] = "";
 
-	assert_int_equal(ftruncate(mfd, 0x1000), 0);
 	ram = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	assert_true(ram != MAP_FAILED);
 	fx_open(&f, true);

@@ -1293,6 +1293,71 @@ out:
 	      "stack: after the client left, no vfio interrupt is left");
 }
 
+/*
+ * mmap=trap over real VFIO: the client never gets the VFIO device fd (it
+ * could issue VFIO ioctls past ptdm's policy with it, docs/security.md);
+ * BAR0 works through REGION_READ/WRITE alone.
+ */
+static void test_vfio_user_trap(const struct devs *dv)
+{
+	struct host_dev *h = NULL;
+	struct ptdm_dev *d = NULL;
+	struct ptdm_dev_opts o;
+	struct ptdm_err err = { "" };
+	struct vfu_conn srv;
+	struct vfu_client cli;
+	struct vfu_region_info ri;
+	uint8_t caps[256];
+	pthread_t t;
+	bool serving = false;
+	int sv[2] = { -1, -1 }, fd = -1, rc;
+	uint32_t cmd = PCI_COMMAND_MEMORY, v = 0;
+
+	rc = vfio_open(&h, dv->edu, fresh(&err));
+	ptdm_dev_opts_init(&o);
+	o.mmap_trap = true;
+	if (!check(!rc && !ptdm_dev_attach(&d, h, &o, fresh(&err)),
+		   "trap: edu through VFIO and ptdm, mmap=trap %s", err.msg))
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
+	    vfu_conn_init(&srv, sv[0], d) ||
+	    pthread_create(&t, NULL, vu_serve, &srv)) {
+		check(false, "trap: vfio-user server set up");
+		goto out;
+	}
+	serving = true;
+	vfu_client_init_fd(&cli, sv[1]);
+	rc = vfu_client_version(&cli, NULL, fresh(&err));
+	rc = rc ? rc : vfu_client_region_rw(&cli, VFIO_PCI_CONFIG_REGION_INDEX,
+					    PCI_COMMAND, &cmd, 2, true);
+	rc = rc ? rc : vfu_client_region_info(&cli, 0, &ri, caps, sizeof(caps),
+					      &fd);
+	check(!rc && fd < 0 && !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP) &&
+		      !(ri.flags & VFIO_REGION_INFO_FLAG_CAPS) && ri.size,
+	      "trap: BAR0 (%#llx bytes) without an fd or MMAP flag",
+	      (unsigned long long)ri.size);
+	rc = vfu_client_region_rw(&cli, 0, EDU_ID, &v, 4, false);
+	check(!rc && v == 0x010000ed, "trap: edu's id by REGION_READ (%#x)", v);
+	v = 0x12345678;
+	rc = vfu_client_region_rw(&cli, 0, EDU_LIVE, &v, 4, true);
+	rc = rc ? rc : vfu_client_region_rw(&cli, 0, EDU_LIVE, &v, 4, false);
+	check(!rc && v == ~0x12345678u,
+	      "trap: edu's liveness register by REGION_WRITE/READ (%#x)", v);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (serving) {
+		vfu_client_close(&cli);
+		pthread_join(t, NULL);
+		vfu_conn_close(&srv);
+	} else if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	ptdm_dev_free(d);
+	host_close(h);
+}
+
 /* The same chain for e1000e: MSI-X vectors, each firing its own eventfd. */
 static void test_vfio_user_msix(const struct devs *dv)
 {
@@ -1685,6 +1750,7 @@ int main(void)
 	test_close(&edu, &nic, &dv);
 	test_give_back(&dv);
 	test_vfio_user_stack(&dv);
+	test_vfio_user_trap(&dv);
 	test_vfio_user_msix(&dv);
 	test_personalities(dv.edu, "edu", false, false);
 	test_personalities(dv.nic, "e1000e", true, true);
