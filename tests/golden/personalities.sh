@@ -56,6 +56,32 @@ for f in "$dir"/*.lspci-x3.txt "$dir"/*.lspci-x4.txt; do
 	fi
 	srv=""
 done
+# mmap=trap: no region is mmap'able, so QEMU posts its BAR writes
+# (NO_REPLY, WRITE_MULTI); every client still brings the device up.
+nvme=$dir/samsung-a826-pm174x-nvme.lspci-x4.txt
+rm -f "$tmp/t.sock"
+"$ptdm" serve "$nvme,mmap=trap" --vfio-user "$tmp/t.sock" 2>"$tmp/serve.log" &
+srv=$!
+if wait_sock "$tmp/t.sock"; then
+	for who in qemu cloud-hypervisor libvfio-user spdk; do
+		if timeout 120 "$ptdm" client --as "$who" "$tmp/t.sock" check \
+			>"$tmp/out" 2>&1; then
+			echo "PASS mmap=trap $who: $(tail -1 "$tmp/out")"
+			pass=$((pass + 1))
+		else
+			echo "FAIL mmap=trap $who:"
+			sed 's/^/    /' "$tmp/out"
+			fail=$((fail + 1))
+		fi
+	done
+else
+	echo "FAIL mmap=trap: serve did not start: $(cat "$tmp/serve.log")"
+	fail=$((fail + 1))
+fi
+kill -TERM "$srv" 2>/dev/null
+wait "$srv" 2>/dev/null
+srv=""
+
 # Negative control: a server that refuses everything (error EINVAL) must
 # make every personality fail with a message, never pass or hang.
 if command -v python3 >/dev/null; then
