@@ -1,16 +1,41 @@
 #!/bin/sh
-# deps.sh - install the Debian 12 packages ptdm's build and tests need.
+# deps.sh [build|demo|test|all] - install the Debian 12 packages one use of
+# ptdm needs, and nothing more:
+#   build  what `meson setup build && ninja -C build` needs with the default
+#          options: compiler, meson, json-c, libpci; cmocka and lspci
+#          because the default build compiles the unit tests and finds
+#          lspci for the golden ones; libxen-dev for the Xen front end and
+#          scdoc for ptdm(1) (the build works without either, -Dxen=auto
+#          and -Dman=auto, and then has no Xen or no man page)      - `make`
+#   demo   build + QEMU and busybox for the demo guest           - `make demo`
+#   test   build + clang/libFuzzer, QEMU, SeaBIOS, busybox, kmod, xz and
+#          python3 for the guest, VM and Xen tests, and the Debian packaging
+#          tools for the package test              - `make check`, check-*
+#   all    everything (the default)
 # Idempotent and quiet when everything is there: the Makefile runs it before
 # every target.  Needs root (or sudo) only when something is missing.
 set -eu
 
-PKGS="gcc clang meson ninja-build pkg-config libjson-c-dev libcmocka-dev
-libpci-dev pciutils libclang-rt-14-dev libxen-dev
-qemu-system-x86 seabios busybox-static kmod xz-utils libc6-dev python3
-scdoc debhelper dpkg-dev lintian man-db"
+BUILD="gcc libc6-dev meson ninja-build pkg-config libjson-c-dev libpci-dev
+libcmocka-dev pciutils libxen-dev scdoc"
+DEMO="qemu-system-x86 busybox-static"
+TEST="clang libclang-rt-14-dev qemu-system-x86 seabios busybox-static kmod
+xz-utils python3 debhelper dpkg-dev lintian man-db"
+
+case "${1:-all}" in
+build) PKGS=$BUILD ;;
+demo) PKGS="$BUILD $DEMO" ;;
+test) PKGS="$BUILD $TEST" ;;
+all) PKGS="$BUILD $DEMO $TEST" ;;
+*)
+	echo "usage: scripts/deps.sh [build|demo|test|all]" >&2
+	exit 2
+	;;
+esac
 
 missing=""
 for p in $PKGS; do
+	case " $missing " in *" $p "*) continue ;; esac
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
 		missing="$missing $p"
 	fi

@@ -7,6 +7,13 @@
  * the core only calls the ops: config bytes, BAR bytes, reset, close.
  * Every op returns 0 or a negative errno; config accesses are plain byte
  * ranges (pread/pwrite style) so backends need no alignment logic.
+ *
+ * Front ends reach the host through the same ops and never through a
+ * backend's own header: DMA mappings, interrupt eventfds (routed straight
+ * from the device to the VMM where the backend can), INTx unmask and its
+ * eventfd, interrupt counts.  An op a backend cannot do is NULL; the
+ * host_*() wrappers below turn that into -ENOTSUP, and host_can_*() says
+ * whether a front end has to care (an image needs no IOMMU mapping).
  */
 #ifndef PTDM_HOST_H
 #define PTDM_HOST_H
@@ -37,8 +44,24 @@ struct host_bar {
 	uint64_t size;   /* bytes, power of two, 0 when unimplemented */
 };
 
-/* Interrupt kinds, numbered like VFIO's IRQ indexes. */
-enum host_irq_kind { HOST_IRQ_INTX = 0, HOST_IRQ_MSI = 1, HOST_IRQ_MSIX = 2 };
+/* Interrupt kinds, numbered like VFIO's IRQ indexes (VFIO_PCI_*_IRQ_INDEX). */
+enum host_irq_kind {
+	HOST_IRQ_INTX = 0,
+	HOST_IRQ_MSI = 1,
+	HOST_IRQ_MSIX = 2,
+	HOST_IRQ_ERR = 3, /* AER error notification */
+	HOST_IRQ_REQ = 4, /* the host asks for the device back */
+};
+#define HOST_IRQ_NUM 5
+
+/* DMA access a mapping grants the device (host_ops.dma_map prot). */
+#define HOST_DMA_READ  (1u << 0) /* the device may read the memory */
+#define HOST_DMA_WRITE (1u << 1) /* the device may write it */
+
+/* One IOVA range, for dirty tracking. */
+struct host_dma_range {
+	uint64_t iova, size;
+};
 
 struct host_dev;
 
@@ -72,15 +95,66 @@ struct host_ops {
 	 * on what a migration stream may make ptdm buffer) */
 	uint64_t (*state_max)(struct host_dev *h);
 	/*
-	 * Optional, for owners that relay interrupts (include/ptdm/owner.h):
-	 * vectors [start, start+count) of kind signal fds (eventfds; -1:
-	 * none).  count 0 turns kind off; turning one kind on turns the
-	 * others off.  The fds stay the caller's.  INTx is masked each time
+	 * Optional, for owners that relay interrupts (include/ptdm/owner.h)
+	 * and front ends that hand a VMM's eventfds to the host (SET_IRQS
+	 * style): vectors [start, start+count) of kind signal fds
+	 * (eventfds; -1: none).  count 0 turns kind off; turning one of
+	 * INTx/MSI/MSI-X on turns the other two off.  The fds stay the
+	 * caller's and must stay open while set.  INTx is masked each time
 	 * it fires until intx_unmask.
 	 */
 	int (*irq_set)(struct host_dev *h, enum host_irq_kind kind,
 		       unsigned start, unsigned count, const int *fds);
 	int (*intx_unmask)(struct host_dev *h);
+	/* Optional: a write to fd unmasks INTx (resample); -1 stops it.
+	 * INTx must be routed (irq_set) first.  The fd stays the caller's. */
+	int (*intx_unmask_fd)(struct host_dev *h, int fd);
+	/*
+	 * Optional: how many vectors of kind the host device has (what the
+	 * host offers, not what the guest sees; ERR and REQ exist only
+	 * here).  NULL: the core's view is all there is.
+	 */
+	int (*irq_count)(struct host_dev *h, enum host_irq_kind kind,
+			 unsigned *count);
+	/*
+	 * Optional: the device reaches memory only through an IOMMU the
+	 * backend programs.  Map size bytes at vaddr to iova with prot
+	 * (HOST_DMA_*); iova, vaddr and size aligned to the host's smallest
+	 * IOMMU page.  unmap drops the mappings inside [iova, iova+size)
+	 * (one only partly inside: -EINVAL; none: -ENOENT).  NULL: the
+	 * device needs no mapping (an image reaches memory through its front
+	 * end, or not at all).
+	 */
+	int (*dma_map)(struct host_dev *h, uint64_t iova, void *vaddr,
+		       uint64_t size, unsigned prot);
+	int (*dma_unmap)(struct host_dev *h, uint64_t iova, uint64_t size);
+	/*
+	 * Slots for dirty tracking and migration of the device itself
+	 * (issue #12 fills them; NULL in every backend today, and the
+	 * host_*() wrappers answer -ENOTSUP).
+	 *   dirty_start   log the device's DMA writes into ranges, at
+	 *                 page_size granularity;
+	 *   dirty_report  bitmap (one bit a page, ceil(size/page_size)
+	 *                 bits) of the pages of [iova, iova+size) written
+	 *                 since the last report, and clear them;
+	 *   dirty_stop    stop logging.
+	 *   mig_set_state move to state (numbered like enum
+	 *                 vfio_device_mig_state);
+	 *   mig_data_read the next bytes of the state stream in the current
+	 *                 state, *got = 0 at its end;
+	 *   mig_data_write the next bytes of a stream being loaded;
+	 *   mig_data_size  the bytes left to stop-copy, an estimate.
+	 */
+	int (*dirty_start)(struct host_dev *h, uint64_t page_size,
+			   const struct host_dma_range *ranges, size_t n);
+	int (*dirty_report)(struct host_dev *h, uint64_t iova, uint64_t size,
+			    uint64_t page_size, uint64_t *bitmap);
+	int (*dirty_stop)(struct host_dev *h);
+	int (*mig_set_state)(struct host_dev *h, uint32_t state);
+	int (*mig_data_read)(struct host_dev *h, void *buf, size_t len,
+			     size_t *got);
+	int (*mig_data_write)(struct host_dev *h, const void *buf, size_t len);
+	int (*mig_data_size)(struct host_dev *h, uint64_t *bytes);
 	void (*close)(struct host_dev *h);
 };
 
@@ -114,6 +188,102 @@ static inline int host_cfg_write(struct host_dev *h, unsigned off,
 	return h->ops->cfg_write(h, off, buf, len);
 }
 
+#define PTDM_HOST_ENOTSUP (-95) /* -ENOTSUP (= -EOPNOTSUPP on Linux) */
+
+static inline int host_irq_set(struct host_dev *h, enum host_irq_kind kind,
+			       unsigned start, unsigned count, const int *fds)
+{
+	return h->ops->irq_set ? h->ops->irq_set(h, kind, start, count, fds)
+			       : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_intx_unmask(struct host_dev *h)
+{
+	return h->ops->intx_unmask ? h->ops->intx_unmask(h)
+				   : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_intx_unmask_fd(struct host_dev *h, int fd)
+{
+	return h->ops->intx_unmask_fd ? h->ops->intx_unmask_fd(h, fd)
+				      : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_irq_count(struct host_dev *h, enum host_irq_kind kind,
+				 unsigned *count)
+{
+	return h->ops->irq_count ? h->ops->irq_count(h, kind, count)
+				 : PTDM_HOST_ENOTSUP;
+}
+
+/* Does the device reach guest memory only through mappings made here? */
+static inline bool host_can_dma_map(const struct host_dev *h)
+{
+	return h && h->ops->dma_map && h->ops->dma_unmap;
+}
+
+static inline int host_dma_map(struct host_dev *h, uint64_t iova, void *vaddr,
+			       uint64_t size, unsigned prot)
+{
+	return h->ops->dma_map ? h->ops->dma_map(h, iova, vaddr, size, prot)
+			       : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_dma_unmap(struct host_dev *h, uint64_t iova,
+				 uint64_t size)
+{
+	return h->ops->dma_unmap ? h->ops->dma_unmap(h, iova, size)
+				 : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_dirty_start(struct host_dev *h, uint64_t page_size,
+				   const struct host_dma_range *ranges,
+				   size_t n)
+{
+	return h->ops->dirty_start ? h->ops->dirty_start(h, page_size, ranges, n)
+				   : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_dirty_report(struct host_dev *h, uint64_t iova,
+				    uint64_t size, uint64_t page_size,
+				    uint64_t *bitmap)
+{
+	return h->ops->dirty_report
+		       ? h->ops->dirty_report(h, iova, size, page_size, bitmap)
+		       : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_dirty_stop(struct host_dev *h)
+{
+	return h->ops->dirty_stop ? h->ops->dirty_stop(h) : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_mig_set_state(struct host_dev *h, uint32_t state)
+{
+	return h->ops->mig_set_state ? h->ops->mig_set_state(h, state)
+				     : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_mig_data_read(struct host_dev *h, void *buf,
+				     size_t len, size_t *got)
+{
+	return h->ops->mig_data_read ? h->ops->mig_data_read(h, buf, len, got)
+				     : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_mig_data_write(struct host_dev *h, const void *buf,
+				      size_t len)
+{
+	return h->ops->mig_data_write ? h->ops->mig_data_write(h, buf, len)
+				      : PTDM_HOST_ENOTSUP;
+}
+
+static inline int host_mig_data_size(struct host_dev *h, uint64_t *bytes)
+{
+	return h->ops->mig_data_size ? h->ops->mig_data_size(h, bytes)
+				     : PTDM_HOST_ENOTSUP;
+}
+
 static inline void host_close(struct host_dev *h)
 {
 	if (h)
@@ -122,5 +292,15 @@ static inline void host_close(struct host_dev *h)
 
 /* "mem64, prefetchable" style text for a BAR kind */
 const char *host_bar_kind_name(enum host_bar_kind k);
+
+/*
+ * The kind of BAR bar (0-5) from the low bits of its register: I/O,
+ * 32-bit memory (also the legacy "below 1M" type), 64-bit memory (the
+ * lower half: bar+1 is its HOST_BAR_MEM64_HI), or HOST_BAR_NONE for the
+ * reserved type and a 64-bit BAR 5, which has no upper half.  *prefetch
+ * says whether a memory BAR is prefetchable.  Whether the BAR exists at
+ * all (size, a zero register) is the caller's to know.
+ */
+enum host_bar_kind host_bar_decode(uint32_t reg, int bar, bool *prefetch);
 
 #endif

@@ -87,4 +87,13 @@ void ptdm_owner_sync(struct ptdm_owner *o);
 void ptdm_owner_get_stats(const struct ptdm_owner *o,
 			  struct ptdm_owner_stats *out);
 
+/*
+ * For a binding sink: turn the host device's own MSI or MSI-X (kind)
+ * enable on or off.  A hypervisor that binds host vectors itself (Xen's
+ * pirqs) leaves that bit to the device model; the guest's bit stays
+ * virtual.  -ENOENT: the device has no such capability.
+ */
+int ptdm_owner_host_msi_enable(struct ptdm_dev *d, enum host_irq_kind kind,
+			       bool on);
+
 #endif

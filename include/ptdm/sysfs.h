@@ -17,6 +17,15 @@
 void sysfs_set_root(const char *root);
 const char *sysfs_root(void);
 
+/*
+ * The last component of the symlink dir/link points to: the driver's name
+ * for a device directory's "driver", the group number for "iommu_group".
+ * 1 with the name in out, 0 when there is no such link, or -errno
+ * (-ENAMETOOLONG when it does not fit).  The one reader of these links for
+ * every backend and tool (vfio, assign, devlist).
+ */
+int sysfs_link_base(const char *dir, const char *link, char *out, size_t len);
+
 /* bdf: "DDDD:BB:DD.F" (canonical form). */
 int sysfs_open(struct host_dev **out, const char *bdf, bool readonly,
 	       struct ptdm_err *err);

@@ -1,11 +1,13 @@
 /*
- * vfio.h - the Linux VFIO host backend, and what a front end needs from it
- * beyond struct host_ops.
+ * vfio.h - the Linux VFIO host backend: opening a device, and what tools
+ * and tests inspect or drive beyond struct host_ops.
  *
  * vfio_open() returns a struct host_dev the core attaches to like any
- * other backend; the other calls here take that host_dev and fail with
- * -EINVAL on a device of another backend.  They give a front end what it
- * hands to a VMM or drives itself:
+ * other backend.  Front ends use only struct host_ops (DMA map/unmap,
+ * interrupt eventfds, INTx unmask and its eventfd, interrupt counts are
+ * ops wrapping the calls below) and never include this header.  The other
+ * calls here take that host_dev and fail with -EINVAL on a device of
+ * another backend:
  *   - regions with their capability chain (sparse mmap areas, MSI-X
  *     mappable, region type), the device fd and each region's offset in it;
  *   - BAR mappings that never cover the MSI-X table and PBA pages;
@@ -180,8 +182,8 @@ int vfio_set_intx_unmask_eventfd(struct host_dev *h, int fd,
 				 struct ptdm_err *err);
 
 /* ---- DMA ---- */
-#define PTDM_DMA_READ  (1u << 0) /* the device may read the memory */
-#define PTDM_DMA_WRITE (1u << 1) /* the device may write it */
+#define PTDM_DMA_READ  HOST_DMA_READ  /* the device may read the memory */
+#define PTDM_DMA_WRITE HOST_DMA_WRITE /* the device may write it */
 
 /*
  * Map size bytes at vaddr to iova for the device's DMA.  iova, vaddr and

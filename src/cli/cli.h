@@ -70,8 +70,6 @@ int open_device(const char *spec, const char *sizes, bool readonly,
 enum open_mode { OPEN_READONLY, OPEN_VFIO, OPEN_SYSFS };
 int open_device_as(const char *spec, const char *sizes, enum open_mode mode,
 		   struct opened_dev *od, struct ptdm_err *err);
-/* `ptdm serve DEVICE --xen-domid N ...` (serve_xen.c) */
-int serve_xen(int argc, char **argv);
 
 /* Lookups through libpci's pci.ids; fall back to hex. */
 void cli_vendor_name(char *buf, size_t n, unsigned vendor);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/dev_priv.h"
+#include "util/pci.h"
 
 #define STD_CAP_MIN PCI_STD_HEADER_SIZEOF
 #define STD_CAP_END PTDM_CFG_LEGACY_SIZE
@@ -207,85 +208,52 @@ static struct cap_inst *cap_add(struct ptdm_dev *d, uint16_t id, bool ext,
 /* Walk the standard chain from the snapshot, recording every entry. */
 static void walk_std(struct ptdm_dev *d)
 {
-	uint8_t seen[STD_CAP_END / 4] = { 0 };
-	unsigned prev = PCI_CAPABILITY_LIST;
-	unsigned pos;
+	struct capwalk w;
+	struct capwalk_cap c;
+	enum capwalk_stop why;
 
-	if (!(cfg_host_init(d, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
-		return;
-	pos = d->host_init[PCI_CAPABILITY_LIST];
-	if (pos & 3) /* low bits are reserved: ignore them, note it */
+	capwalk_std(&w, d->host_init, d->cfg_size);
+	if (w.ptr_reserved) /* low bits are reserved: ignore them, note it */
 		dev_problem(d, "capability pointer %#04x: reserved bits set",
-			    pos);
-	pos &= ~3u;
-	while (pos) {
-		unsigned next;
-
-		if (pos < STD_CAP_MIN || pos > STD_CAP_END - 4) {
-			dev_problem(d, "capability pointer %#04x at %#04x "
-				    "points %s; chain cut there", pos, prev,
-				    pos < STD_CAP_MIN ? "into the header"
-						      : "past the end");
+			    d->host_init[PCI_CAPABILITY_LIST]);
+	while ((why = capwalk_next(&w, &c)) == CAPWALK_CAP) {
+		if (!cap_add(d, c.id, false, c.pos, c.next, 0))
 			return;
-		}
-		if (seen[pos / 4]) {
-			dev_problem(d, "capability chain loops back to %#04x "
-				    "(from %#04x); chain cut there", pos, prev);
-			return;
-		}
-		seen[pos / 4] = 1;
-		next = d->host_init[pos + PCI_CAP_LIST_NEXT];
-		if (!cap_add(d, d->host_init[pos], false, pos, next & ~3u, 0))
-			return;
-		if (next & 3) /* low bits are reserved: ignore them, note it */
+		if (c.next_reserved) /* ignored, noted */
 			dev_problem(d, "capability at %#04x: reserved bits set "
-				    "in next pointer %#04x", pos, next);
-		prev = pos + PCI_CAP_LIST_NEXT;
-		pos = next & ~3u;
+				    "in next pointer %#04x", c.pos,
+				    d->host_init[c.pos + PCI_CAP_LIST_NEXT]);
 	}
+	if (why == CAPWALK_OUT_OF_RANGE)
+		dev_problem(d, "capability pointer %#04x at %#04x points %s; "
+			    "chain cut there", w.pos, w.from,
+			    w.pos < STD_CAP_MIN ? "into the header"
+						: "past the end");
+	else if (why == CAPWALK_LOOP)
+		dev_problem(d, "capability chain loops back to %#04x (from "
+			    "%#04x); chain cut there", w.pos, w.from);
 }
 
 static void walk_ext(struct ptdm_dev *d)
 {
-	uint8_t seen[PTDM_CFG_SPACE_SIZE / 4] = { 0 };
-	unsigned pos = EXT_CAP_MIN, prev = 0;
+	struct capwalk w;
+	struct capwalk_cap c;
+	enum capwalk_stop why;
 
-	if (d->cfg_size < PTDM_CFG_SPACE_SIZE)
-		return;
-	for (;;) {
-		uint32_t h = cfg_host_init(d, pos, 4);
-		unsigned next = PCI_EXT_CAP_NEXT(h);
-
-		if (h == 0xffffffff) {
-			if (pos != EXT_CAP_MIN)
-				dev_problem(d, "extended capability at %#05x "
-					    "reads all-ones; chain cut there",
-					    pos);
+	capwalk_ext(&w, d->host_init, d->cfg_size);
+	while ((why = capwalk_next(&w, &c)) == CAPWALK_CAP)
+		if (!cap_add(d, c.id, true, c.pos, c.next, c.version))
 			return;
-		}
-		if (h == 0 && pos == EXT_CAP_MIN)
-			return; /* no extended capabilities */
-		if (seen[pos / 4]) {
-			dev_problem(d, "extended capability chain loops back "
-				    "to %#05x (from %#05x); chain cut there",
-				    pos, prev);
-			return;
-		}
-		seen[pos / 4] = 1;
-		if (!cap_add(d, PCI_EXT_CAP_ID(h), true, pos, next,
-			     PCI_EXT_CAP_VER(h)))
-			return;
-		if (!next)
-			return;
-		if (next < EXT_CAP_MIN) {
-			dev_problem(d, "extended capability at %#05x points "
-				    "to %#05x, below 0x100; chain cut there",
-				    pos, next);
-			d->caps[d->ncaps - 1].next_pos = 0;
-			return;
-		}
-		prev = pos;
-		pos = next;
+	if (why == CAPWALK_ALL_ONES)
+		dev_problem(d, "extended capability at %#05x reads all-ones; "
+			    "chain cut there", w.pos);
+	else if (why == CAPWALK_LOOP)
+		dev_problem(d, "extended capability chain loops back to %#05x "
+			    "(from %#05x); chain cut there", w.pos, w.from);
+	else if (why == CAPWALK_BELOW_EXT) {
+		dev_problem(d, "extended capability at %#05x points to %#05x, "
+			    "below 0x100; chain cut there", w.from, w.pos);
+		d->caps[d->ncaps - 1].next_pos = 0;
 	}
 }
 

@@ -460,3 +460,37 @@ void ptdm_owner_get_stats(const struct ptdm_owner *o,
 {
 	*out = o->st;
 }
+
+/*
+ * The device's own MSI / MSI-X enable bit.  The guest's bit is virtual in
+ * the core (cap_msi.c, cap_msix.c); a hypervisor that binds host vectors
+ * itself (Xen maps a pirq and programs address and data) leaves the
+ * enable to the device model, as xen_pt does.  MSI-X: the function mask
+ * is cleared too, masks being per vector.
+ */
+int ptdm_owner_host_msi_enable(struct ptdm_dev *d, enum host_irq_kind kind,
+			       bool on)
+{
+	struct host_dev *h = ptdm_dev_host(d);
+	uint8_t id = kind == HOST_IRQ_MSIX ? PCI_CAP_ID_MSIX : PCI_CAP_ID_MSI;
+	uint16_t ctl, bit = kind == HOST_IRQ_MSIX ? PCI_MSIX_FLAGS_ENABLE
+						 : PCI_MSI_FLAGS_ENABLE;
+
+	if (kind != HOST_IRQ_MSI && kind != HOST_IRQ_MSIX)
+		return -EINVAL;
+	for (size_t i = 0; i < ptdm_dev_ncaps(d); i++) {
+		const struct ptdm_cap_info *c = ptdm_dev_cap(d, i);
+		int rc;
+
+		if (c->ext || c->id != id)
+			continue;
+		rc = host_cfg_read(h, c->pos + 2u, &ctl, 2);
+		if (rc)
+			return rc;
+		ctl = on ? (ctl | bit) : (ctl & ~bit);
+		if (kind == HOST_IRQ_MSIX)
+			ctl &= ~PCI_MSIX_FLAGS_MASKALL;
+		return host_cfg_write(h, c->pos + 2u, &ctl, 2);
+	}
+	return -ENOENT;
+}

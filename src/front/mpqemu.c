@@ -11,8 +11,8 @@
  * ptdm_bar_rw, so the MSI-X table stays emulated and decode rules apply.
  * SYNC_SYSMEM maps the guest's RAM memfds (replaced wholesale each time)
  * so a device can DMA into guest RAM: an image through mpq_conn_dma_rw, a
- * VFIO device through its IOMMU (IOVA = guest-physical address, as QEMU's
- * vfio-pci does without a vIOMMU).  Each fd is checked first
+ * real device through its IOMMU (host_ops.dma_map, IOVA = guest-physical
+ * address, as QEMU's vfio-pci does without a vIOMMU).  Each fd is checked first
  * (util/guestmem.h: a regular file covering its range, the connection's
  * and the process's budget); an image device touches only memory whose
  * fd cannot shrink (a memfd sealed with F_SEAL_SHRINK, which QEMU's
@@ -33,7 +33,6 @@
 
 #include "ptdm/log.h"
 #include "ptdm/mpqemu.h"
-#include "ptdm/vfio.h"
 #include "util/evfd.h"
 #include "util/guestmem.h"
 #include "util/msgio.h"
@@ -74,13 +73,17 @@ static void unmap_ram(struct mpq_conn *c)
 	struct host_dev *h = c->dev ? ptdm_dev_host(c->dev) : NULL;
 
 	for (unsigned i = 0; i < c->nram; i++) {
-		struct ptdm_err err = { "" };
+		int rc;
 
 		/* out of the IOMMU before the memory goes */
 		if (c->ram[i].iommu &&
-		    vfio_dma_unmap(h, c->ram[i].gpa, c->ram[i].size, &err))
-			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: %s",
-					     err.msg);
+		    (rc = host_dma_unmap(h, c->ram[i].gpa, c->ram[i].size)))
+			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: "
+					     "unmapping guest RAM %#llx+%#llx "
+					     "from the device's DMA: %s",
+					     (unsigned long long)c->ram[i].gpa,
+					     (unsigned long long)c->ram[i].size,
+					     strerror(-rc));
 		if (c->ram[i].map) {
 			munmap(c->ram[i].map, c->ram[i].size);
 			guestmem_give(c->ram[i].size);
@@ -93,17 +96,18 @@ static void unmap_ram(struct mpq_conn *c)
 static void iommu_map(struct mpq_conn *c, struct mpq_ram *r)
 {
 	struct host_dev *h = ptdm_dev_host(c->dev);
-	struct ptdm_err err = { "" };
+	int rc;
 
-	if (!vfio_is(h))
+	if (!host_can_dma_map(h))
 		return;
-	if (vfio_dma_map(h, r->gpa, r->map, r->size,
-			 PTDM_DMA_READ | PTDM_DMA_WRITE, &err)) {
+	rc = host_dma_map(h, r->gpa, r->map, r->size,
+			  HOST_DMA_READ | HOST_DMA_WRITE);
+	if (rc) {
 		ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: guest RAM "
 				     "%#llx+%#llx is not reachable by the "
 				     "device's DMA: %s",
 				     (unsigned long long)r->gpa,
-				     (unsigned long long)r->size, err.msg);
+				     (unsigned long long)r->size, strerror(-rc));
 		return;
 	}
 	r->iommu = true;
@@ -190,7 +194,7 @@ static int sync_sysmem(struct mpq_conn *c, const uint8_t *p, const int *fds,
 	uint64_t gpa[8], size[8], total = 0;
 	int64_t off[8];
 	bool touchable[8];
-	bool vfio = vfio_is(ptdm_dev_host(c->dev));
+	bool vfio = host_can_dma_map(ptdm_dev_host(c->dev));
 
 	memcpy(gpa, p, 64);
 	memcpy(size, p + 64, 64);

@@ -1,8 +1,9 @@
 /*
  * vfu_dma.c - vfio-user DMA_MAP / DMA_UNMAP: the client's guest memory as
  * a sorted table of ranges.  A range that comes with an fd is mmap'ed (and,
- * for a VFIO device, mapped into the host IOMMU at its IOVA); one without
- * is reachable only through DMA_READ/WRITE messages to the client.
+ * for a host that reaches memory through an IOMMU, host_ops.dma_map'ed at
+ * its IOVA); one without is reachable only through DMA_READ/WRITE messages
+ * to the client.
  *
  * The fd is the client's, so it is checked before anything is mapped
  * (util/guestmem.h): a regular file that covers [offset, offset+size),
@@ -22,22 +23,22 @@
 #include <unistd.h>
 
 #include "front/vfu_priv.h"
-#include "ptdm/vfio.h"
 #include "util/guestmem.h"
 
-struct host_dev *vfu_vfio_host(const struct vfu_conn *c)
+struct host_dev *vfu_dma_host(const struct vfu_conn *c)
 {
 	struct host_dev *h = ptdm_dev_host(c->dev);
 
-	return vfio_is(h) ? h : NULL;
+	return host_can_dma_map(h) ? h : NULL;
 }
 
 void vfu_dma_unmap_one(struct vfu_conn *c, struct vfu_dma *m)
 {
-	struct host_dev *h = vfu_vfio_host(c);
+	struct host_dev *h = vfu_dma_host(c);
+	int rc;
 
-	if (h && m->map)
-		vfio_dma_unmap(h, m->iova, m->size, NULL);
+	if (h && m->map && (rc = host_dma_unmap(h, m->iova, m->size)))
+		vfu_conn_warn(c, "DMA unmap in the host IOMMU", -rc);
 	if (m->map) {
 		munmap(m->map, m->maplen);
 		guestmem_give(m->maplen);
@@ -71,7 +72,7 @@ static int check_fd(struct vfu_conn *c, int fd, uint64_t offset,
 			      "holds [offset, offset+size)", -rc);
 		return rc;
 	}
-	*map_it = touchable || vfu_vfio_host(c);
+	*map_it = touchable || vfu_dma_host(c);
 	if (!*map_it) {
 		vfu_conn_warn(c, "DMA_MAP: the fd is not a memfd sealed with "
 			      "F_SEAL_SHRINK; the device reaches this range "
@@ -123,7 +124,7 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 	memmove(&c->dma[at + 1], &c->dma[at], (c->ndma - at) * sizeof(*n));
 	c->dma[at] = (struct vfu_dma){ .iova = r.addr, .size = r.size,
 				       .prot = r.flags };
-	if (!m->nfds && vfu_vfio_host(c) && !c->fdless_dma_noted) {
+	if (!m->nfds && vfu_dma_host(c) && !c->fdless_dma_noted) {
 		/*
 		 * QEMU maps its ROM and BIOS ranges without an fd, and a VM
 		 * whose RAM is not shared maps RAM that way.  The range is
@@ -139,7 +140,7 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 			 (unsigned long long)r.addr, (unsigned long long)r.size);
 	}
 	if (map_it) {
-		struct host_dev *h = vfu_vfio_host(c);
+		struct host_dev *h = vfu_dma_host(c);
 		void *p = MAP_FAILED;
 
 		rc = guestmem_take(r.size);
@@ -160,12 +161,11 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 			return rc;
 		}
 		if (h) {
-			int e = vfio_dma_map(h, r.addr, p, r.size,
+			int e = host_dma_map(h, r.addr, p, r.size,
 					     (r.flags & VFU_DMA_READ_OK
-						      ? PTDM_DMA_READ : 0) |
+						      ? HOST_DMA_READ : 0) |
 					     (r.flags & VFU_DMA_WRITE_OK
-						      ? PTDM_DMA_WRITE : 0),
-					     NULL);
+						      ? HOST_DMA_WRITE : 0));
 
 			if (e) {
 				munmap(p, r.size);

@@ -1,9 +1,10 @@
 /*
  * vfu_irq.c - vfio-user GET_IRQ_INFO and SET_IRQS: the client's eventfds
- * per interrupt index.  With a VFIO host they go to VFIO_DEVICE_SET_IRQS as
- * they are, so the kernel signals the VMM without ptdm; an image device
- * signals them itself (vfu_conn_trigger).  Every fd must be an eventfd
- * (util/evfd.c) before anything is kept, and ptdm signals them only
+ * per interrupt index.  They go to the host as they are (host_ops.irq_set:
+ * VFIO hands them to VFIO_DEVICE_SET_IRQS, so the kernel signals the VMM
+ * without ptdm); the front end keeps them too and signals them itself when
+ * asked (vfu_conn_trigger), for a host that cannot.  Every fd must be an
+ * eventfd (util/evfd.c) before anything is kept, and ptdm signals them only
  * through evfd_signal(), which cannot block on a counter the client
  * filled.
  */
@@ -14,7 +15,6 @@
 #include <unistd.h>
 
 #include "front/vfu_priv.h"
-#include "ptdm/vfio.h"
 #include "util/evfd.h"
 
 /* The guest sees a PCI Express capability (vfio-pci's test for ERR). */
@@ -46,18 +46,19 @@ static unsigned irq_count(struct vfu_conn *c, unsigned index)
 		ptdm_msix_get(c->dev, &msix);
 		return msix.present ? msix.nvec : 0;
 	default: {
-		struct host_dev *h = vfu_vfio_host(c);
-		struct ptdm_vfio_irq vi;
+		unsigned n;
 
 		/*
-		 * ERR and REQ: what the kernel offers for VFIO; elsewhere as
-		 * vfio-pci has them: REQ always, ERR for PCI Express devices
-		 * (QEMU warns "Could not enable error recovery" when a PCIe
-		 * device has none).  ptdm never signals them for an image; the
-		 * client's eventfds are kept until it goes.
+		 * ERR and REQ: what the host offers (VFIO: the kernel's
+		 * count); elsewhere as vfio-pci has them: REQ always, ERR for
+		 * PCI Express devices (QEMU warns "Could not enable error
+		 * recovery" when a PCIe device has none).  ptdm never signals
+		 * them for an image; the client's eventfds are kept until it
+		 * goes.
 		 */
-		if (h)
-			return vfio_irq_info(h, index, &vi) ? 0 : vi.count;
+		if (!host_irq_count(ptdm_dev_host(c->dev),
+				    (enum host_irq_kind)index, &n))
+			return n;
 		if (index == VFIO_PCI_ERR_IRQ_INDEX)
 			return guest_is_pcie(c) ? 1 : 0;
 		return index == VFIO_PCI_REQ_IRQ_INDEX ? 1 : 0;
@@ -151,18 +152,36 @@ static int check_eventfds(struct vfu_conn *c, struct msg *m)
 	return 0;
 }
 
-/* Hand the kept eventfds of [start, start+count) to VFIO. */
-static int vfio_route(struct vfu_conn *c, unsigned index, unsigned start,
+/*
+ * Hand the kept eventfds of [start, start+count) to the host (count 0: the
+ * index off).  A host without irq_set, or an index the device does not
+ * have, leaves it to the front end.
+ */
+static int host_route(struct vfu_conn *c, unsigned index, unsigned start,
 		      unsigned count)
 {
-	struct host_dev *h = vfu_vfio_host(c);
+	struct host_dev *h = ptdm_dev_host(c->dev);
+	unsigned n;
 
-	if (!h)
+	if (!h->ops->irq_set || !irq_count(c, index))
+		return 0;
+	/* ERR/REQ the host does not have (an image's): the fds stay here */
+	if (index >= VFIO_PCI_ERR_IRQ_INDEX &&
+	    host_irq_count(h, (enum host_irq_kind)index, &n))
 		return 0;
 	if (!count)
-		return vfio_set_irq_eventfds(h, index, 0, 0, NULL, NULL);
-	return vfio_set_irq_eventfds(h, index, start, count,
-				     c->irq_fds[index] + start, NULL);
+		return host_irq_set(h, (enum host_irq_kind)index, 0, 0, NULL);
+	return host_irq_set(h, (enum host_irq_kind)index, start, count,
+			    c->irq_fds[index] + start);
+}
+
+/* The host when it unmasks INTx itself (and can take an unmask eventfd);
+ * NULL: the front end's own mask is all there is. */
+static struct host_dev *vfu_intx_host(const struct vfu_conn *c)
+{
+	struct host_dev *h = ptdm_dev_host(c->dev);
+
+	return h->ops->intx_unmask && h->ops->intx_unmask_fd ? h : NULL;
 }
 
 int vfu_h_set_irqs(struct vfu_conn *c, struct msg *m)
@@ -188,7 +207,7 @@ int vfu_h_set_irqs(struct vfu_conn *c, struct msg *m)
 		if (d != VFIO_IRQ_SET_DATA_NONE || a != VFIO_IRQ_SET_ACTION_TRIGGER ||
 		    m->nfds)
 			return -EINVAL;
-		rc = vfio_route(c, q.index, 0, 0);
+		rc = host_route(c, q.index, 0, 0);
 		close_irq_range(c, q.index, 0, c->nirq_fds[q.index]);
 		return rc;
 	}
@@ -201,17 +220,16 @@ int vfu_h_set_irqs(struct vfu_conn *c, struct msg *m)
 				 a != VFIO_IRQ_SET_ACTION_UNMASK)))
 			return -EINVAL;
 		c->intx_masked = a == VFIO_IRQ_SET_ACTION_MASK;
-		if (vfu_vfio_host(c) && a == VFIO_IRQ_SET_ACTION_UNMASK) {
+		if (vfu_intx_host(c) && a == VFIO_IRQ_SET_ACTION_UNMASK) {
 			/* an unmask eventfd (resample), or unmask now */
 			int rc2;
 
 			if (!m->nfds)
-				return vfio_irq_unmask_intx(vfu_vfio_host(c));
+				return host_intx_unmask(vfu_intx_host(c));
 			rc2 = check_eventfds(c, m);
 			if (rc2)
 				return rc2;
-			rc2 = vfio_set_intx_unmask_eventfd(vfu_vfio_host(c),
-							   m->fds[0], NULL);
+			rc2 = host_intx_unmask_fd(vfu_intx_host(c), m->fds[0]);
 			if (rc2)
 				return rc2;
 			if (c->intx_unmask_fd >= 0)
@@ -241,7 +259,7 @@ int vfu_h_set_irqs(struct vfu_conn *c, struct msg *m)
 			m->fds[i] = -1; /* kept */
 		}
 		/* with VFIO the kernel signals these fds itself */
-		return vfio_route(c, q.index, q.start, q.count);
+		return host_route(c, q.index, q.start, q.count);
 	case VFIO_IRQ_SET_DATA_BOOL:
 		if (m->len != sizeof(q) + q.count || m->nfds)
 			return -EINVAL;
@@ -261,15 +279,18 @@ int vfu_h_set_irqs(struct vfu_conn *c, struct msg *m)
 /* The client is gone: the kernel lets go of its eventfds first. */
 void vfu_irq_release(struct vfu_conn *c)
 {
+	int rc;
+
 	if (c->intx_unmask_fd >= 0) {
-		if (vfu_vfio_host(c))
-			vfio_set_intx_unmask_eventfd(vfu_vfio_host(c), -1, NULL);
+		if (vfu_intx_host(c) &&
+		    (rc = host_intx_unmask_fd(vfu_intx_host(c), -1)))
+			vfu_conn_warn(c, "INTx unmask eventfd off", -rc);
 		close(c->intx_unmask_fd);
 		c->intx_unmask_fd = -1;
 	}
 	for (unsigned i = 0; i < VFU_NUM_IRQ_INDEX; i++) {
-		if (c->nirq_fds[i])
-			vfio_route(c, i, 0, 0);
+		if (c->nirq_fds[i] && (rc = host_route(c, i, 0, 0)))
+			vfu_conn_warn(c, "interrupts off in the host", -rc);
 		close_irq_range(c, i, 0, c->nirq_fds[i]);
 		free(c->irq_fds[i]);
 		c->irq_fds[i] = NULL;

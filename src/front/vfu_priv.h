@@ -33,8 +33,9 @@ struct msg {
 
 /* a rate-limited warning on the connection's behalf */
 void vfu_conn_warn(struct vfu_conn *c, const char *what, int err);
-/* the VFIO host behind the connection's device, NULL for other backends */
-struct host_dev *vfu_vfio_host(const struct vfu_conn *c);
+/* the connection's host when it reaches guest memory only through
+ * host_ops.dma_map (an IOMMU), NULL when it needs no mapping */
+struct host_dev *vfu_dma_host(const struct vfu_conn *c);
 
 /* vfu_dma.c */
 int vfu_h_dma_map(struct vfu_conn *c, struct msg *m);

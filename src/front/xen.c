@@ -236,41 +236,32 @@ static int vec_slots(struct xen_server *s, unsigned vec)
 }
 
 /*
- * Turn the device's own MSI / MSI-X enable on or off.  Xen programs the
- * address and data when it maps a pirq but leaves the enable bit to the
- * device model, as xen_pt does (the guest's bit is virtual in the core).
+ * Turn the device's own MSI / MSI-X enable on or off (through the core):
+ * Xen programs the address and data when it maps a pirq but leaves the
+ * enable bit to the device model, as xen_pt does.  A failure is logged
+ * (rate-limited) and returned; the next bind tries again.
  */
-static void host_msi_enable(struct xen_server *s, enum host_irq_kind kind,
-			    bool on)
+static int host_msi_enable(struct xen_server *s, enum host_irq_kind kind,
+			   bool on)
 {
-	struct host_dev *h = ptdm_dev_host(s->dev);
-	uint8_t id = kind == HOST_IRQ_MSIX ? PCI_CAP_ID_MSIX : PCI_CAP_ID_MSI;
-	uint16_t ctl, bit = kind == HOST_IRQ_MSIX ? PCI_MSIX_FLAGS_ENABLE
-						 : PCI_MSI_FLAGS_ENABLE;
+	bool *is_on = kind == HOST_IRQ_MSIX ? &s->host_msix_on
+					    : &s->host_msi_on;
+	const char *name = kind == HOST_IRQ_MSIX ? "MSI-X" : "MSI";
+	int rc;
 
-	if ((kind == HOST_IRQ_MSIX ? s->host_msix_on : s->host_msi_on) == on)
-		return;
-	for (size_t i = 0; i < ptdm_dev_ncaps(s->dev); i++) {
-		const struct ptdm_cap_info *c = ptdm_dev_cap(s->dev, i);
-
-		if (c->ext || c->id != id)
-			continue;
-		if (host_cfg_read(h, c->pos + 2u, &ctl, 2))
-			return;
-		ctl = on ? (ctl | bit) : (ctl & ~bit);
-		if (kind == HOST_IRQ_MSIX)
-			ctl &= ~PCI_MSIX_FLAGS_MASKALL; /* masks are per vector */
-		if (host_cfg_write(h, c->pos + 2u, &ctl, 2))
-			return;
-		if (kind == HOST_IRQ_MSIX)
-			s->host_msix_on = on;
-		else
-			s->host_msi_on = on;
-		ptdm_log(PTDM_LOG_DEBUG, "xen: the device's %s %s",
-			 kind == HOST_IRQ_MSIX ? "MSI-X" : "MSI",
-			 on ? "on" : "off");
-		return;
+	if (*is_on == on)
+		return 0;
+	rc = ptdm_owner_host_msi_enable(s->dev, kind, on);
+	if (rc) {
+		ptdm_log_ratelimited(&s->rl, PTDM_LOG_WARN, "xen: turning the "
+				     "device's %s %s: %s", name,
+				     on ? "on" : "off", strerror(-rc));
+		return rc;
 	}
+	*is_on = on;
+	ptdm_log(PTDM_LOG_DEBUG, "xen: the device's %s %s", name,
+		 on ? "on" : "off");
+	return 0;
 }
 
 static bool any_pirq(const struct xen_server *s)
@@ -335,7 +326,7 @@ static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 		hv_call(s, pirq_unmap, s->vec_pirq[vec]);
 		s->vec_pirq[vec] = -1;
 		if (!any_pirq(s))
-			host_msi_enable(s, kind, false);
+			return host_msi_enable(s, kind, false);
 		return 0;
 	}
 	if (kind == HOST_IRQ_MSIX) {
@@ -359,7 +350,7 @@ static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 		 vec, s->vec_pirq[vec], v->data & 0xff,
 		 v->masked ? "masked" : "unmasked", rc ? strerror(-rc) : "ok");
 	if (!rc)
-		host_msi_enable(s, kind, true);
+		rc = host_msi_enable(s, kind, true);
 	return rc;
 }
 

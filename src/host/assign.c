@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/lspci_text.h"
+#include "util/pci.h"
 #include "ptdm/assign.h"
 #include "ptdm/sysfs.h"
 
@@ -41,21 +41,11 @@ static int put(const char *path, const char *s, struct ptdm_err *err)
 	return 0;
 }
 
+/* The driver dev is bound to, "" when none (or unreadable). */
 static void driver_of(const char *dev, char *out, size_t n)
 {
-	char p[4200], link[4096];
-	ssize_t len;
-	const char *slash;
-
-	snprintf(p, sizeof(p), "%s/driver", dev);
-	len = readlink(p, link, sizeof(link) - 1);
-	if (len <= 0) {
+	if (sysfs_link_base(dev, "driver", out, n) <= 0)
 		out[0] = 0;
-		return;
-	}
-	link[len] = 0;
-	slash = strrchr(link, '/');
-	snprintf(out, n, "%s", slash ? slash + 1 : link);
 }
 
 static const char *state_dir(void)
@@ -94,7 +84,7 @@ int assign_add(const char *bdf, struct ptdm_err *err)
 	FILE *f;
 	int rc;
 
-	if (!lspci_parse_bdf(bdf, canon, NULL))
+	if (!bdf_canon(bdf, canon))
 		return ptdm_errf(err, -EINVAL, "\"%s\" is not a PCI address",
 				 bdf);
 	snprintf(dev, sizeof(dev), "%s/%s", sysfs_root(), canon);
@@ -164,7 +154,7 @@ int assign_remove(const char *bdf, struct ptdm_err *err)
 	FILE *f;
 	int rc;
 
-	if (!lspci_parse_bdf(bdf, canon, NULL))
+	if (!bdf_canon(bdf, canon))
 		return ptdm_errf(err, -EINVAL, "\"%s\" is not a PCI address",
 				 bdf);
 	snprintf(dev, sizeof(dev), "%s/%s", sysfs_root(), canon);

@@ -4,7 +4,6 @@
  * and the header type byte of config.  The verdict says what stands in the
  * way of assigning it, in the order a person would fix things.
  */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +29,8 @@ static unsigned read_hex(const char *dir, const char *file)
 
 static void link_name(const char *dir, const char *link, char *out, size_t n)
 {
-	char path[4200], target[4096];
-	ssize_t len;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, link);
-	len = readlink(path, target, sizeof(target) - 1);
-	if (len <= 0) {
+	if (sysfs_link_base(dir, link, out, n) <= 0)
 		snprintf(out, n, "-");
-		return;
-	}
-	target[len] = 0;
-	snprintf(out, n, "%s", basename(target));
 }
 
 void devinfo_read(struct ptdm_devinfo *e, const char *bdf)

@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <linux/pci_regs.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "host/image_priv.h"
+#include "util/pci.h"
 #include "ptdm/image.h"
 #include "util/evfd.h"
 
@@ -488,28 +490,12 @@ static void kinds_from_config(struct image_dev *im)
 
 		if (v == 0)
 			continue;
-		if (v & 1) {
-			bars[i].kind = HOST_BAR_IO;
-			continue;
-		}
-		switch ((v >> 1) & 3) {
-		case 0:
-		case 1: /* "below 1M", legacy: a 32-bit BAR */
-			bars[i].kind = HOST_BAR_MEM32;
-			break;
-		case 2:
-			if (i == PTDM_NUM_BARS - 1)
-				continue; /* 64-bit BAR without an upper half */
-			bars[i].kind = HOST_BAR_MEM64;
+		bars[i].kind = host_bar_decode(v, i, &bars[i].prefetch);
+		if (bars[i].kind == HOST_BAR_MEM64) {
 			bars[i + 1].kind = HOST_BAR_MEM64_HI;
-			bars[i].prefetch = v & 8;
 			bars[i + 1].size_known = true;
 			i++;
-			continue;
-		default:
-			continue; /* reserved type */
 		}
-		bars[i].prefetch = v & 8;
 	}
 	if (le32_at(im->cfg + 0x30) & ~0x7ffu)
 		bars[PTDM_ROM_INDEX].kind = HOST_BAR_ROM;
@@ -525,34 +511,26 @@ static void rw1c_set(struct image_dev *im, unsigned off, unsigned size,
 		im->rw1c[off + i] |= (uint8_t)(bits >> (8 * i));
 }
 
-/* Where the write-1-to-clear bits of this device are (bounded walks). */
+/* Where the write-1-to-clear bits of this device are (validated walks). */
 static void find_rw1c(struct image_dev *im)
 {
-	const uint8_t *c = im->cfg;
-	unsigned pos, n;
+	struct capwalk w;
+	struct capwalk_cap c;
 
 	rw1c_set(im, 0x06, 2, 0xf900); /* STATUS error bits */
-	if (c[0x06] & 0x10) {
-		for (pos = c[0x34] & ~3u, n = 0; pos >= 0x40 && pos < 0x100 &&
-						   n < 48; n++) {
-			if (c[pos] == 0x01) /* PM: PMCSR PME_Status */
-				rw1c_set(im, pos + 4, 2, 0x8000);
-			if (c[pos] == 0x10) /* PCIe: DEVSTA error bits */
-				rw1c_set(im, pos + 0x0a, 2, 0x000f);
-			pos = c[pos + 1] & ~3u;
-		}
+	capwalk_std(&w, im->cfg, im->h.cfg_size);
+	while (capwalk_next(&w, &c) == CAPWALK_CAP) {
+		if (c.id == PCI_CAP_ID_PM) /* PMCSR PME_Status */
+			rw1c_set(im, c.pos + 4, 2, 0x8000);
+		if (c.id == PCI_CAP_ID_EXP) /* DEVSTA error bits */
+			rw1c_set(im, c.pos + 0x0a, 2, 0x000f);
 	}
-	if (im->h.cfg_size < PTDM_CFG_SPACE_SIZE)
-		return;
-	for (pos = 0x100, n = 0; pos >= 0x100 && pos < 0x1000 && n < 960;
-	     n++) {
-		uint32_t hdr = le32_at(c + pos);
-
-		if ((hdr & 0xffff) == 0x0001 && pos + 0x14 <= 0x1000) {
-			rw1c_set(im, pos + 0x04, 4, ~0u); /* uncorrectable */
-			rw1c_set(im, pos + 0x10, 4, ~0u); /* correctable */
+	capwalk_ext(&w, im->cfg, im->h.cfg_size);
+	while (capwalk_next(&w, &c) == CAPWALK_CAP) {
+		if (c.id == PCI_EXT_CAP_ID_ERR && c.pos + 0x14 <= 0x1000) {
+			rw1c_set(im, c.pos + 0x04, 4, ~0u); /* uncorrectable */
+			rw1c_set(im, c.pos + 0x10, 4, ~0u); /* correctable */
 		}
-		pos = (hdr >> 20) & ~3u;
 	}
 }
 

@@ -23,6 +23,7 @@
 
 #include "host/image_priv.h"
 #include "host/lspci_text.h"
+#include "util/pci.h"
 #include "ptdm/image.h"
 
 #define MAX_FILE (1u << 20) /* a -xxxx dump is ~13 KB; -vvv a few KB */
@@ -82,7 +83,7 @@ static int on_directive(void *opaque, const char *line, unsigned no,
 	n = sscanf(line, "%31s %31s %31s %31s %31s %31s", w[0], w[1], w[2],
 		   w[3], w[4], w[5]);
 	if (n == 2 && !strcmp(w[0], "device")) {
-		if (!lspci_parse_bdf(w[1], nv->device, NULL))
+		if (!bdf_canon(w[1], nv->device))
 			return ptdm_errf(err, -EINVAL, "%s:%u: bad BDF \"%s\"",
 					 nv->name, no, w[1]);
 		return 0;

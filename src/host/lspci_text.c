@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "host/lspci_text.h"
+#include "util/pci.h"
 
 #define MAX_LINE 1024
 
@@ -64,57 +65,15 @@ static int hexval(int c)
 	return -1;
 }
 
-bool lspci_parse_bdf(const char *s, char out[16], const char **end)
+/* A device header line: a BDF, then a blank or the end. */
+static bool header_bdf(const char *s, char out[16])
 {
-	unsigned v[4] = { 0 }, n[4] = { 0 }, part = 0;
-	const char *p = s;
+	const char *end;
+	struct bdf b;
 
-	/* up to four hex fields: [domain:]bus:dev.func */
-	for (;;) {
-		int h = hexval((unsigned char)*p);
-
-		if (h >= 0) {
-			if (++n[part] > 4)
-				return false;
-			v[part] = v[part] * 16 + (unsigned)h;
-			p++;
-			continue;
-		}
-		if (*p == ':' && part < 2 && n[part]) {
-			part++;
-			p++;
-			continue;
-		}
-		if (*p == '.' && part >= 1 && n[part]) {
-			part++;
-			p++;
-			h = hexval((unsigned char)*p);
-			if (h < 0 || h > 7)
-				return false;
-			v[part] = (unsigned)h;
-			n[part] = 1;
-			p++;
-			break;
-		}
+	if (!bdf_parse(s, &b, 0, &end))
 		return false;
-	}
-	if (part == 2) { /* bus:dev.func */
-		v[3] = v[2];
-		v[2] = v[1];
-		v[1] = v[0];
-		v[0] = 0;
-		if (n[0] > 2 || n[1] > 2)
-			return false;
-	} else if (n[1] > 2 || n[2] > 2) {
-		return false;
-	}
-	if (v[1] > 0xff || v[2] > 0x1f)
-		return false;
-	if (*p && *p != ' ' && *p != '\t')
-		return false;
-	snprintf(out, 16, "%04x:%02x:%02x.%x", v[0], v[1], v[2], v[3]);
-	if (end)
-		*end = p;
+	bdf_format(&b, out);
 	return true;
 }
 
@@ -175,7 +134,7 @@ int lspci_parse_dump(const char *name, const char *text, size_t len,
 			continue;
 		}
 		if (!seen_header && !expect &&
-		    lspci_parse_bdf(s, out->bdf, NULL)) {
+		    header_bdf(s, out->bdf)) {
 			seen_header = true;
 			continue;
 		}
@@ -262,7 +221,7 @@ int lspci_parse_sizes(const char *name, const char *text, size_t len,
 			s++;
 		if (!*s)
 			continue;
-		if (s == it.buf && lspci_parse_bdf(s, bdf, NULL)) {
+		if (s == it.buf && header_bdf(s, bdf)) {
 			if (out->header)
 				break; /* the next device */
 			out->header = true;

@@ -43,7 +43,4 @@ struct lspci_sizes {
 int lspci_parse_sizes(const char *name, const char *text, size_t len,
 		      struct lspci_sizes *out, struct ptdm_err *err);
 
-/* "DDDD:BB:DD.F" or "BB:DD.F" at the start of s; canonical into out. */
-bool lspci_parse_bdf(const char *s, char out[16], const char **end);
-
 #endif

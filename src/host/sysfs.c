@@ -13,14 +13,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host/lspci_text.h"
 #include "ptdm/sysfs.h"
+#include "util/pci.h"
 
 /* kernel IORESOURCE_* flags as printed in `resource` */
 #define IORES_IO 0x00000100ull
@@ -39,6 +40,28 @@ void sysfs_set_root(const char *root)
 const char *sysfs_root(void)
 {
 	return root_path;
+}
+
+int sysfs_link_base(const char *dir, const char *link, char *out, size_t len)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	const char *base;
+	ssize_t n;
+	int w;
+
+	w = snprintf(path, sizeof(path), "%s/%s", dir, link);
+	if (w < 0 || (size_t)w >= sizeof(path))
+		return -ENAMETOOLONG;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno;
+	target[n] = 0;
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	w = snprintf(out, len, "%s", base);
+	if (w < 0 || (size_t)w >= len)
+		return -ENAMETOOLONG;
+	return 1;
 }
 
 struct sysfs_dev {
@@ -315,7 +338,7 @@ int sysfs_open(struct host_dev **out, const char *bdf, bool readonly,
 	struct stat st;
 	int rc;
 
-	if (!lspci_parse_bdf(bdf, canon, NULL))
+	if (!bdf_canon(bdf, canon))
 		return ptdm_errf(err, -EINVAL, "\"%s\" is not a PCI address "
 				 "(want DDDD:BB:DD.F)", bdf);
 	s = calloc(1, sizeof(*s));
@@ -393,7 +416,7 @@ int sysfs_list(char (**out)[16], struct ptdm_err *err)
 	while ((e = readdir(d))) {
 		char canon[16];
 
-		if (!lspci_parse_bdf(e->d_name, canon, NULL) ||
+		if (!bdf_canon(e->d_name, canon) ||
 		    strcmp(canon, e->d_name))
 			continue;
 		if (n == cap) {

@@ -1,6 +1,7 @@
 /*
  * helpers.c - fixtures shared by the unit tests (see helpers.h).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,4 +242,82 @@ int th_guest_ram(uint64_t size)
 	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 			       F_SEAL_SEAL), 0);
 	return fd;
+}
+
+/* ---- a host that implements the ops an image leaves NULL ---- */
+
+struct th_fake_host th_fake;
+static struct host_ops fake_ops;
+
+static int fake_irq_set(struct host_dev *h, enum host_irq_kind kind,
+			unsigned start, unsigned count, const int *fds)
+{
+	(void)h;
+	th_fake.irq_sets++;
+	th_fake.irq_kind = (int)kind;
+	th_fake.irq_start = start;
+	th_fake.irq_count = count;
+	th_fake.irq_fd0 = count && fds ? fds[0] : -1;
+	return th_fake.irq_set_rc;
+}
+
+static int fake_intx_unmask(struct host_dev *h)
+{
+	(void)h;
+	th_fake.intx_unmasks++;
+	return 0;
+}
+
+static int fake_intx_unmask_fd(struct host_dev *h, int fd)
+{
+	(void)h;
+	th_fake.unmask_fd_calls++;
+	th_fake.unmask_fd = fd;
+	return 0;
+}
+
+static int fake_irq_count(struct host_dev *h, enum host_irq_kind kind,
+			  unsigned *count)
+{
+	(void)h;
+	if ((unsigned)kind >= HOST_IRQ_NUM)
+		return -EINVAL;
+	*count = th_fake.vectors[kind];
+	return 0;
+}
+
+static int fake_dma_map(struct host_dev *h, uint64_t iova, void *vaddr,
+			uint64_t size, unsigned prot)
+{
+	(void)h;
+	th_fake.dma_maps++;
+	th_fake.dma_iova = iova;
+	th_fake.dma_vaddr = vaddr;
+	th_fake.dma_size = size;
+	th_fake.dma_prot = prot;
+	return th_fake.dma_map_rc;
+}
+
+static int fake_dma_unmap(struct host_dev *h, uint64_t iova, uint64_t size)
+{
+	(void)h;
+	th_fake.dma_unmaps++;
+	th_fake.dma_iova = iova;
+	th_fake.dma_size = size;
+	return th_fake.dma_unmap_rc;
+}
+
+void th_fake_host(struct host_dev *h)
+{
+	memset(&th_fake, 0, sizeof(th_fake));
+	th_fake.unmask_fd = th_fake.irq_fd0 = th_fake.irq_kind = -1;
+	fake_ops = *h->ops;
+	fake_ops.name = "fake";
+	fake_ops.irq_set = fake_irq_set;
+	fake_ops.intx_unmask = fake_intx_unmask;
+	fake_ops.intx_unmask_fd = fake_intx_unmask_fd;
+	fake_ops.irq_count = fake_irq_count;
+	fake_ops.dma_map = fake_dma_map;
+	fake_ops.dma_unmap = fake_dma_unmap;
+	h->ops = &fake_ops;
 }

@@ -67,6 +67,26 @@ struct ptdm_dev *th_irq_dev(struct host_dev **host_out, unsigned msi_mmc);
 /* Guest RAM as QEMU's memory-backend-memfd makes it: a memfd of size
  * bytes sealed against shrinking and growing (asserts on failure). */
 int th_guest_ram(uint64_t size);
+/*
+ * A host with the ops an image leaves NULL (DMA map/unmap, interrupt
+ * counts, INTx unmask and its eventfd) and a recording irq_set:
+ * th_fake_host(h) turns image h into one (its other ops stay the
+ * image's), clears th_fake, and each call is recorded there.  The *_rc
+ * fields are what the fake returns.  One fake at a time.
+ */
+struct th_fake_host {
+	unsigned vectors[HOST_IRQ_NUM]; /* what irq_count answers */
+	unsigned irq_sets, irq_start, irq_count;
+	int irq_kind, irq_fd0, irq_set_rc;
+	unsigned intx_unmasks, unmask_fd_calls;
+	int unmask_fd;
+	unsigned dma_maps, dma_unmaps, dma_prot;
+	uint64_t dma_iova, dma_size;
+	void *dma_vaddr;
+	int dma_map_rc, dma_unmap_rc;
+};
+extern struct th_fake_host th_fake;
+void th_fake_host(struct host_dev *h);
 
 /* Path of a shared dump: $PTDM_DUMPS/name. */
 const char *th_dump(const char *name);
