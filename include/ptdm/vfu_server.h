@@ -18,7 +18,7 @@
 #include "ptdm/loop.h"
 #include "util/msgio.h"
 
-#define VFU_SERVER_MAX_FDS 8            /* fds we accept per message */
+#define VFU_SERVER_MAX_FDS 16           /* fds per message (cloud-hypervisor: 16) */
 #define VFU_SERVER_MAX_XFER (1u << 20)  /* max data in one read/write */
 #define VFU_SERVER_MAX_DMA_MAPS 4096u
 #define VFU_NUM_IRQ_INDEX 5             /* INTx, MSI, MSI-X, ERR, REQ */
@@ -62,11 +62,13 @@ struct vfu_conn {
 	uint32_t peer_max_fds;
 	uint64_t peer_max_xfer;
 	bool write_multiple;
+	bool one_area_per_bar; /* no VERSION JSON (SPDK maps area i with fd i) */
 	struct vfu_dma *dma;
 	unsigned ndma;
 	int *irq_fds[VFU_NUM_IRQ_INDEX];
 	unsigned nirq_fds[VFU_NUM_IRQ_INDEX];
 	bool intx_masked;
+	bool fdless_dma_noted; /* VFIO: a DMA_MAP without an fd was logged */
 	int intx_unmask_fd; /* VFIO: the client's INTx resample eventfd */
 	uint16_t next_dma_id;
 	/* migration (VFIO v2 state machine over vfio-user) */
