@@ -25,6 +25,10 @@ int vfu_h_device_info(struct vfu_conn *c, struct msg *m)
 	memcpy(&argsz, m->p, 4);
 	if (argsz < sizeof(r))
 		return -EINVAL;
+	/* RESET only where a reset exists: QEMU otherwise resets at every
+	 * system reset and prints the ENOTTY it gets */
+	if (ptdm_dev_host(c->dev)->reset_none)
+		r.flags &= ~VFIO_DEVICE_FLAGS_RESET;
 	memcpy(m->r, &r, sizeof(r));
 	m->rlen = sizeof(r);
 	return 0;

@@ -1489,6 +1489,10 @@ static void test_personalities(const char *bdf, const char *what, bool strict,
 		   "personalities: %s %s through VFIO and ptdm %s", what, bdf,
 		   err.msg))
 		goto out;
+	/* DEVICE_GET_INFO's RESET flag says what the kernel can do */
+	check(h->reset_none == !resets, "personalities: %s: %s", what,
+	      resets ? "has a reset: the RESET flag is offered"
+		     : "has no function or bus reset: no RESET flag");
 	for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
 		struct vfu_conn srv;
 		pthread_t t;
