@@ -86,6 +86,7 @@ struct vfu_conn {
 	struct msgio io;
 	uint8_t *rx, *tx;   /* one message in, one reply out */
 	bool draining;      /* throwing away a payload too large to take */
+	bool reset_none_noted; /* said once: this device has no reset */
 	struct ptdm_ratelimit rl;
 	/* counters for tests, the control socket and the benchmark */
 	unsigned long messages, errors, irqs;

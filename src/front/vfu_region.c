@@ -254,10 +254,28 @@ int vfu_h_write_multi(struct vfu_conn *c, struct msg *m)
 
 int vfu_h_reset(struct vfu_conn *c, struct msg *m)
 {
+	int rc;
+
 	/* also the way out of the migration ERROR state */
 	vfu_mig_drop(c);
 	c->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	return ptdm_dev_reset(c->dev);
+	rc = ptdm_dev_reset(c->dev);
+	/*
+	 * A device with no reset at all is offered no RESET flag, but
+	 * cloud-hypervisor resets exactly then (its test is inverted) and
+	 * loses the stream on an error reply.  What can be reset was (the
+	 * device model's state, bus mastering off): say so once and succeed,
+	 * as QEMU's vfio-pci goes on without a reset mechanism.
+	 */
+	if (rc == -ENOTTY && ptdm_dev_host(c->dev)->reset_none) {
+		if (!c->reset_none_noted)
+			ptdm_log(PTDM_LOG_WARN, "vfio-user: DEVICE_RESET of a "
+				 "device with no function or bus reset: only "
+				 "the device model's state was reset");
+		c->reset_none_noted = true;
+		rc = 0;
+	}
+	return rc;
 }
 
 int vfu_h_io_fds(struct vfu_conn *c, struct msg *m)
