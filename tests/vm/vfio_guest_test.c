@@ -1694,6 +1694,11 @@ static void test_close(struct edu_ctx *e, struct nic_ctx *n,
 	struct host_dev *h = NULL;
 	int rc;
 
+	/* the personalities reset edu, which has no reset: ptdm turned its
+	 * bus mastering off; the guest driver turns it on again */
+	if (e->d)
+		ptdm_cfg_write(e->d, PCI_COMMAND, 2,
+			       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	check((sys_cfg(dv->edu, 4, 2) & 0x4) && (sys_cfg(dv->nic, 4, 2) & 0x4),
 	      "before close: bus master on for edu and e1000e");
 	if (n->d)
