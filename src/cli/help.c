@@ -77,6 +77,8 @@ const struct cli_help cli_helps[] = {
 	  "ptdm client PATH write REGION OFFSET SIZE VALUE\n"
 	  "ptdm client PATH irq INDEX VECTOR\n"
 	  "ptdm client PATH dma IOVA SIZE\n"
+	  "ptdm client --as qemu|cloud-hypervisor|libvfio-user|spdk PATH "
+	  "[check]\n"
 	  "ptdm client SRC migrate DST [--no-pre-copy]",
 	  "talk to a vfio-user server the way a VMM does",
 	  "  lspci              the guest's config space as an lspci dump\n"
@@ -84,6 +86,9 @@ const struct cli_help cli_helps[] = {
 	  "  read, write        a region access (SIZE 1, 2, 4 or 8)\n"
 	  "  irq                set an eventfd, trigger it, wait for it\n"
 	  "  dma                map and unmap SIZE bytes at IOVA\n"
+	  "  --as VMM           replay that VMM's messages and judge the "
+	  "replies\n"
+	  "                     as it does (check: its warnings fail too)\n"
 	  "  migrate            move the device's state from server SRC to "
 	  "server DST\n"
 	  "                     (migration v2; PRE_COPY when both offer it)\n" },

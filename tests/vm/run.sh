@@ -122,7 +122,7 @@ esac
 timeout -k 10 "$tmo" qemu-system-x86_64 -accel tcg -machine q35 -cpu max \
 	-smp 1 -m 512M -nographic -no-reboot -nodefaults -display none \
 	-serial stdio \
-	-device intel-iommu,intremap=on \
+	-device intel-iommu,intremap=on,aw-bits=48 \
 	"${devices[@]}" \
 	-device isa-debug-exit,iobase=0xf4,iosize=4 \
 	-kernel "$mods/vmlinuz" -initrd "$work/initrd.gz" \
