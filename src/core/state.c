@@ -460,16 +460,16 @@ static bool arc(uint32_t a, uint32_t b, uint64_t f)
 /*
  * The first arc of the shortest path from -> to over the offered states
  * (breadth first over at most 8).  Intermediate states are never saving
- * states or RESUMING, except PRE_COPY_P2P between two pre-copy states
- * and STOP_COPY: the kernel's own rule, so no stream is made or dropped
- * on the way.
+ * states or RESUMING, except PRE_COPY_P2P on the way from a pre-copy
+ * state to another saving state: the kernel's own rule
+ * (vfio_mig_get_next_state), so no stream is made or dropped on the way.
  */
 static int next_state(uint32_t from, uint32_t to, uint64_t f, uint32_t *next)
 {
 	uint32_t prev[8], queue[8];
 	bool seen[8] = { false };
 	unsigned qh = 0, qt = 0;
-	bool pre_end = saving(from) && saving(to);
+	bool pre_end = precopy(from) && saving(to);
 
 	seen[from] = true;
 	queue[qt++] = from;

@@ -342,6 +342,39 @@ static int fake_dirty_stop(struct host_dev *h)
 	return 0;
 }
 
+static int fake_mig_flags(struct host_dev *h, uint64_t *flags)
+{
+	(void)h;
+	*flags = th_fake.mig_flags;
+	return 0;
+}
+
+static int fake_mig_set_state(struct host_dev *h, uint32_t state)
+{
+	(void)h;
+	if (th_fake.narcs < 16)
+		th_fake.arcs[th_fake.narcs++] = state;
+	return 0;
+}
+
+static int fake_mig_data_read(struct host_dev *h, void *buf, size_t len,
+			      size_t *got)
+{
+	(void)h;
+	(void)buf;
+	(void)len;
+	*got = 0;
+	return 0;
+}
+
+void th_fake_mig(uint64_t flags)
+{
+	th_fake.mig_flags = flags;
+	fake_ops.mig_flags = fake_mig_flags;
+	fake_ops.mig_set_state = fake_mig_set_state;
+	fake_ops.mig_data_read = fake_mig_data_read;
+}
+
 void th_fake_dirty(void)
 {
 	fake_ops.dirty_start = fake_dirty_start;

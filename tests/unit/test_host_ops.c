@@ -384,6 +384,72 @@ static void test_dma_logging_by_host(void **state)
 	close(mfd);
 }
 
+/* ptdm_mig_set_state from one state to another: the arcs the backend got. */
+static void path(struct ptdm_dev *d, uint32_t from, uint32_t to,
+		 const uint32_t *want, unsigned n)
+{
+	if (ptdm_mig_state(d) != from)
+		assert_int_equal(ptdm_mig_set_state(d, from), 0);
+	th_fake.narcs = 0;
+	assert_int_equal(ptdm_mig_set_state(d, to), 0);
+	assert_int_equal(ptdm_mig_state(d), to);
+	assert_int_equal(th_fake.narcs, n);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(th_fake.arcs[i], want[i]);
+}
+
+enum { ST = 1, RU = 2, SC = 3, RE = 4, RP = 5, PC = 6, PP = 7 };
+
+/*
+ * The core walks the backend one arc at a time along the kernel's paths
+ * (vfio_mig_get_next_state): never through a saving state or RESUMING on
+ * the way, RUNNING_P2P used when offered and collapsed when not.
+ */
+static void test_mig_paths(void **state)
+{
+	struct host_dev *h;
+	struct ptdm_dev *d = th_irq_dev(&h, 0);
+	const uint32_t ru_st[] = { RP, ST }, ru_sc[] = { RP, ST, SC },
+		       pc_st[] = { RU, RP, ST }, pc_sc[] = { PP, SC },
+		       sc_pc[] = { ST, RP, RU, PC }, pc_re[] = { RU, RP, ST, RE },
+		       pp_ru[] = { RP, RU }, ru_pp[] = { RP, PP };
+	const uint32_t flat_ru_sc[] = { ST, SC }, flat_pc_sc[] = { SC },
+		       flat_pc_re[] = { RU, ST, RE };
+
+	(void)state;
+	th_fake_host(h);
+	th_fake_mig(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+		    (1u << 2) /* PRE_COPY */);
+	path(d, RU, ST, ru_st, 2);
+	path(d, RU, SC, ru_sc, 3);
+	path(d, PC, ST, pc_st, 3);
+	path(d, PC, SC, pc_sc, 2);
+	path(d, SC, PC, sc_pc, 4);
+	path(d, PP, RU, pp_ru, 2);
+	path(d, RU, PP, ru_pp, 2);
+	path(d, PC, RE, pc_re, 4);
+	/* out of RESUMING only with a whole stream: the backend is not even
+	 * asked, and the device is left in ERROR until a reset */
+	th_fake.narcs = 0;
+	assert_int_equal(ptdm_mig_set_state(d, RU), -EINVAL);
+	assert_int_equal(th_fake.narcs, 0);
+	assert_int_equal(ptdm_mig_state(d), VFIO_DEVICE_STATE_ERROR);
+	assert_int_equal(ptdm_mig_set_state(d, ST), -EINVAL);
+	ptdm_mig_reset(d);
+	assert_int_equal(ptdm_mig_state(d), RU);
+	/* the states the backend does not offer are refused */
+	assert_int_equal(ptdm_mig_set_state(d, VFIO_DEVICE_STATE_ERROR), -EINVAL);
+	assert_int_equal(ptdm_mig_set_state(d, 8), -EINVAL);
+	ptdm_mig_reset(d);
+	th_fake.mig_flags = VFIO_MIGRATION_STOP_COPY | (1u << 2);
+	path(d, RU, SC, flat_ru_sc, 2);
+	path(d, PC, SC, flat_pc_sc, 1);
+	path(d, PC, RE, flat_pc_re, 3);
+	assert_int_equal(ptdm_mig_set_state(d, RP), -EINVAL);
+	ptdm_mig_reset(d);
+	th_free(d, h);
+}
+
 static void test_mpqemu_dma_through_host_ops(void **state)
 {
 	struct host_dev *h;
@@ -472,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_vfio_user_on_image),
 		cmocka_unit_test(test_vfio_user_on_fake_host),
 		cmocka_unit_test(test_dma_logging_by_host),
+		cmocka_unit_test(test_mig_paths),
 		cmocka_unit_test(test_mpqemu_dma_through_host_ops),
 		cmocka_unit_test(test_host_msi_enable),
 	};
