@@ -172,6 +172,18 @@ static int put(struct sink *k, const void *data, size_t len)
 	return 0;
 }
 
+/* Room for len more bytes at once (no doubling copies of a large blob). */
+static int reserve(struct sink *k, size_t len)
+{
+	uint8_t *n = realloc(k->p, k->len + len);
+
+	if (!n)
+		return -ENOMEM;
+	k->p = n;
+	k->cap = k->len + len;
+	return 0;
+}
+
 static int put_op(struct sink *k, uint32_t op, uint32_t len, uint64_t off,
 		  const uint8_t *lit)
 {
@@ -241,7 +253,8 @@ static int start_pre(struct host_dev *h, struct host_blob_mig *b)
 	if (rc)
 		return rc;
 	plen = b->pre_len;
-	rc = put(&k, w, 8);
+	rc = reserve(&k, HDR_LEN + b->pre_len);
+	rc = rc ? rc : put(&k, w, 8);
 	rc = rc ? rc : put(&k, &plen, 8);
 	rc = rc ? rc : put(&k, b->pre, b->pre_len);
 	if (rc) {
@@ -266,6 +279,13 @@ static int start_stop_copy(struct host_dev *h, struct host_blob_mig *b,
 
 	if (rc)
 		return rc;
+	/* at most: what is left of pre-copy, the header, every block a LIT */
+	rc = reserve(&k, (pre ? b->out_len - b->out_pos : 0) + HDR_LEN + len +
+			      (len / BLOCK + 2) * 16);
+	if (rc) {
+		free(now);
+		return rc;
+	}
 	if (pre) {
 		rc = put(&k, b->out + b->out_pos, b->out_len - b->out_pos);
 	} else {
