@@ -611,6 +611,7 @@ int ptdm_mig_set_state(struct ptdm_dev *d, uint32_t to)
 void ptdm_mig_reset(struct ptdm_dev *d)
 {
 	struct dev_mig *m = d->mig;
+	int rc = 0;
 
 	if (!m)
 		return;
@@ -621,9 +622,18 @@ void ptdm_mig_reset(struct ptdm_dev *d)
 	    m->state != VFIO_DEVICE_STATE_RESUMING)
 		(void)ptdm_mig_set_state(d, VFIO_DEVICE_STATE_RUNNING);
 	if (m->state != VFIO_DEVICE_STATE_RUNNING)
-		(void)host_mig_set_state(d->host, VFIO_DEVICE_STATE_RUNNING);
+		rc = host_mig_set_state(d->host, VFIO_DEVICE_STATE_RUNNING);
 	mig_out_drop(m);
 	mig_in_drop(m);
+	/* a backend that cannot get back (a VFIO driver stuck in RESUMING
+	 * or ERROR on a device with no reset) is not said to run */
+	if (rc) {
+		ptdm_log_ratelimited(&d->host_rl, PTDM_LOG_WARN, "%s: migration "
+				     "state not back to RUNNING: %s",
+				     d->host->name, strerror(rc < 0 ? -rc : rc));
+		m->state = VFIO_DEVICE_STATE_ERROR;
+		return;
+	}
 	m->state = VFIO_DEVICE_STATE_RUNNING;
 }
 

@@ -354,7 +354,7 @@ static int fake_mig_set_state(struct host_dev *h, uint32_t state)
 	(void)h;
 	if (th_fake.narcs < 16)
 		th_fake.arcs[th_fake.narcs++] = state;
-	return 0;
+	return th_fake.mig_rc;
 }
 
 static int fake_mig_data_read(struct host_dev *h, void *buf, size_t len,

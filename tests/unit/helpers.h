@@ -93,6 +93,7 @@ struct th_fake_host {
 	uint64_t mig_flags;
 	uint32_t arcs[16];
 	unsigned narcs;
+	int mig_rc; /* what mig_set_state answers */
 };
 extern struct th_fake_host th_fake;
 void th_fake_host(struct host_dev *h);

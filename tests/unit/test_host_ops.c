@@ -447,6 +447,20 @@ static void test_mig_paths(void **state)
 	path(d, PC, RE, flat_pc_re, 3);
 	assert_int_equal(ptdm_mig_set_state(d, RP), -EINVAL);
 	ptdm_mig_reset(d);
+	/* a backend that cannot get back to RUNNING is not said to run */
+	path(d, RU, SC, flat_ru_sc, 2);
+	th_fake.mig_rc = -EINVAL;
+	ptdm_mig_reset(d);
+	assert_int_equal(ptdm_mig_state(d), VFIO_DEVICE_STATE_ERROR);
+	th_fake.mig_rc = 0;
+	ptdm_mig_reset(d);
+	assert_int_equal(ptdm_mig_state(d), RU);
+	/* a backend that falls into ERROR on an arc: ERROR here too */
+	th_fake.mig_rc = -EIO;
+	assert_int_equal(ptdm_mig_set_state(d, ST), -EIO);
+	assert_int_equal(ptdm_mig_state(d), VFIO_DEVICE_STATE_ERROR);
+	th_fake.mig_rc = 0;
+	ptdm_mig_reset(d);
 	th_free(d, h);
 }
 
