@@ -30,6 +30,8 @@ struct ptdm_dev_opts {
 	/* mmap=trap: no BAR fd goes to a VMM; every BAR access is trapped
 	 * (with VFIO the fd would be the device fd: docs/security.md) */
 	bool mmap_trap;
+	/* quirks=off: no device quirk applies (docs/quirks.md) */
+	bool no_quirks;
 	int32_t vendor_id;  /* -1: the host's; else the override */
 	int32_t device_id;
 	int32_t subsystem_vendor_id;
@@ -168,6 +170,30 @@ const struct ptdm_cap_info *ptdm_dev_cap(const struct ptdm_dev *d, size_t i);
 /* Problems found in the host config (hostile chains etc.), for inspect. */
 size_t ptdm_dev_nproblems(const struct ptdm_dev *d);
 const char *ptdm_dev_problem(const struct ptdm_dev *d, size_t i);
+
+/* ---- device quirks (docs/quirks.md), for inspect ---- */
+/* A BAR range a quirk traps, or a config register it virtualizes. */
+struct ptdm_quirk_range {
+	int bar;            /* 0-5; -1: config space */
+	uint64_t off, len;
+	const char *what;   /* "config mirror", "BDSM", ... */
+};
+#define PTDM_QUIRK_MAX_RANGES 8
+
+struct ptdm_quirk_info {
+	const char *name;   /* "nvidia-config-mirrors" */
+	const char *what;   /* one line: what it does and why */
+	bool active;        /* false: matched, but off (reason says why) */
+	const char *reason; /* NULL when active */
+	const char *reset;  /* the reset method it adds, NULL if none */
+	unsigned nranges;   /* ranges in effect (none while inactive) */
+	struct ptdm_quirk_range range[PTDM_QUIRK_MAX_RANGES];
+};
+
+/* The quirks that matched this device, active or not. */
+size_t ptdm_dev_nquirks(const struct ptdm_dev *d);
+const struct ptdm_quirk_info *ptdm_dev_quirk(const struct ptdm_dev *d,
+					     size_t i);
 
 /* ---- BARs ---- */
 struct ptdm_bar_info {

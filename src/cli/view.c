@@ -151,6 +151,82 @@ static void cap_label(const struct ptdm_cap_info *c, char *buf, size_t n)
 		snprintf(buf, n, "[%02x] %s", c->pos, c->name);
 }
 
+/* "quirks: NAME, NAME (off: why)" and a line per range of each. */
+static void print_quirks(FILE *f, struct ptdm_dev *d)
+{
+	size_t n = ptdm_dev_nquirks(d);
+
+	fprintf(f, "\nquirks:");
+	for (size_t i = 0; i < n; i++) {
+		const struct ptdm_quirk_info *q = ptdm_dev_quirk(d, i);
+
+		fprintf(f, "%s %s", i ? "," : "", q->name);
+		if (!q->active)
+			fprintf(f, " (off: %s)", q->reason);
+	}
+	fprintf(f, "%s\n", n ? "" : " none");
+	for (size_t i = 0; i < n; i++) {
+		const struct ptdm_quirk_info *q = ptdm_dev_quirk(d, i);
+
+		if (!q->active)
+			continue;
+		fprintf(f, "  %s: %s\n", q->name, q->what);
+		for (unsigned j = 0; j < q->nranges; j++) {
+			const struct ptdm_quirk_range *r = &q->range[j];
+			char where[32];
+
+			if (r->bar < 0)
+				snprintf(where, sizeof(where), "config");
+			else
+				snprintf(where, sizeof(where), "BAR%d", r->bar);
+			fprintf(f, "    %-7s 0x%06" PRIx64 "+0x%" PRIx64 "  %s\n",
+				where, r->off, r->len, r->what);
+		}
+		if (q->reset)
+			fprintf(f, "    reset   %s\n", q->reset);
+	}
+}
+
+static struct json_object *quirks_json(struct ptdm_dev *d)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < ptdm_dev_nquirks(d); i++) {
+		const struct ptdm_quirk_info *q = ptdm_dev_quirk(d, i);
+		struct json_object *o = json_object_new_object();
+		struct json_object *rs = json_object_new_array();
+
+		json_object_object_add(o, "name", json_object_new_string(q->name));
+		json_object_object_add(o, "description",
+				       json_object_new_string(q->what));
+		json_object_object_add(o, "active",
+				       json_object_new_boolean(q->active));
+		json_object_object_add(o, "reason",
+				       q->reason ? json_object_new_string(q->reason)
+						 : NULL);
+		json_object_object_add(o, "reset",
+				       q->reset ? json_object_new_string(q->reset)
+						: NULL);
+		for (unsigned j = 0; j < q->nranges; j++) {
+			const struct ptdm_quirk_range *r = &q->range[j];
+			struct json_object *ro = json_object_new_object();
+
+			json_object_object_add(ro, "bar", r->bar < 0 ? NULL :
+					       json_object_new_int(r->bar));
+			json_object_object_add(ro, "offset",
+					       json_object_new_uint64(r->off));
+			json_object_object_add(ro, "length",
+					       json_object_new_uint64(r->len));
+			json_object_object_add(ro, "what",
+					       json_object_new_string(r->what));
+			json_object_array_add(rs, ro);
+		}
+		json_object_object_add(o, "ranges", rs);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 void view_print_text(FILE *f, struct ptdm_dev *d, const struct view *v,
 		     const char *backend)
 {
@@ -211,6 +287,7 @@ void view_print_text(FILE *f, struct ptdm_dev *d, const struct view *v,
 	}
 	if (!ptdm_dev_ncaps(d))
 		fprintf(f, "  none\n");
+	print_quirks(f, d);
 	if (ptdm_dev_nproblems(d)) {
 		fprintf(f, "\nProblems in the host config\n");
 		for (size_t i = 0; i < ptdm_dev_nproblems(d); i++)
@@ -310,6 +387,7 @@ struct json_object *view_json(struct ptdm_dev *d, const struct view *v,
 	json_object_object_add(o, "bars", bars);
 	json_object_object_add(o, "capabilities", caps);
 	json_object_object_add(o, "problems", probs);
+	json_object_object_add(o, "quirks", quirks_json(d));
 	return o;
 }
 

@@ -126,7 +126,8 @@ static int dev_build_map(struct ptdm_dev *d, struct ptdm_err *err)
 	if (rc)
 		return ptdm_errf(err, rc, "%s: header table: %s", d->host->name,
 				 strerror(-rc));
-	return caps_build(d, err);
+	rc = caps_build(d, err);
+	return rc ? rc : quirks_attach(d, err);
 }
 
 void dev_reset_shadow(struct ptdm_dev *d)
@@ -140,6 +141,7 @@ void dev_reset_shadow(struct ptdm_dev *d)
 		if (!c->info.hidden && c->ops && c->ops->reset)
 			c->ops->reset(d, c);
 	}
+	quirks_reset(d);
 }
 
 /*
@@ -344,30 +346,13 @@ static int guest_blocks(struct ptdm_dev *d, int bar)
 	return on ? 0 : PTDM_DROP_DECODE_OFF;
 }
 
-int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
-		size_t len, bool write)
+/* A piece in no quirk window: the MSI-X emulation or the device. */
+static int bar_plain_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
+			size_t len, bool write)
 {
-	const struct bar_state *b;
 	bool handled = false;
 	int rc, blocked;
 
-	if (bar < 0 || bar > PTDM_ROM_INDEX || !len || len > 4096)
-		return -EINVAL;
-	b = &d->bars[bar];
-	if (b->host.kind == HOST_BAR_NONE || b->host.kind == HOST_BAR_MEM64_HI)
-		return -ENXIO;
-	if (!b->host.size_known)
-		return -ENXIO;
-	if (off >= b->host.size || len > b->host.size - off)
-		return -ERANGE;
-	if (write)
-		d->st.bar_writes++;
-	else
-		d->st.bar_reads++;
-	if (bar == PTDM_ROM_INDEX && write) {
-		dev_count_drop(d, PTDM_DROP_READONLY);
-		return -EPERM;
-	}
 	rc = msix_bar_rw(d, bar, off, buf, len, write, &handled);
 	if (handled)
 		return rc;
@@ -386,4 +371,66 @@ int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 								   off, buf,
 								   len);
 	return d->host->ops->bar_read(d->host, bar, off, buf, len);
+}
+
+/* A piece inside a quirk window: device space, so the guest's decode and
+ * D-state gate it like the device's own registers. */
+static int bar_quirk_rw(struct ptdm_dev *d, struct quirk_inst *q, int bar,
+			unsigned w, uint64_t woff, void *buf, size_t len,
+			bool write)
+{
+	int blocked = guest_blocks(d, bar);
+
+	if (blocked) {
+		if (write)
+			dev_count_drop(d, (enum ptdm_drop_reason)blocked);
+		else
+			memset(buf, 0xff, len);
+		return 0;
+	}
+	return quirk_window_rw(d, q, w, woff, buf, len, write);
+}
+
+int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
+		size_t len, bool write)
+{
+	const struct bar_state *b;
+	uint8_t *p = buf;
+
+	if (bar < 0 || bar > PTDM_ROM_INDEX || !len || len > 4096)
+		return -EINVAL;
+	b = &d->bars[bar];
+	if (b->host.kind == HOST_BAR_NONE || b->host.kind == HOST_BAR_MEM64_HI)
+		return -ENXIO;
+	if (!b->host.size_known)
+		return -ENXIO;
+	if (off >= b->host.size || len > b->host.size - off)
+		return -ERANGE;
+	if (write)
+		d->st.bar_writes++;
+	else
+		d->st.bar_reads++;
+	if (bar == PTDM_ROM_INDEX && write) {
+		dev_count_drop(d, PTDM_DROP_READONLY);
+		return -EPERM;
+	}
+	/* cut at quirk window edges: each piece has one handler */
+	while (len) {
+		size_t n = len;
+		unsigned w = 0;
+		uint64_t woff = 0;
+		struct quirk_inst *q = d->nquirks ? quirk_window_at(d, bar, off,
+								    &n, &w,
+								    &woff)
+						  : NULL;
+		int rc = q ? bar_quirk_rw(d, q, bar, w, woff, p, n, write)
+			   : bar_plain_rw(d, bar, off, p, n, write);
+
+		if (rc)
+			return rc;
+		off += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
 }

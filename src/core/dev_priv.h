@@ -10,6 +10,7 @@
 #define PTDM_DEV_PRIV_H
 
 #include "core/cfg_priv.h"
+#include "core/quirk_priv.h"
 #include "ptdm/dev.h"
 #include "ptdm/log.h"
 
@@ -79,6 +80,8 @@ struct ptdm_dev {
 	struct trap_src traps[DEV_MAX_TRAPS];
 	unsigned ntraps;
 	unsigned page_size; /* the host's, power of two */
+	struct quirk_inst quirks[DEV_MAX_QUIRKS]; /* matched (quirk.c) */
+	unsigned nquirks;
 
 	char problems[DEV_MAX_PROBLEMS][160];
 	unsigned nproblems;

@@ -248,7 +248,7 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 	static const char *const keys[] = {
 		"bdf", "vslot", "permissive", "msitranslate", "power_mgmt",
 		"seize", "rdm_policy", "name", "image", "sizes", "vendor",
-		"device", "subvendor", "subdevice", "mmap",
+		"device", "subvendor", "subdevice", "mmap", "quirks",
 	};
 	char *eq = strchr(tok, '=');
 	const char *v = eq + 1;
@@ -310,6 +310,7 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 		else
 			return bad(err, shown, "want fd or trap");
 		break;
+	case 15: ok = parse_bool(v, &s->quirks); break;
 	}
 	if (!ok)
 		return bad(err, shown, k == 0 ? "want [DDDD:]BB:DD.F"
@@ -358,6 +359,7 @@ int ptdm_spec_parse(struct ptdm_spec *s, const char *str, struct ptdm_err *err)
 	s->func = 0;
 	s->vslot = -1;
 	s->permissive = s->msitranslate = s->power_mgmt = s->seize = -1;
+	s->quirks = -1;
 	s->vendor_id = s->device_id = -1;
 	s->subsystem_vendor_id = s->subsystem_id = -1;
 	if (!str || !*str)

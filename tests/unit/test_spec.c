@@ -66,6 +66,13 @@ static void test_keys(void **state)
 	assert_int_equal(s.mmap, PTDM_MMAP_TRAP);
 	s = parse_ok("dump.txt,mmap=fd");
 	assert_int_equal(s.mmap, PTDM_MMAP_FD);
+	assert_int_equal(s.quirks, -1);
+	s = parse_ok("01:00.0,quirks=off");
+	assert_int_equal(s.quirks, 0);
+	s = parse_ok("dump.txt,quirks=on");
+	assert_int_equal(s.quirks, 1);
+	s = parse_ok("dump.txt,quirks=0");
+	assert_int_equal(s.quirks, 0);
 	s = parse_ok("01:00.*");
 	assert_int_equal(s.func, PTDM_SPEC_FUNC_ALL);
 	s = parse_ok("name=gpu0,permissive=0");
@@ -117,6 +124,8 @@ static void test_errors_name_token(void **state)
 	expect_bad("01:00.0,seize", "\"seize\"");
 	expect_bad("01:00.0,mmap=yes", "\"mmap=yes\"");
 	expect_bad("01:00.0,mmap=trap,mmap=fd", "\"mmap=fd\"");
+	expect_bad("01:00.0,quirks=maybe", "\"quirks=maybe\"");
+	expect_bad("01:00.0,quirks=off,quirks=on", "\"quirks=on\"");
 	expect_bad("01:00.0,,seize=1", "empty token");
 	expect_bad("01:00.0,", "empty token");
 	expect_bad("", "empty");

@@ -1,0 +1,118 @@
+/*
+ * quirk_nvidia.c - NVIDIA GPUs reach their own config space through BARs.
+ *
+ * Facts from QEMU's hw/vfio/pci-quirks.c and envytools: BAR0 holds a
+ * mirror of all 4 KiB of config space at 0x88000 and of the first 256
+ * bytes at 0x1800; I/O BAR5 is a window into BAR0 (register 0x0 master
+ * enable, 0x4 enable, 0x8 the BAR0 address, 0xc data).  A guest driver
+ * that reads config through them would see the host's config (real BAR
+ * addresses, MSI state) and could write it past every rule.  Here the
+ * mirrors are the guest's virtual config, and a BAR5 data access whose
+ * address (read back from the device, so a partial or earlier write
+ * cannot fool it) points at a mirror goes there too; every other BAR5
+ * access reaches the device.  One exception, as QEMU has it: NVIDIA
+ * acknowledges MSI by writing the MSI capability's ID/next bytes through
+ * the 0x88000 mirror; those read-only bytes also reach the device.
+ *
+ * The legacy VGA I/O backdoor (0x3d4/0x3d0 into the 0x1800 mirror) needs
+ * the VGA region, which ptdm does not serve: not here.
+ */
+#include "core/dev_priv.h"
+
+#define NV_MIRROR_FULL 0x88000u
+#define NV_MIRROR_LEGACY 0x1800u
+#define NV_BAR5_ADDR 0x8u
+#define NV_BAR5_DATA 0xcu
+
+enum { W_FULL, W_LEGACY, W_BAR5 };
+
+static const struct quirk_match nvidia_display[] = {
+	/* any NVIDIA display controller (VGA or 3D) */
+	{ 0x10de, QUIRK_ANY, 0xff0000, 0x030000, 0, 0xff },
+	{ 0 },
+};
+
+static const struct quirk_window nvidia_windows[] = {
+	[W_FULL] = { "config mirror", 0, NV_MIRROR_FULL, 0x1000,
+		     QUIRK_BAR_MEM },
+	[W_LEGACY] = { "legacy config mirror", 0, NV_MIRROR_LEGACY, 0x100,
+		       QUIRK_BAR_MEM, .mirror = true, .cfg_base = 0 },
+	[W_BAR5] = { "BAR0 window (config through it)", 5, 0, 0x10,
+		     QUIRK_BAR_IO },
+	{ NULL },
+};
+
+/* The config offset BAR0 address addr stands for, or -1. */
+static int mirror_of(uint32_t addr)
+{
+	if ((addr & ~0xfffu) == NV_MIRROR_FULL)
+		return (int)(addr & 0xfff);
+	if ((addr & ~0xffu) == NV_MIRROR_LEGACY)
+		return (int)(addr & 0xff);
+	return -1;
+}
+
+static int full_mirror_rw(struct ptdm_dev *d, uint64_t off, void *buf,
+			  size_t len, bool write)
+{
+	int rc = quirk_cfg_rw(d, (unsigned)off, buf, len, write);
+	unsigned msi;
+
+	if (rc || !write || d->cap_msi < 0)
+		return rc;
+	/* the MSI acknowledge: a write inside the capability's ID/next */
+	msi = d->caps[d->cap_msi].info.pos;
+	if (off >= msi && off + len <= msi + PCI_MSI_FLAGS)
+		return quirk_host_rw(d, 0, NV_MIRROR_FULL + off, buf, len, true);
+	return 0;
+}
+
+static int bar5_rw(struct ptdm_dev *d, uint64_t off, void *buf, size_t len,
+		   bool write)
+{
+	uint8_t reg[4];
+	uint32_t addr;
+	int at, rc;
+
+	if (off + len <= NV_BAR5_DATA)
+		return quirk_host_rw(d, 5, off, buf, len, write);
+	if (off < NV_BAR5_DATA) { /* across into data: one piece at a time */
+		size_t n = NV_BAR5_DATA - off;
+
+		rc = bar5_rw(d, off, buf, n, write);
+		return rc ? rc : bar5_rw(d, NV_BAR5_DATA, (uint8_t *)buf + n,
+					 len - n, write);
+	}
+	/* the window's address as the device has it now */
+	rc = quirk_host_rw(d, 5, NV_BAR5_ADDR, reg, 4, false);
+	if (rc)
+		return rc;
+	addr = cfg_le_get(reg, 4);
+	at = mirror_of(addr);
+	if (at < 0)
+		return quirk_host_rw(d, 5, off, buf, len, write);
+	at += (int)(off - NV_BAR5_DATA);
+	if (addr >= NV_MIRROR_FULL)
+		return full_mirror_rw(d, (uint64_t)at, buf, len, write);
+	/* the 256-byte mirror ends where it ends */
+	return quirk_cfg_rw(d, at < 0x100 ? (unsigned)at : PTDM_CFG_SPACE_SIZE,
+			    buf, len, write);
+}
+
+static int nvidia_rw(struct ptdm_dev *d, struct quirk_inst *q, unsigned w,
+		     uint64_t off, void *buf, size_t len, bool write)
+{
+	(void)q;
+	if (w == W_FULL)
+		return full_mirror_rw(d, off, buf, len, write);
+	return bar5_rw(d, off, buf, len, write);
+}
+
+const struct quirk_ops quirk_nvidia_ops = {
+	.name = "nvidia-config-mirrors",
+	.what = "BAR0 0x88000/0x1800 config mirrors and the BAR5 window show "
+		"the guest's virtual config",
+	.match = nvidia_display,
+	.windows = nvidia_windows,
+	.rw = nvidia_rw,
+};
