@@ -32,6 +32,11 @@ struct ptdm_dev_opts {
 	bool mmap_trap;
 	/* quirks=off: no device quirk applies (docs/quirks.md) */
 	bool no_quirks;
+	/* rombar=0: no ROM BAR.  romfile: a ROM image the guest gets instead
+	 * of the device's, read and checked at attach (the string is not
+	 * kept); NULL: the device's own */
+	bool no_rombar;
+	const char *romfile;
 	int32_t vendor_id;  /* -1: the host's; else the override */
 	int32_t device_id;
 	int32_t subsystem_vendor_id;
@@ -170,6 +175,16 @@ const struct ptdm_cap_info *ptdm_dev_cap(const struct ptdm_dev *d, size_t i);
 /* Problems found in the host config (hostile chains etc.), for inspect. */
 size_t ptdm_dev_nproblems(const struct ptdm_dev *d);
 const char *ptdm_dev_problem(const struct ptdm_dev *d, size_t i);
+
+/* ---- expansion ROM ---- */
+#define PTDM_ROM_MAX (16u << 20) /* the largest romfile */
+/*
+ * Is rom[0..len) a PCI expansion ROM for vendor:device (0x55aa, PCI data
+ * structures, IDs, image lengths), no larger than bar_size (0: any)?
+ * 0, or -EINVAL / -EFBIG with the reason in err.
+ */
+int ptdm_rom_check(const uint8_t *rom, size_t len, uint16_t vendor,
+		   uint16_t device, uint64_t bar_size, struct ptdm_err *err);
 
 /* ---- device quirks (docs/quirks.md), for inspect ---- */
 /* A BAR range a quirk traps, or a config register it virtualizes. */

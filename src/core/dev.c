@@ -219,6 +219,9 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
 		d->bars[i].host = h->bars[i];
 	check_bars(d);
+	rc = rom_attach(d, err);
+	if (rc)
+		goto fail;
 	d->reset_self = ptdm_dev_reset;
 	rc = dev_build_map(d, err);
 	if (!rc)
@@ -246,6 +249,7 @@ void ptdm_dev_free(struct ptdm_dev *d)
 	}
 	free(d->slots);
 	free(d->caps);
+	free(d->rom);
 	free(d);
 }
 
@@ -363,6 +367,10 @@ static int bar_plain_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 			dev_count_drop(d, (enum ptdm_drop_reason)blocked);
 		else
 			memset(buf, 0xff, len);
+		return 0;
+	}
+	if (bar == PTDM_ROM_INDEX && d->rom) { /* romfile: never the device's */
+		rom_read(d, off, buf, len);
 		return 0;
 	}
 	if (write)

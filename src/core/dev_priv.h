@@ -82,6 +82,8 @@ struct ptdm_dev {
 	unsigned page_size; /* the host's, power of two */
 	struct quirk_inst quirks[DEV_MAX_QUIRKS]; /* matched (quirk.c) */
 	unsigned nquirks;
+	uint8_t *rom; /* romfile's image (rom.c), NULL: the device's ROM */
+	size_t rom_len;
 
 	char problems[DEV_MAX_PROBLEMS][160];
 	unsigned nproblems;
@@ -114,6 +116,10 @@ void dev_trap_remove(struct ptdm_dev *d, unsigned why);
 void dev_count_drop(struct ptdm_dev *d, enum ptdm_drop_reason r);
 /* Count a failed reset or FLR and log it, rate-limited. */
 void dev_reset_failed(struct ptdm_dev *d, const char *what, int rc);
+
+/* ROM (rom.c): rombar=0 / romfile at attach; bytes of the romfile image. */
+int rom_attach(struct ptdm_dev *d, struct ptdm_err *err);
+void rom_read(const struct ptdm_dev *d, uint64_t off, void *buf, size_t len);
 
 unsigned dev_trap_hit(const struct ptdm_dev *d, int bar, uint64_t off,
 		      uint64_t len, unsigned why_mask, uint64_t granule);

@@ -73,6 +73,12 @@ static void test_keys(void **state)
 	assert_int_equal(s.quirks, 1);
 	s = parse_ok("dump.txt,quirks=0");
 	assert_int_equal(s.quirks, 0);
+	assert_int_equal(s.rombar, -1);
+	assert_string_equal(s.romfile, "");
+	s = parse_ok("01:00.0,romfile=/srv/vbios.rom");
+	assert_string_equal(s.romfile, "/srv/vbios.rom");
+	s = parse_ok("01:00.0,rombar=0");
+	assert_int_equal(s.rombar, 0);
 	s = parse_ok("01:00.*");
 	assert_int_equal(s.func, PTDM_SPEC_FUNC_ALL);
 	s = parse_ok("name=gpu0,permissive=0");
@@ -125,6 +131,10 @@ static void test_errors_name_token(void **state)
 	expect_bad("01:00.0,mmap=yes", "\"mmap=yes\"");
 	expect_bad("01:00.0,mmap=trap,mmap=fd", "\"mmap=fd\"");
 	expect_bad("01:00.0,quirks=maybe", "\"quirks=maybe\"");
+	expect_bad("01:00.0,rombar=2", "\"rombar=2\"");
+	expect_bad("01:00.0,romfile=", "\"romfile=\"");
+	expect_bad("01:00.0,romfile=a,romfile=b", "\"romfile=b\"");
+	expect_bad("01:00.0,romfile=a.rom,rombar=0", "exclude");
 	expect_bad("01:00.0,quirks=off,quirks=on", "\"quirks=on\"");
 	expect_bad("01:00.0,,seize=1", "empty token");
 	expect_bad("01:00.0,", "empty token");
