@@ -176,6 +176,19 @@ const struct ptdm_cap_info *ptdm_dev_cap(const struct ptdm_dev *d, size_t i);
 size_t ptdm_dev_nproblems(const struct ptdm_dev *d);
 const char *ptdm_dev_problem(const struct ptdm_dev *d, size_t i);
 
+/* ---- legacy VGA ranges (vfio-user region 8) ---- */
+#define PTDM_VGA_SIZE 0xc0000u
+/* PTDM_VGA_SIZE for a VGA-class device whose host offers the VGA ranges,
+ * else 0. */
+uint64_t ptdm_dev_vga_size(const struct ptdm_dev *d);
+/*
+ * An access at off (the address: memory 0xa0000-0xbffff, I/O 0x3b0-0x3bb
+ * and 0x3c0-0x3df) inside one of those ranges, gated by the guest's
+ * decode.  -ENXIO: no VGA ranges; -EINVAL: not inside one range.
+ */
+int ptdm_vga_rw(struct ptdm_dev *d, uint64_t off, void *buf, size_t len,
+		bool write);
+
 /* ---- expansion ROM ---- */
 #define PTDM_ROM_MAX (16u << 20) /* the largest romfile */
 /*

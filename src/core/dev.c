@@ -328,7 +328,7 @@ void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out)
  * while its decode for the BAR's space is off, nor in D1-D3 (a function
  * there does not answer memory or I/O: CVE-2020-12888).  0 when it does,
  * else the reason a write is dropped. */
-static int guest_blocks(struct ptdm_dev *d, int bar)
+int dev_guest_blocks(struct ptdm_dev *d, int bar)
 {
 	uint16_t cmd = (uint16_t)cfg_shadow_get(d, PCI_COMMAND, 2);
 	bool on;
@@ -343,7 +343,8 @@ static int guest_blocks(struct ptdm_dev *d, int bar)
 		if (pmcsr & PCI_PM_CTRL_STATE_MASK)
 			return PTDM_DROP_D3;
 	}
-	if (d->bars[bar].host.kind == HOST_BAR_IO)
+	if (bar == DEV_VGA_IO ||
+	    (bar >= 0 && d->bars[bar].host.kind == HOST_BAR_IO))
 		on = cmd & PCI_COMMAND_IO;
 	else
 		on = cmd & PCI_COMMAND_MEMORY;
@@ -360,7 +361,7 @@ static int bar_plain_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 	rc = msix_bar_rw(d, bar, off, buf, len, write, &handled);
 	if (handled)
 		return rc;
-	blocked = guest_blocks(d, bar);
+	blocked = dev_guest_blocks(d, bar);
 	if (blocked) {
 		/* nothing reaches the device */
 		if (write)
@@ -387,7 +388,7 @@ static int bar_quirk_rw(struct ptdm_dev *d, struct quirk_inst *q, int bar,
 			unsigned w, uint64_t woff, void *buf, size_t len,
 			bool write)
 {
-	int blocked = guest_blocks(d, bar);
+	int blocked = dev_guest_blocks(d, bar);
 
 	if (blocked) {
 		if (write)

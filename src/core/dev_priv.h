@@ -117,6 +117,13 @@ void dev_count_drop(struct ptdm_dev *d, enum ptdm_drop_reason r);
 /* Count a failed reset or FLR and log it, rate-limited. */
 void dev_reset_failed(struct ptdm_dev *d, const char *what, int rc);
 
+/* Does the guest's view stop a trapped access to bar (DEV_VGA_MEM / DEV_VGA_IO:
+ * the VGA ranges) reaching the device: decode off, not in D0?
+ * 0, or the enum ptdm_drop_reason of a dropped write (dev.c). */
+int dev_guest_blocks(struct ptdm_dev *d, int bar);
+#define DEV_VGA_MEM (-1) /* dev_guest_blocks: the VGA memory range */
+#define DEV_VGA_IO (-2)  /* the VGA I/O ports */
+
 /* ROM (rom.c): rombar=0 / romfile at attach; bytes of the romfile image. */
 int rom_attach(struct ptdm_dev *d, struct ptdm_err *err);
 void rom_read(const struct ptdm_dev *d, uint64_t off, void *buf, size_t len);
