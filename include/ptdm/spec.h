@@ -10,7 +10,8 @@
  * BARs itself, or is every BAR access trapped: docs/security.md), and
  * quirks=on|off (device quirks, docs/quirks.md), romfile=PATH (a ROM
  * image the guest gets instead of the device's) and rombar=0|1 (0: no ROM
- * BAR).  A first token that is not a BDF is an image path.
+ * BAR), multifunction=0|1 (the guest sees the header's multifunction
+ * bit; slot_expand() adds it for BB:DD.*).  A first token that is not a BDF is an image path.
  * Errors name the offending token.
  */
 #ifndef PTDM_SPEC_H
@@ -40,6 +41,7 @@ struct ptdm_spec {
 	enum ptdm_mmap_policy mmap;
 	int quirks;                /* -1: not given (= on), 0 off, 1 on */
 	int rombar;                /* -1: not given (= 1), 0, 1 */
+	int multifunction;         /* -1: not given (= 0), 0, 1 */
 	char romfile[4096];        /* "" if none */
 	char name[64];
 	char image[4096]; /* image path, "" if none */

@@ -249,7 +249,7 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 		"bdf", "vslot", "permissive", "msitranslate", "power_mgmt",
 		"seize", "rdm_policy", "name", "image", "sizes", "vendor",
 		"device", "subvendor", "subdevice", "mmap", "quirks",
-		"romfile", "rombar",
+		"romfile", "rombar", "multifunction",
 	};
 	char *eq = strchr(tok, '=');
 	const char *v = eq + 1;
@@ -315,6 +315,7 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 	case 16:
 		return copy_str(s->romfile, sizeof(s->romfile), v, shown, err);
 	case 17: ok = parse_bool(v, &s->rombar); break;
+	case 18: ok = parse_bool(v, &s->multifunction); break;
 	}
 	if (!ok)
 		return bad(err, shown, k == 0 ? "want [DDDD:]BB:DD.F"
@@ -363,7 +364,7 @@ int ptdm_spec_parse(struct ptdm_spec *s, const char *str, struct ptdm_err *err)
 	s->func = 0;
 	s->vslot = -1;
 	s->permissive = s->msitranslate = s->power_mgmt = s->seize = -1;
-	s->quirks = s->rombar = -1;
+	s->quirks = s->rombar = s->multifunction = -1;
 	s->vendor_id = s->device_id = -1;
 	s->subsystem_vendor_id = s->subsystem_id = -1;
 	if (!str || !*str)

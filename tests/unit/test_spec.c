@@ -79,6 +79,9 @@ static void test_keys(void **state)
 	assert_string_equal(s.romfile, "/srv/vbios.rom");
 	s = parse_ok("01:00.0,rombar=0");
 	assert_int_equal(s.rombar, 0);
+	assert_int_equal(s.multifunction, -1);
+	s = parse_ok("01:00.1,multifunction=1");
+	assert_int_equal(s.multifunction, 1);
 	s = parse_ok("01:00.*");
 	assert_int_equal(s.func, PTDM_SPEC_FUNC_ALL);
 	s = parse_ok("name=gpu0,permissive=0");
