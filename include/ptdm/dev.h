@@ -201,8 +201,9 @@ int ptdm_rom_check(const uint8_t *rom, size_t len, uint16_t vendor,
 
 /* ---- device quirks (docs/quirks.md), for inspect ---- */
 /* A BAR range a quirk traps, or a config register it virtualizes. */
+#define PTDM_QUIRK_VGA 8 /* ptdm_quirk_range.bar: the legacy VGA ranges */
 struct ptdm_quirk_range {
-	int bar;            /* 0-5; -1: config space */
+	int bar;            /* 0-5; -1: config space; PTDM_QUIRK_VGA */
 	uint64_t off, len;
 	const char *what;   /* "config mirror", "BDSM", ... */
 };

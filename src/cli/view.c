@@ -177,6 +177,8 @@ static void print_quirks(FILE *f, struct ptdm_dev *d)
 
 			if (r->bar < 0)
 				snprintf(where, sizeof(where), "config");
+			else if (r->bar == PTDM_QUIRK_VGA)
+				snprintf(where, sizeof(where), "VGA");
 			else
 				snprintf(where, sizeof(where), "BAR%d", r->bar);
 			fprintf(f, "    %-7s 0x%06" PRIx64 "+0x%" PRIx64 "  %s\n",

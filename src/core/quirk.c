@@ -56,6 +56,10 @@ static const char *window_unfit(const struct ptdm_dev *d,
 {
 	const struct host_bar *b;
 
+	if (w->need == QUIRK_BAR_VGA)
+		return w->bar != QUIRK_VGA ? "a VGA window outside VGA"
+		       : !ptdm_dev_vga_size(d) ? "the host offers no VGA ranges"
+					       : NULL;
 	if (w->bar < 0 || w->bar >= PTDM_NUM_BARS)
 		return "a window outside BARs 0-5";
 	b = &d->bars[w->bar].host;
@@ -71,6 +75,8 @@ static const char *window_unfit(const struct ptdm_dev *d,
 	case QUIRK_BAR_MEM:
 		if (b->kind != HOST_BAR_MEM32 && b->kind != HOST_BAR_MEM64)
 			return "its BAR is not a memory BAR";
+		break;
+	case QUIRK_BAR_VGA:
 		break;
 	}
 	if (!b->size_known)
@@ -147,7 +153,7 @@ static void apply(struct ptdm_dev *d, struct quirk_inst *q)
 		return;
 	}
 	for (unsigned i = 0; i < nw; i++)
-		if (q->windows & (1u << i))
+		if ((q->windows & (1u << i)) && o->windows[i].bar != QUIRK_VGA)
 			need++;
 	if (d->ntraps + need > DEV_MAX_TRAPS) {
 		inactive(q, "the trapped-range table is full");
@@ -171,7 +177,9 @@ static void apply(struct ptdm_dev *d, struct quirk_inst *q)
 		if (!(q->windows & (1u << i)))
 			continue;
 		/* cannot fail: bar and range checked, room counted */
-		dev_trap_add(d, w->bar, w->off, w->len, PTDM_TRAP_QUIRK);
+		if (w->bar != QUIRK_VGA)
+			dev_trap_add(d, w->bar, w->off, w->len,
+				     PTDM_TRAP_QUIRK);
 		add_range(q, w->bar, w->off, w->len, w->what);
 	}
 	for (const struct cfg_reg *r = q->regs; r && r->name; r++)
@@ -276,6 +284,11 @@ int quirk_window_rw(struct ptdm_dev *d, struct quirk_inst *q, unsigned w,
 int quirk_host_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 		  size_t len, bool write)
 {
+	if (bar == QUIRK_VGA) {
+		if (write && d->host->readonly)
+			return -EROFS;
+		return d->host->ops->vga_rw(d->host, off, buf, len, write);
+	}
 	if (bar < 0 || bar >= PTDM_NUM_BARS)
 		return -EINVAL;
 	if (!write)

@@ -35,8 +35,12 @@ struct quirk_match {
 	uint8_t rev_min, rev_max;
 };
 
-/* The kind of BAR a window needs. */
-enum quirk_bar_need { QUIRK_BAR_MEM, QUIRK_BAR_MEM64, QUIRK_BAR_IO };
+/* The kind of BAR a window needs; QUIRK_BAR_VGA: a window in the legacy
+ * VGA ranges (bar QUIRK_VGA, offsets as addresses), when the device has
+ * them (ptdm_dev_vga_size).  VGA windows are never mapped: no trap row. */
+enum quirk_bar_need { QUIRK_BAR_MEM, QUIRK_BAR_MEM64, QUIRK_BAR_IO,
+		      QUIRK_BAR_VGA };
+#define QUIRK_VGA PTDM_QUIRK_VGA
 
 /*
  * A BAR range the quirk traps.  mirror: the window is config space from

@@ -64,7 +64,23 @@ int ptdm_vga_rw(struct ptdm_dev *d, uint64_t off, void *buf, size_t len,
 			memset(buf, 0xff, len);
 		return 0;
 	}
-	if (write && d->host->readonly)
-		return -EROFS;
-	return d->host->ops->vga_rw(d->host, off, buf, len, write);
+	/* cut at quirk windows (NVIDIA 0x3d0, ATI 0x3c3), as BARs are */
+	while (len) {
+		size_t n = len;
+		unsigned w = 0;
+		uint64_t woff = 0;
+		struct quirk_inst *q = d->nquirks ? quirk_window_at(d, QUIRK_VGA,
+								    off, &n, &w,
+								    &woff)
+						  : NULL;
+		int rc = q ? quirk_window_rw(d, q, w, woff, buf, n, write)
+			   : quirk_host_rw(d, QUIRK_VGA, off, buf, n, write);
+
+		if (rc)
+			return rc;
+		off += n;
+		buf = (uint8_t *)buf + n;
+		len -= n;
+	}
+	return 0;
 }

@@ -35,6 +35,15 @@ static int fake_vga_rw(struct host_dev *h, uint64_t off, void *buf,
 	return 0;
 }
 
+/* The host offers VGA ranges (after any image_* call: not an image now). */
+static void give_vga(struct host_dev *h)
+{
+	vga_ops = *h->ops;
+	vga_ops.vga_rw = fake_vga_rw;
+	h->ops = &vga_ops;
+	h->vga_size = PTDM_VGA_SIZE;
+}
+
 static struct host_dev *dump(const char *base, bool with_vga)
 {
 	char name[256];
@@ -44,12 +53,8 @@ static struct host_dev *dump(const char *base, bool with_vga)
 	snprintf(name, sizeof(name), "%s.lspci-x4.txt", base);
 	if (image_open(&h, th_dump(name), NULL, &err))
 		fail_msg("%s: %s", base, err.msg);
-	if (with_vga) {
-		vga_ops = *h->ops;
-		vga_ops.vga_rw = fake_vga_rw;
-		h->ops = &vga_ops;
-		h->vga_size = PTDM_VGA_SIZE;
-	}
+	if (with_vga)
+		give_vga(h);
 	return h;
 }
 
@@ -109,6 +114,114 @@ static void test_no_vga(void **state)
 	h = dump(IGD, false); /* the host offers none */
 	d = th_attach(h, NULL);
 	assert_int_equal(ptdm_dev_vga_size(d), 0);
+	th_free(d, h);
+}
+
+/* ---- quirks in the VGA ranges ---- */
+
+#define NV_GPU "nvidia-24a0-ga104-rtx3070ti-laptop-gpu"
+
+static uint32_t vrd(struct ptdm_dev *d, uint64_t off, size_t len)
+{
+	uint32_t v = 0;
+
+	assert_int_equal(ptdm_vga_rw(d, off, &v, len, false), 0);
+	return v;
+}
+
+static void vwr(struct ptdm_dev *d, uint64_t off, size_t len, uint32_t v)
+{
+	assert_int_equal(ptdm_vga_rw(d, off, &v, len, true), 0);
+}
+
+static uint32_t mem32(uint64_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, vga_mem + off, 4);
+	return v;
+}
+
+static void test_nvidia_3d0_backdoor(void **state)
+{
+	struct host_dev *h;
+	struct ptdm_dev *d;
+
+	memset(vga_mem, 0, sizeof(vga_mem));
+	memset(vga_mem + 0x3d0, 0x77, 4); /* the device's data port */
+	h = dump(NV_GPU, true);
+	d = th_attach(h, NULL);
+	th_wr(d, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	th_wr(d, PCI_BASE_ADDRESS_0, 4, 0xfd000000);
+	/* read: 0x338, offset 0x1810, 0x538, then data */
+	vwr(d, 0x3d4, 2, 0x338);
+	vwr(d, 0x3d0, 4, 0x1800 + PCI_BASE_ADDRESS_0);
+	vwr(d, 0x3d4, 2, 0x538);
+	assert_int_equal(vrd(d, 0x3d0, 4), 0xfd000000);
+	/* the device saw every byte but the answer: its data port holds
+	 * the offset the guest wrote */
+	assert_int_equal(mem32(0x3d0), 0x1810);
+	/* the command still says read, the sequence is over: all-ones */
+	assert_int_equal(vrd(d, 0x3d0, 4), 0xffffffff);
+	/* write, with the command written CRTC style, a byte at a time */
+	vwr(d, 0x3d4, 1, 0x38);
+	vwr(d, 0x3d5, 1, 0x03);
+	vwr(d, 0x3d0, 4, 0x1800 + PCI_BASE_ADDRESS_0);
+	vwr(d, 0x3d4, 2, 0x738);
+	vwr(d, 0x3d0, 4, 0xfc000000);
+	assert_int_equal(th_rd(d, PCI_BASE_ADDRESS_0, 4), 0xfc000000);
+	assert_int_equal(mem32(0x3d0), 0x1810); /* never the device's */
+	assert_int_equal(th_host(h, PCI_BASE_ADDRESS_0, 4), 0x83000000);
+	/* out of sequence: the command says write, the data is dropped */
+	vwr(d, 0x3d0, 4, 0x12345678);
+	assert_int_equal(mem32(0x3d0), 0x1810);
+	/* a write across data and command ports: dropped */
+	vwr(d, 0x3d2, 4, 0x05380000);
+	assert_int_equal(mem32(0x3d2) & 0xffff, 0);
+	/* another command: the ports are the device's again */
+	vwr(d, 0x3d4, 2, 0x0011);
+	vwr(d, 0x3d0, 4, 0xabcd);
+	assert_int_equal(mem32(0x3d0), 0xabcd);
+	th_free(d, h);
+
+	/* firmware left the write command in the ports: nothing passes */
+	memset(vga_mem, 0, sizeof(vga_mem));
+	vga_mem[0x3d4] = 0x38;
+	vga_mem[0x3d5] = 0x07;
+	h = dump(NV_GPU, true);
+	d = th_attach(h, NULL);
+	th_wr(d, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	vwr(d, 0x3d0, 4, 0x11111111);
+	assert_int_equal(mem32(0x3d0), 0);
+	th_free(d, h);
+}
+
+static void test_ati_3c3(void **state)
+{
+	struct host_dev *h = dump(IGD, false);
+	struct ptdm_err err = { "" };
+	struct ptdm_dev *d;
+	uint32_t v = 0x1002;
+
+	memset(vga_mem, 0, sizeof(vga_mem));
+	vga_mem[0x3c3] = 0x55;
+	assert_int_equal(h->ops->cfg_write(h, PCI_VENDOR_ID, &v, 2), 0);
+	assert_int_equal(image_set_bar_size(h, 4, 256, &err), 0);
+	give_vga(h);
+	d = th_attach(h, NULL);
+	th_wr(d, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	th_wr(d, PCI_BASE_ADDRESS_4, 4, 0xe001);
+	assert_int_equal(vrd(d, 0x3c3, 1), 0xe0);
+	vwr(d, 0x3c3, 1, 0x42); /* writes are the device's */
+	assert_int_equal(vga_mem[0x3c3], 0x42);
+	assert_int_equal(vrd(d, 0x3c2, 1), 0); /* next to it: the device */
+	th_free(d, h);
+	/* BAR4 of 64 bytes: its low byte is not always 0, no 0x3c3 */
+	h = dump(IGD, true);
+	assert_int_equal(h->ops->cfg_write(h, PCI_VENDOR_ID, &v, 2), 0);
+	d = th_attach(h, NULL);
+	th_wr(d, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	assert_int_equal(vrd(d, 0x3c3, 1), 0x42);
 	th_free(d, h);
 }
 
@@ -184,6 +297,8 @@ int main(void)
 		cmocka_unit_test(test_vga_ranges),
 		cmocka_unit_test(test_no_vga),
 		cmocka_unit_test(test_vfio_user_vga_region),
+		cmocka_unit_test(test_nvidia_3d0_backdoor),
+		cmocka_unit_test(test_ati_3c3),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
