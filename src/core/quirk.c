@@ -131,7 +131,7 @@ static void apply(struct ptdm_dev *d, struct quirk_inst *q)
 {
 	const struct quirk_ops *o = q->ops;
 	unsigned nw = count_windows(o), need = 0;
-	const char *unfit = NULL;
+	const char *unfit = NULL, *problem = NULL;
 	int rc;
 
 	q->windows = nw ? (1u << nw) - 1 : 0;
@@ -141,6 +141,9 @@ static void apply(struct ptdm_dev *d, struct quirk_inst *q)
 		if (why) {
 			q->windows &= ~(1u << i);
 			unfit = why;
+			/* no VGA ranges is the usual case, not a problem */
+			if (o->windows[i].need != QUIRK_BAR_VGA)
+				problem = why;
 		}
 	}
 	if (o->init && (rc = o->init(d, q))) {
@@ -186,9 +189,9 @@ static void apply(struct ptdm_dev *d, struct quirk_inst *q)
 		add_range(q, -1, r->off, r->size, r->name);
 	q->info.active = true;
 	q->info.reason = NULL;
-	if (unfit)
+	if (problem)
 		dev_problem(d, "quirk %s: a window is left out: %s", o->name,
-			    unfit);
+			    problem);
 }
 
 int quirks_attach(struct ptdm_dev *d, struct ptdm_err *err)
