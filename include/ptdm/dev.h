@@ -199,6 +199,17 @@ int ptdm_vga_rw(struct ptdm_dev *d, uint64_t off, void *buf, size_t len,
 int ptdm_rom_check(const uint8_t *rom, size_t len, uint16_t vendor,
 		   uint16_t device, uint64_t bar_size, struct ptdm_err *err);
 
+/* ---- Intel IGD OpRegion (quirk intel-igd) ---- */
+#define PTDM_IGD_OPREGION_PAGES 3 /* 8 KiB at any offset in its page */
+/*
+ * The host's OpRegion address (its ASLS) and the guest's ASLS (0: not
+ * placed yet; else the guest's page with the host's offset in it), for a
+ * front end that maps the host's OpRegion pages into the guest (Xen, as
+ * xen_pt does).  -ENOENT: no active IGD quirk or no host OpRegion.
+ */
+int ptdm_dev_igd_opregion(const struct ptdm_dev *d, uint64_t *host_addr,
+			  uint64_t *guest_addr);
+
 /* ---- device quirks (docs/quirks.md), for inspect ---- */
 /* A BAR range a quirk traps, or a config register it virtualizes. */
 #define PTDM_QUIRK_VGA 8 /* ptdm_quirk_range.bar: the legacy VGA ranges */

@@ -5,8 +5,12 @@
  * registers hold host physical addresses or host memory sizes a guest must
  * not act on:
  *   ASLS (0xfc)   the host's OpRegion address.  Virtual, guest-writable,
- *                 power-on 0: the guest's firmware writes where it put its
- *                 copy of the OpRegion (the host's never shows).
+ *                 power-on 0: the guest's firmware writes the guest page
+ *                 it wants the OpRegion at (the host's address never
+ *                 shows).  As xen_pt_graphics does, the offset inside the
+ *                 page stays the host's, so the host's OpRegion pages
+ *                 mapped at the guest's page (ptdm_dev_igd_opregion(): the
+ *                 Xen front end does it) appear where ASLS says.
  *   BDSM          base of the host's stolen memory: 0x5c (32-bit) before
  *                 gen 11, 0xc0 (64-bit) from gen 11.  Virtual,
  *                 guest-writable, power-on 0 (the guest's firmware
@@ -21,9 +25,9 @@
  * (linux:include/drm/i915_pciids.h); an ID it does not know leaves the
  * quirk inactive, since the registers moved between generations.
  *
- * Not here (docs/quirks.md): copying the OpRegion into guest memory, the
- * host/LPC bridge IDs, legacy VGA ranges and the VBIOS need the front end
- * and the VMM.
+ * Not here (docs/quirks.md): a copy of the OpRegion for VMMs that do not
+ * map the host's (vfio-user), the host/LPC bridge IDs and the VBIOS need
+ * the VMM.
  */
 #include <errno.h>
 
@@ -34,6 +38,7 @@
 #define IGD_BDSM_GEN11 0xc0
 #define IGD_ASLS 0xfc
 #define IGD_BDSM_MMIO 0x1080c0u
+#define PTDM_PAGE_MASK_4K 0xfffff000u
 
 static const struct quirk_match intel_vga[] = {
 	{ 0x8086, QUIRK_ANY, 0xffff00, 0x030000, 0, 0xff },
@@ -46,10 +51,13 @@ static const struct quirk_window igd_windows[] = {
 	{ NULL },
 };
 
+static cfg_write_hook asls_write;
+
 static const struct cfg_reg igd_regs[] = {
 	{ "ggc (igd)", IGD_GGC, 2, .virt = 0xffff },
 	{ "bdsm (igd)", IGD_BDSM, 4, .virt = ~0u, .write = ~0u },
-	{ "asls (igd)", IGD_ASLS, 4, .virt = ~0u, .write = ~0u },
+	{ "asls (igd)", IGD_ASLS, 4, .virt = ~0u, .write = ~0u,
+	  .on_write = asls_write },
 	CFG_REG_END,
 };
 
@@ -57,7 +65,8 @@ static const struct cfg_reg igd_gen11_regs[] = {
 	{ "ggc (igd)", IGD_GGC, 2, .virt = 0xffff },
 	{ "bdsm lo (igd)", IGD_BDSM_GEN11, 4, .virt = ~0u, .write = ~0u },
 	{ "bdsm hi (igd)", IGD_BDSM_GEN11 + 4, 4, .virt = ~0u, .write = ~0u },
-	{ "asls (igd)", IGD_ASLS, 4, .virt = ~0u, .write = ~0u },
+	{ "asls (igd)", IGD_ASLS, 4, .virt = ~0u, .write = ~0u,
+	  .on_write = asls_write },
 	CFG_REG_END,
 };
 
@@ -110,6 +119,40 @@ static int igd_init(struct ptdm_dev *d, struct quirk_inst *q)
 		q->regs = igd_gen11_regs;
 	}
 	return 0;
+}
+
+/* The guest's page, the host's offset in it (0 stays 0: not placed). */
+static void asls_write(struct ptdm_dev *d, const struct cfg_slot *s,
+		       uint32_t old, uint32_t val, uint32_t mask)
+{
+	uint32_t now = cfg_shadow_get(d, IGD_ASLS, 4);
+
+	(void)s;
+	(void)old;
+	(void)val;
+	(void)mask;
+	if (now & PTDM_PAGE_MASK_4K)
+		now = (now & PTDM_PAGE_MASK_4K) |
+		      (cfg_host_init(d, IGD_ASLS, 4) & ~PTDM_PAGE_MASK_4K);
+	else
+		now = 0;
+	cfg_shadow_set(d, IGD_ASLS, 4, now);
+}
+
+int ptdm_dev_igd_opregion(const struct ptdm_dev *d, uint64_t *host_addr,
+			  uint64_t *guest_addr)
+{
+	for (unsigned i = 0; i < d->nquirks; i++) {
+		const struct quirk_inst *q = &d->quirks[i];
+		uint32_t host = cfg_host_init(d, IGD_ASLS, 4);
+
+		if (q->ops != &quirk_igd_ops || !q->info.active || !host)
+			continue;
+		*host_addr = host;
+		*guest_addr = cfg_shadow_get(d, IGD_ASLS, 4);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 static void igd_reset(struct ptdm_dev *d, struct quirk_inst *q)

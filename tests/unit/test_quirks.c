@@ -280,6 +280,7 @@ static void test_nvidia_hda_has_none(void **state)
 
 static void test_igd_registers_virtual(void **state)
 {
+	uint64_t host_or = 0, guest_or = 0;
 	struct host_dev *h = dump(IGD);
 	struct ptdm_dev *d;
 	const struct ptdm_quirk_info *q;
@@ -300,7 +301,11 @@ static void test_igd_registers_virtual(void **state)
 	/* the guest's firmware places its OpRegion copy and stolen memory */
 	th_wr(d, 0xfc, 4, 0x7f000000);
 	th_wr(d, 0xc0, 4, 0x7a000001);
-	assert_int_equal(th_rd(d, 0xfc, 4), 0x7f000000);
+	/* the guest's page, the host OpRegion's offset in it (xen_pt) */
+	assert_int_equal(th_rd(d, 0xfc, 4), 0x7f000018);
+	assert_int_equal(ptdm_dev_igd_opregion(d, &host_or, &guest_or), 0);
+	assert_int_equal(host_or, 0x65940018);
+	assert_int_equal(guest_or, 0x7f000018);
 	assert_int_equal(th_rd(d, 0xc0, 4), 0x7a000001);
 	assert_int_equal(th_host(h, 0xfc, 4), 0x65940018);
 	assert_int_equal(th_host(h, 0xc0, 4), 0x70800001);
@@ -324,6 +329,8 @@ static void test_igd_registers_virtual(void **state)
 	h = dump(IGD);
 	d = attach(h, false);
 	assert_int_equal(th_rd(d, 0xfc, 4), 0x65940018);
+	assert_int_equal(ptdm_dev_igd_opregion(d, &host_or, &guest_or),
+			 -ENOENT);
 	assert_false(find(d, "intel-igd")->active);
 	th_free(d, h);
 }

@@ -749,6 +749,41 @@ static void test_romfile_and_rombar(void **state)
 	rig_down(&r);
 }
 
+/* The Alder Lake IGD as a real device: the guest places the OpRegion with
+ * ASLS and Xen maps the host's 3 OpRegion pages there (xen_pt's
+ * xc_domain_iomem_permission + xc_domain_memory_mapping), moving them
+ * when the guest writes another page, and taking them away at the end. */
+static void test_igd_opregion_mapped(void **state)
+{
+	struct xen_host_res res = { .real = true, .sbdf = 0x0010, .gsi = 16 };
+	struct ptdm_err err = { "" };
+	struct host_dev *h = NULL;
+	struct ptdm_dev *d;
+	struct rig r;
+
+	(void)state;
+	if (image_open(&h, th_dump("intel-46a6-alderlake-p-igd.lspci-x4.txt"),
+		       NULL, &err))
+		fail_msg("%s", err.msg);
+	d = th_attach(h, NULL);
+	rig_up_dev(&r, d, h, &res, SBDF);
+	assert_int_equal(cfg_rd(&r, 0xfc, 4), 0); /* never the host's */
+	cfg_wr(&r, 0xfc, 4, 0x7f000000);
+	expect(r.f, "p2m 0x7f000->0x65940 x3 1");
+	assert_int_equal(cfg_rd(&r, 0xfc, 4), 0x7f000018);
+	r.f->nlog = 0;
+	cfg_wr(&r, 0xfc, 4, 0x7e000000);
+	assert_string_equal(r.f->log[0], "p2m 0x7f000->0x65940 x3 0");
+	assert_string_equal(r.f->log[1], "p2m 0x7e000->0x65940 x3 1");
+	r.f->nlog = 0;
+	cfg_wr(&r, 0xfc, 4, 0x7e000000); /* the same page: nothing */
+	assert_int_equal(r.f->nlog, 0);
+	xen_server_free(r.s);
+	r.s = NULL;
+	expect(r.f, "p2m 0x7e000->0x65940 x3 0");
+	rig_down(&r);
+}
+
 /* A function of a multi-function slot: its own function number in the
  * guest's slot, the header's multifunction bit. */
 static void test_function_of_a_slot(void **state)
@@ -786,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_quirk_window_on_real_mmio),
 		cmocka_unit_test(test_romfile_and_rombar),
 		cmocka_unit_test(test_function_of_a_slot),
+		cmocka_unit_test(test_igd_opregion_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
