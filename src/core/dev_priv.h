@@ -80,7 +80,7 @@ struct ptdm_dev {
 	struct trap_src traps[DEV_MAX_TRAPS];
 	unsigned ntraps;
 	unsigned page_size; /* the host's, power of two */
-	struct quirk_inst quirks[DEV_MAX_QUIRKS]; /* matched (quirk.c) */
+	struct quirk_inst *quirks; /* matched (quirk.c); NULL: none */
 	unsigned nquirks;
 	uint8_t *rom; /* romfile's image (rom.c), NULL: the device's ROM */
 	size_t rom_len;

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/dev_priv.h"
@@ -196,17 +197,29 @@ static void apply(struct ptdm_dev *d, struct quirk_inst *q)
 
 int quirks_attach(struct ptdm_dev *d, struct ptdm_err *err)
 {
-	(void)err;
+	unsigned n = 0;
+
 	d->nquirks = 0;
+	/* most devices match none: they carry no quirk array at all */
+	for (const struct quirk_ops *const *op = quirk_registry; *op; op++)
+		n += quirk_matches(d, (*op)->match);
+	if (!n)
+		return 0;
+	if (n > DEV_MAX_QUIRKS)
+		n = DEV_MAX_QUIRKS;
+	d->quirks = calloc(n, sizeof(*d->quirks));
+	if (!d->quirks)
+		return ptdm_errf(err, -ENOMEM, "%s: out of memory",
+				 d->host->name);
 	for (const struct quirk_ops *const *op = quirk_registry; *op; op++) {
 		const struct quirk_ops *o = *op;
 		struct quirk_inst *q;
 
 		if (!quirk_matches(d, o->match))
 			continue;
-		if (d->nquirks == DEV_MAX_QUIRKS) {
+		if (d->nquirks == n) {
 			dev_problem(d, "more than %u quirks match: %s left out",
-				    DEV_MAX_QUIRKS, o->name);
+				    n, o->name);
 			continue;
 		}
 		q = &d->quirks[d->nquirks++];
