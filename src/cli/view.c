@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/view.h"
+#include "ptdm/igd.h"
 
 static uint32_t le(const uint8_t *p, unsigned n)
 {
@@ -151,8 +152,66 @@ static void cap_label(const struct ptdm_cap_info *c, char *buf, size_t n)
 		snprintf(buf, n, "[%02x] %s", c->pos, c->name);
 }
 
+/* An IGD on this host: the bridges its driver and VBIOS read, which the
+ * VMM presents (only a live device: an image's host is not this one). */
+static bool igd_bridges_of(struct ptdm_dev *d, const char *backend,
+			   struct igd_bridge b[2])
+{
+	struct ptdm_err err = { "" };
+
+	return strcmp(backend, "image") && ptdm_dev_host(d)->bdf[0] &&
+	       !igd_bridges(b, &err);
+}
+
+static void print_igd_bridges(FILE *f, struct ptdm_dev *d,
+			      const char *backend)
+{
+	static const char *const what[2] = { "host bridge", "LPC/ISA bridge" };
+	struct igd_bridge b[2];
+
+	if (!igd_bridges_of(d, backend, b))
+		return;
+	for (int i = 0; i < 2; i++)
+		if (b[i].present)
+			fprintf(f, "    %s %s: %04x:%04x rev %02x subsystem "
+				"%04x:%04x (for the VMM to present)\n",
+				what[i], b[i].bdf, b[i].vendor, b[i].device,
+				b[i].revision, b[i].subvendor, b[i].subdevice);
+}
+
+static struct json_object *igd_bridges_json(struct ptdm_dev *d,
+					    const char *backend)
+{
+	struct igd_bridge b[2];
+	struct json_object *a;
+
+	if (!igd_bridges_of(d, backend, b))
+		return NULL;
+	a = json_object_new_array();
+	for (int i = 0; i < 2; i++) {
+		struct json_object *o;
+
+		if (!b[i].present)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "bdf", json_object_new_string(b[i].bdf));
+		json_object_object_add(o, "vendor_id",
+				       json_object_new_int(b[i].vendor));
+		json_object_object_add(o, "device_id",
+				       json_object_new_int(b[i].device));
+		json_object_object_add(o, "revision",
+				       json_object_new_int(b[i].revision));
+		json_object_object_add(o, "subsystem_vendor_id",
+				       json_object_new_int(b[i].subvendor));
+		json_object_object_add(o, "subsystem_id",
+				       json_object_new_int(b[i].subdevice));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* "quirks: NAME, NAME (off: why)" and a line per range of each. */
-static void print_quirks(FILE *f, struct ptdm_dev *d)
+static void print_quirks(FILE *f, struct ptdm_dev *d, const char *backend)
 {
 	size_t n = ptdm_dev_nquirks(d);
 
@@ -186,10 +245,13 @@ static void print_quirks(FILE *f, struct ptdm_dev *d)
 		}
 		if (q->reset)
 			fprintf(f, "    reset   %s\n", q->reset);
+		if (!strcmp(q->name, "intel-igd"))
+			print_igd_bridges(f, d, backend);
 	}
 }
 
-static struct json_object *quirks_json(struct ptdm_dev *d)
+static struct json_object *quirks_json(struct ptdm_dev *d,
+				       const char *backend)
 {
 	struct json_object *a = json_object_new_array();
 
@@ -224,6 +286,9 @@ static struct json_object *quirks_json(struct ptdm_dev *d)
 			json_object_array_add(rs, ro);
 		}
 		json_object_object_add(o, "ranges", rs);
+		if (!strcmp(q->name, "intel-igd") && q->active)
+			json_object_object_add(o, "bridges",
+					       igd_bridges_json(d, backend));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -289,7 +354,7 @@ void view_print_text(FILE *f, struct ptdm_dev *d, const struct view *v,
 	}
 	if (!ptdm_dev_ncaps(d))
 		fprintf(f, "  none\n");
-	print_quirks(f, d);
+	print_quirks(f, d, backend);
 	if (ptdm_dev_nproblems(d)) {
 		fprintf(f, "\nProblems in the host config\n");
 		for (size_t i = 0; i < ptdm_dev_nproblems(d); i++)
@@ -389,7 +454,7 @@ struct json_object *view_json(struct ptdm_dev *d, const struct view *v,
 	json_object_object_add(o, "bars", bars);
 	json_object_object_add(o, "capabilities", caps);
 	json_object_object_add(o, "problems", probs);
-	json_object_object_add(o, "quirks", quirks_json(d));
+	json_object_object_add(o, "quirks", quirks_json(d, backend));
 	return o;
 }
 

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "ptdm/igd.h"
+#include "ptdm/image.h"
 #include "ptdm/slot.h"
 #include "ptdm/spec.h"
 #include "ptdm/sysfs.h"
@@ -126,11 +128,63 @@ static void test_group_rule(void **state)
 	assert_int_equal(slot_group_check(nogroup, 1, &err), 0);
 }
 
+/* A device whose config file is the given 64 bytes. */
+static void dev_cfg(const char *bdf, const uint8_t *cfg)
+{
+	char d[512], p[600];
+	FILE *f;
+
+	snprintf(d, sizeof(d), "%s/%s", root, bdf);
+	assert_int_equal(mkdir(d, 0755), 0);
+	snprintf(p, sizeof(p), "%s/config", d);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(cfg, 1, 64, f), 64);
+	fclose(f);
+}
+
+/* The host bridge from the shared dump (a real Intel 0d57), an LPC bridge
+ * crafted (no dump has one): the IDs an IGD's software reads. */
+static void test_igd_bridges(void **state)
+{
+	struct host_dev *h = NULL;
+	struct ptdm_err err = { "" };
+	struct igd_bridge b[2];
+	uint8_t cfg[64], lpc[64] = { 0x86, 0x80, 0x82, 0x51 };
+
+	assert_int_equal(igd_bridges(b, &err), 0);
+	assert_false(b[0].present); /* none yet in the fake tree */
+	assert_false(b[1].present);
+	if (image_open(&h, th_dump("cloudvm-intel-0d57-host-bridge."
+				   "lspci-x4.txt"), NULL, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(h->ops->cfg_read(h, 0, cfg, sizeof(cfg)), 0);
+	host_close(h);
+	dev_cfg("0000:00:00.0", cfg);
+	lpc[0x08] = 0x01;
+	lpc[0x0a] = 0x01; /* ISA bridge */
+	lpc[0x0b] = 0x06;
+	lpc[0x2c] = 0x43; lpc[0x2d] = 0x10; lpc[0x2e] = 0x8c; lpc[0x2f] = 0x1a;
+	dev_cfg("0000:00:1f.0", lpc);
+	assert_int_equal(igd_bridges(b, &err), 0);
+	assert_true(b[0].present);
+	assert_string_equal(b[0].bdf, "0000:00:00.0");
+	assert_int_equal(b[0].vendor, cfg[0] | cfg[1] << 8);
+	assert_int_equal(b[0].device, 0x0d57);
+	assert_int_equal(b[0].revision, cfg[8]);
+	assert_true(b[1].present);
+	assert_int_equal(b[1].device, 0x5182);
+	assert_int_equal(b[1].revision, 1);
+	assert_int_equal(b[1].subvendor, 0x1043);
+	assert_int_equal(b[1].subdevice, 0x1a8c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_group_rule),
+		cmocka_unit_test(test_igd_bridges),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
