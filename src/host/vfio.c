@@ -230,5 +230,6 @@ const struct host_ops vfio_ops = {
 	.mig_data_read = vfio_mig_data_read,
 	.mig_data_write = vfio_mig_data_write,
 	.mig_data_size = vfio_mig_data_size,
+	.vga_rw = vfio_vga_rw, /* when vga_size says the device has one */
 	.close = vfio_close,
 };
