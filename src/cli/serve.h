@@ -28,6 +28,7 @@ struct serve_where {
 	int fd;               /* SERVE_FD, SERVE_MPQEMU_FD */
 	long domid;           /* SERVE_XEN */
 	bool xen_cf8;
+	bool xen_toolstack_assigns; /* libxl assigns the device (ptdm-xen-dm) */
 	const char *dump_guest, *dump_host; /* written when it goes */
 };
 
