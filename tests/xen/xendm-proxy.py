@@ -12,7 +12,8 @@
 # device_del goes to ptdm and is answered with DEVICE_DELETED; bytes that
 # are not JSON or an object over 64 KiB close only that connection;
 # SIGHUP reaches QEMU, ptdm's devices are removed, ptdm is told to quit and
-# the wrapper exits with QEMU's status.
+# the wrapper exits with QEMU's status; with dm_restrict's fd=N the wrapper
+# listens on the fd libxl passes and QEMU gets a path.
 import array
 import json
 import os
@@ -70,6 +71,7 @@ def fake_qemu(argv):
             path = [kv[5:] for kv in argv[i + 1].split(",") if kv.startswith("path=")][0]
     rec.write(json.dumps({"argv": argv}) + "\n")
     signal.signal(signal.SIGHUP, lambda *a: (rec.write('{"signal":"HUP"}\n'), os._exit(7)))
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     devs = [{"bus": 0, "slot": s, "function": 0, "qdev_id": ""} for s in (0, 1, 2)]
 
     def handle(req, fds):
@@ -252,6 +254,32 @@ check(rc == 7 and '"HUP"' in qrec, "SIGHUP reached QEMU and the wrapper exits wi
 check({"execute": "device-del", "arguments": {"id": "pci-pt-00_05.0"}} in prec and {"quit": True} in prec,
       "at the end ptdm's last device is removed and ptdm quits")
 check(len([p for p in prec if "argv" in p]) == 1, "one ptdm for the domain")
+# dm_restrict: libxl binds and listens itself and passes fd=N
+mon = os.path.join(tmp, "qmp-libxl-6")
+ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+ls.bind(mon)
+ls.listen(4)
+args = [wrapper, "-xen-domid", "6", "-chardev", "socket,id=libxl-cmd,fd=%d,server=on,wait=off" % ls.fileno(),
+        "-mon", "chardev=libxl-cmd,mode=control", "-S"]
+wp = subprocess.Popen(args, env=env, pass_fds=[ls.fileno()], stderr=open(os.path.join(tmp, "stderr6"), "w"))
+ls.close()
+for _ in range(200):
+    if os.path.exists(os.path.join(tmp, "ptdm-dm-qmp-6")):
+        break
+    time.sleep(0.05)
+c = Client()
+check(c.greeting.get("QMP") is not None and c.cmd("query-status", cid=1) == {"return": {}, "id": 1},
+      "dm_restrict: the wrapper serves libxl on the listening fd it was given")
+qargv = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".qemu") if '"argv"' in line][-1]["argv"]
+check("socket,id=libxl-cmd,path=%s/ptdm-dm-qmp-6,server=on,wait=off" % tmp in qargv and "-S" in qargv,
+      "dm_restrict: QEMU gets a path instead of the fd, and -S")
+os.kill(wp.pid, signal.SIGTERM)
+try:
+    rc = wp.wait(timeout=20)
+except subprocess.TimeoutExpired:
+    wp.kill()
+    rc = None
+check(rc == 0, "SIGTERM: QEMU stopped, the wrapper exits 0 (%s)" % rc)
 if fails:
     print(open(os.path.join(tmp, "stderr")).read())
 print("RESULT: %d failed" % fails)
