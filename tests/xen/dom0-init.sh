@@ -96,6 +96,7 @@ if [ "${SCENARIO:-image}" = real ]; then
 		xl dmesg | tail -60 | sed 's/^/XENTEST: REAL-DIAG: /'
 	fi
 	wait_slot4 $D 10d38086
+	say "REAL: log-dirty with edu and e1000e assigned: $(logdirty $D)"
 	xl pci-list hvmreal | sed 's/^/XENTEST: REAL-PCILIST1: /'
 	# -- xl pci-detach / pci-attach of e1000e while the guest runs -------
 	s0=$(t); xl pci-detach hvmreal $N >/tmp/xl-detach.log 2>&1

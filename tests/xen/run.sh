@@ -33,19 +33,21 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
-ptdm= fakedm= xendm= scenario=image
+ptdm= fakedm= xendm= logdirty= scenario=image
 while [ $# -gt 0 ]; do
 	case $1 in
 	--ptdm) ptdm=$2; shift 2 ;;
 	--fakedm) fakedm=$2; shift 2 ;;
 	--xendm) xendm=$2; shift 2 ;;
+	--logdirty) logdirty=$2; shift 2 ;;
 	--scenario) scenario=$2; shift 2 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 [ -x "$ptdm" ] && [ -x "$fakedm" ] || { echo "usage: run.sh --ptdm PATH --fakedm PATH" >&2; exit 2; }
 case $scenario in image|real) ;; *) echo "run.sh: --scenario image|real" >&2; exit 2 ;; esac
-[ "$scenario" = image ] || [ -x "$xendm" ] || { echo "run.sh: --scenario real needs --xendm PATH (ptdm-xen-dm)" >&2; exit 2; }
+[ "$scenario" = image ] || { [ -x "$xendm" ] && [ -x "$logdirty" ]; } ||
+	{ echo "run.sh: --scenario real needs --xendm PATH (ptdm-xen-dm) and --logdirty PATH" >&2; exit 2; }
 for tool in qemu-system-x86_64 busybox apt-get dpkg-deb gzip python3 ldd lspci setpci flock as ld; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing: run scripts/deps.sh" >&2; exit 1; }
 done
@@ -129,6 +131,7 @@ cp "$here/hvm.cfg" "$here/pvh.cfg" "$here/hvm-real.cfg" "$here/hvm-xenpt.cfg" "$
 if [ "$scenario" = real ]; then # the wrapper in front of Debian's qemu-xen
 	mkdir -p "$d/usr/libexec/ptdm" "$d/usr/share/qemu/keymaps"
 	cp "$xendm" "$d/usr/libexec/ptdm/ptdm-xen-dm"
+	cp "$logdirty" "$d/bin/logdirty"
 	cp "$qemu_xen" "$d/usr/libexec/xen-qemu-system-i386"
 	cp /usr/share/qemu/keymaps/en-us "$d/usr/share/qemu/keymaps/" # libxl passes -vnc none
 fi
@@ -140,7 +143,7 @@ export LD_LIBRARY_PATH=$xc/root/usr/lib/x86_64-linux-gnu
 if [ "$scenario" = real ] && ldd "$d/usr/libexec/xen-qemu-system-i386" | grep "not found"; then
 	echo "run.sh: qemu-xen needs libraries this host lacks (scripts/deps.sh test)" >&2; exit 1
 fi
-for f in $(find "$d/usr" "$d/bin/ptdm" "$d/bin/fakedm" -type f -perm -u+x) $(find "$d/usr" -name '*.so*' -type f); do
+for f in $(find "$d/usr" "$d/bin/ptdm" "$d/bin/fakedm" "$d/bin/logdirty" -type f -perm -u+x 2>/dev/null) $(find "$d/usr" -name '*.so*' -type f); do
 	head -c4 "$f" | grep -q ELF && ldd "$f" 2>/dev/null | grep -o '/[^ ]*' || true
 done | sort -u | grep -v "^$xc" | while read -r lib; do
 	mkdir -p "$d$(dirname "$lib")"; cp -Ln "$lib" "$d$lib" 2>/dev/null || true
@@ -211,6 +214,7 @@ if [ "$scenario" = real ]; then
 	dm | grep -E "ptdm serve: [0-9]+ ioreqs.*\[$N\]" | head -1 | grep -qE "[1-9][0-9]* config, 0 port, 4 mmio.* 0 refused"; check $? "e1000e: only the 4 table writes were trapped ($(dm | grep -E "ioreqs.*\[$N\]" | head -1))"
 	# (edu has no reset: libxl says so too)
 	! dm | grep "ptdm: warning" | grep -vq "$E: host reset failed: Inappropriate ioctl"; check $? "no Xen call ptdm made failed"
+	has "REAL: log-dirty with edu and e1000e assigned: log-dirty: rc=-1 errno=22"; check $? "Xen refuses log-dirty mode (live save/migration) for a domain with assigned devices: $(line 'REAL: log-dirty')"
 	grep "REAL-PCILIST1: " "$log.txt" | grep -q "03.0 *$E" && grep "REAL-PCILIST1: " "$log.txt" | grep -q "04.0 *$N"; check $? "xl pci-list: libxl read both guest slots back from the wrapper's query-pci"
 	# run time: detach, the guest's view, the device's state, attach
 	has "REAL: pci-detach $N rc=0"; check $? "xl pci-detach of e1000e: $(line 'REAL: pci-detach')"
