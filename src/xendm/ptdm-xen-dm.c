@@ -161,6 +161,8 @@ static int buf_add(struct buf *b, const void *p, size_t n, size_t max)
 
 static void buf_eat(struct buf *b, size_t n)
 {
+	if (!n)
+		return;
 	memmove(b->p, b->p + n, b->len - n);
 	b->len -= n;
 }
@@ -570,6 +572,17 @@ static bool parse_hostaddr(const char *s, char out[16])
 	return true;
 }
 
+/* QEMU's rule for an id: a letter, then letters, digits, '-', '.', '_' */
+static bool id_wellformed(const char *id)
+{
+	if (!isalpha((unsigned char)id[0]))
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-._", *p))
+			return false;
+	return true;
+}
+
 /* "S", "S.F" (hex), as QEMU's addr property */
 static bool parse_addr(const char *s, unsigned *slot, unsigned *fn)
 {
@@ -654,9 +667,10 @@ static struct json_object *do_device_add(struct json_object *args,
 			return error_reply(why, id);
 		}
 	}
-	if (!qid || !qid[0] || strlen(qid) >= sizeof(d->id))
-		return error_reply("ptdm: xen-pci-passthrough wants an \"id\" "
-				   "of 1 to 31 characters", id);
+	if (!qid || !id_wellformed(qid) || strlen(qid) >= sizeof(d->id))
+		return error_reply("Parameter 'id' expects an identifier (a "
+				   "letter, then letters, digits, '-', '.', "
+				   "'_'; at most 31 for ptdm)", id);
 	if (dev_find(qid)) {
 		snprintf(why, sizeof(why), "Duplicate device ID '%s'", qid);
 		return error_reply(why, id);
@@ -881,14 +895,26 @@ static void qemu_object(struct conn *c, struct json_object *o)
 	}
 	if (c->wait == WAIT_ADD_SLOTS) {
 		struct json_object *req = c->held, *args = NULL, *id = NULL,
-				   *ret = NULL;
+				   *ret = NULL, *err;
 
 		c->held = NULL;
 		c->wait = WAIT_NONE;
 		json_object_object_get_ex(req, "id", &id);
 		json_object_object_get_ex(req, "arguments", &args);
-		json_object_object_get_ex(o, "return", &ret);
-		reply(c, do_device_add(args, id, ret));
+		if (json_object_object_get_ex(o, "error", &err)) {
+			/* QEMU refused (no qmp_capabilities yet, say): so
+			 * would it have refused the device_add */
+			struct json_object *r = json_object_new_object();
+
+			json_object_object_add(r, "error", json_object_get(err));
+			if (id)
+				json_object_object_add(r, "id",
+						       json_object_get(id));
+			reply(c, r);
+		} else {
+			json_object_object_get_ex(o, "return", &ret);
+			reply(c, do_device_add(args, id, ret));
+		}
 		json_object_put(req);
 		return;
 	}

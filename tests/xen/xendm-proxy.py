@@ -74,8 +74,16 @@ def fake_qemu(argv):
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     devs = [{"bus": 0, "slot": s, "function": 0, "qdev_id": ""} for s in (0, 1, 2)]
 
+    state = {"caps": False}
+
     def handle(req, fds):
         rec.write(json.dumps({"req": req, "fds": len(fds)}) + "\n")
+        if req["execute"] == "qmp_capabilities":
+            state["caps"] = True
+        elif not state["caps"]:  # QEMU's capabilities negotiation mode
+            return [{"error": {"class": "CommandNotFound",
+                               "desc": "Expecting capabilities negotiation with 'qmp_capabilities'"},
+                     "id": req.get("id")}]
         r = {}
         if req["execute"] == "query-pci":
             r = [{"bus": 0, "devices": devs}]
@@ -170,6 +178,10 @@ class Client:
 c = Client()
 check(c.greeting.get("QMP", {}).get("version", {}).get("qemu", {}).get("minor") == 2,
       "QEMU's greeting reaches libxl through the wrapper")
+r = c.cmd("device_add", {"driver": "xen-pci-passthrough", "id": "pci-pt-00_03.0",
+                         "hostaddr": "0000:00:03.0", "addr": "4.0"}, cid=0)
+check(r.get("error", {}).get("class") == "CommandNotFound" and r.get("id") == 0,
+      "device_add before qmp_capabilities: QEMU's refusal (%s)" % r)
 check(c.cmd("qmp_capabilities", cid=1) == {"return": {}, "id": 1}, "qmp_capabilities passes through")
 qargv = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".qemu")][0]["argv"]
 check("socket,id=libxl-cmd,path=%s/ptdm-dm-qmp-5,server=on,wait=off" % tmp in qargv and
@@ -200,8 +212,12 @@ for bad, why in ((dict(hostaddr="0000:00:05.0; rm"), "bad hostaddr"), (dict(host
                  (dict(hostaddr="0000:00:06.0", romfile="x"), "unknown property"),
                  (dict(hostaddr="0000:00:06.0", addr="6.1"), "function 1"),
                  (dict(hostaddr="0000:00:06.0", addr="zz"), "bad addr"),
-                 (dict(hostaddr="0000:00:06.0", permissive="yes"), "permissive not a boolean")):
-    a = dict(driver="xen-pci-passthrough", id="pci-pt-bad", **bad)
+                 (dict(hostaddr="0000:00:06.0", permissive="yes"), "permissive not a boolean"),
+                 (dict(hostaddr="0000:00:06.0", id="pci\n\x1b[2J"), "an id with control characters"),
+                 (dict(hostaddr="0000:00:06.0", id="9pci"), "an id not starting with a letter"),
+                 (dict(hostaddr="0000:00:06.0", id="p" * 32), "an id of 32 characters")):
+    a = dict(driver="xen-pci-passthrough", id="pci-pt-bad")
+    a.update(bad)
     r = c.cmd("device_add", a, cid=6)
     check("error" in r and r.get("id") == 6, "refused: %s (%s)" % (why, r["error"]["desc"] if "error" in r else r))
 r = c.cmd("device_add", {"driver": "xen-pci-passthrough", "id": "pci-pt-00_1f.7",
@@ -268,7 +284,8 @@ for _ in range(200):
         break
     time.sleep(0.05)
 c = Client()
-check(c.greeting.get("QMP") is not None and c.cmd("query-status", cid=1) == {"return": {}, "id": 1},
+check(c.greeting.get("QMP") is not None and c.cmd("qmp_capabilities") == {"return": {}} and
+      c.cmd("query-status", cid=1) == {"return": {}, "id": 1},
       "dm_restrict: the wrapper serves libxl on the listening fd it was given")
 qargv = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".qemu") if '"argv"' in line][-1]["argv"]
 check("socket,id=libxl-cmd,path=%s/ptdm-dm-qmp-6,server=on,wait=off" % tmp in qargv and "-S" in qargv,
@@ -280,7 +297,9 @@ except subprocess.TimeoutExpired:
     wp.kill()
     rc = None
 check(rc == 0, "SIGTERM: QEMU stopped, the wrapper exits 0 (%s)" % rc)
+errs = open(os.path.join(tmp, "stderr")).read() + open(os.path.join(tmp, "stderr6")).read()
+check("runtime error" not in errs and "Sanitizer" not in errs, "no sanitizer report (in an ASAN/UBSAN build)")
 if fails:
-    print(open(os.path.join(tmp, "stderr")).read())
+    print(errs)
 print("RESULT: %d failed" % fails)
 sys.exit(1 if fails else 0)
