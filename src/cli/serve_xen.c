@@ -6,11 +6,12 @@
  * Runs in dom0 beside the domain's QEMU (a second ioreq server that only
  * claims its device) or alone for a guest with no other emulation
  * (--xen-cf8: ptdm also answers the CONFIG_ADDRESS port).  The guest slot
- * is the spec's @VSLOT (default 3, function 0).  A BDF is opened through
- * sysfs as Xen's own passthrough does: Xen maps its BARs and binds its
- * interrupts.  The event channel and the owner's interrupt fd are watched
- * in the loop, and a 500 ms timer notices the domain's death; then the
- * front end is done (on_done) and the device leaves.
+ * is the spec's @VSLOT (default 3), the function 0 or device-add's
+ * "xen-function".  A BDF is opened through sysfs as Xen's own passthrough
+ * does: Xen maps its BARs and binds its interrupts.  The event channel and
+ * the owner's interrupt fd are watched in the loop, and a 500 ms timer
+ * notices the domain's death; then the front end is done (on_done) and the
+ * device leaves.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -164,7 +165,7 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 					.name = d->od.host->name };
 	x->domid = w->domid;
 	x->timer_fd = -1;
-	xo.guest_sbdf = (unsigned)vslot << 3;
+	xo.guest_sbdf = (unsigned)vslot << 3 | (unsigned)(w->xen_fn & 7);
 	rc = xen_hv_open(&x->hv, (uint32_t)w->domid, err);
 	if (!rc) {
 		host_res(&d->od, &res);
@@ -175,8 +176,9 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 		free(x);
 		return rc;
 	}
-	snprintf(d->where, sizeof(d->where), "00:%02x.0 of domain %ld%s",
-		 vslot, w->domid, w->xen_cf8 ? " (with the 0xcf8 latch)" : "");
+	snprintf(d->where, sizeof(d->where), "00:%02x.%x of domain %ld%s",
+		 vslot, w->xen_fn & 7, w->domid,
+		 w->xen_cf8 ? " (with the 0xcf8 latch)" : "");
 	*out = &x->front;
 	return 0;
 }

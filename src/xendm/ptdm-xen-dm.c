@@ -99,7 +99,7 @@ struct conn {
 struct ptdev {
 	char id[32];          /* libxl's qdev id, also ptdm's device id */
 	char host[16];        /* SSSS:BB:DD.F */
-	unsigned slot;
+	unsigned slot, fn;
 	unsigned vendor, device, class_, svendor, sdevice;
 };
 
@@ -606,13 +606,13 @@ static bool parse_addr(const char *s, unsigned *slot, unsigned *fn)
 	return !*end;
 }
 
-/* Slots QEMU's bus 0 uses, from its query-pci return. */
-static uint32_t qemu_slots(struct json_object *ret)
+/* The functions of each slot QEMU's bus 0 uses, from its query-pci
+ * return: bit F of used[S] for 00:S.F. */
+static void qemu_slots(struct json_object *ret, uint8_t used[32])
 {
-	uint32_t used = 0;
-
+	memset(used, 0, 32);
 	if (!json_object_is_type(ret, json_type_array))
-		return 0;
+		return;
 	for (size_t i = 0; i < json_object_array_length(ret); i++) {
 		struct json_object *bus = json_object_array_get_idx(ret, i),
 				   *devs, *v;
@@ -622,16 +622,23 @@ static uint32_t qemu_slots(struct json_object *ret)
 		    !json_object_object_get_ex(bus, "devices", &devs) ||
 		    !json_object_is_type(devs, json_type_array))
 			continue;
-		for (size_t k = 0; k < json_object_array_length(devs); k++)
-			if (json_object_object_get_ex(
-				    json_object_array_get_idx(devs, k), "slot",
-				    &v) &&
-			    json_object_is_type(v, json_type_int) &&
-			    json_object_get_int(v) >= 0 &&
-			    json_object_get_int(v) < 32)
-				used |= 1u << json_object_get_int(v);
+		for (size_t k = 0; k < json_object_array_length(devs); k++) {
+			struct json_object *dv = json_object_array_get_idx(devs,
+									   k),
+					   *f;
+			int sl, fn = 0;
+
+			if (!json_object_object_get_ex(dv, "slot", &v) ||
+			    !json_object_is_type(v, json_type_int))
+				continue;
+			sl = json_object_get_int(v);
+			if (json_object_object_get_ex(dv, "function", &f) &&
+			    json_object_is_type(f, json_type_int))
+				fn = json_object_get_int(f);
+			if (sl >= 0 && sl < 32 && fn >= 0 && fn < 8)
+				used[sl] |= (uint8_t)(1u << fn);
+		}
 	}
-	return used;
 }
 
 /*
@@ -644,7 +651,7 @@ static struct json_object *do_device_add(struct json_object *args,
 {
 	static const char *const known[] = { "driver", "id", "hostaddr",
 		"addr", "permissive", NULL };
-	uint32_t used = qemu_slots(qpci);
+	uint8_t used[32];
 	const char *qid = str_member(args, "id"),
 		   *hostaddr = str_member(args, "hostaddr"),
 		   *addr = str_member(args, "addr");
@@ -685,24 +692,22 @@ static struct json_object *do_device_add(struct json_object *args,
 					   id);
 		permissive = json_object_get_boolean(v);
 	}
+	qemu_slots(qpci, used);
 	for (unsigned i = 0; i < g.ndev; i++)
-		used |= 1u << g.dev[i].slot;
+		used[g.dev[i].slot] |= (uint8_t)(1u << g.dev[i].fn);
 	if (addr) {
+		/* libxl gives S.F for each function of BB:DD.* */
 		if (!parse_addr(addr, &slot, &fn))
 			return error_reply("ptdm: \"addr\" is SLOT[.FN] in hex",
 					   id);
-		if (fn)
-			return error_reply("ptdm: a passthrough device is "
-					   "served at function 0 of its slot",
-					   id);
-		if (used & (1u << slot)) {
-			snprintf(why, sizeof(why), "PCI: slot %u function 0 "
+		if (used[slot] & (1u << fn)) {
+			snprintf(why, sizeof(why), "PCI: slot %u function %u "
 				 "not available for xen-pci-passthrough, in use",
-				 slot);
+				 slot, fn);
 			return error_reply(why, id);
 		}
 	} else {
-		for (slot = 1; slot < 32 && (used & (1u << slot)); slot++)
+		for (slot = 1; slot < 32 && used[slot]; slot++)
 			;
 		if (slot == 32)
 			return error_reply("PCI: no slot available for "
@@ -718,6 +723,9 @@ static struct json_object *do_device_add(struct json_object *args,
 	json_object_object_add(a, "xen-domid", json_object_new_int64(g.domid));
 	json_object_object_add(a, "xen-toolstack-assigns",
 			       json_object_new_boolean(true));
+	if (fn)
+		json_object_object_add(a, "xen-function",
+				       json_object_new_int((int)fn));
 	r = ctl_call("device-add", a, why, sizeof(why));
 	if (!r) {
 		say("device_add %s (%s): %s", qid, spec, why);
@@ -729,12 +737,14 @@ static struct json_object *do_device_add(struct json_object *args,
 	snprintf(d->id, sizeof(d->id), "%s", qid);
 	memcpy(d->host, host, sizeof(d->host));
 	d->slot = slot;
+	d->fn = fn;
 	d->vendor = sysfs_hex(host, "vendor");
 	d->device = sysfs_hex(host, "device");
 	d->class_ = sysfs_hex(host, "class");
 	d->svendor = sysfs_hex(host, "subsystem_vendor");
 	d->sdevice = sysfs_hex(host, "subsystem_device");
-	say("%s: ptdm serves %s at the guest's 00:%02x.0", qid, spec, slot);
+	say("%s: ptdm serves %s at the guest's 00:%02x.%x", qid, spec, slot,
+	    fn);
 	return return_reply(NULL, id);
 }
 
@@ -747,7 +757,7 @@ static struct json_object *dev_json(const struct ptdev *d)
 
 	json_object_object_add(o, "bus", json_object_new_int(0));
 	json_object_object_add(o, "slot", json_object_new_int((int)d->slot));
-	json_object_object_add(o, "function", json_object_new_int(0));
+	json_object_object_add(o, "function", json_object_new_int((int)d->fn));
 	json_object_object_add(ci, "class", json_object_new_int(
 						    (int)(d->class_ >> 8)));
 	json_object_object_add(o, "class_info", ci);

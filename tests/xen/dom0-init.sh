@@ -23,16 +23,20 @@ if [ "${SCENARIO:-image}" = real ]; then
 	# (once a domain has used an e1000e's MSI-X, the next domain to use it
 	# gets no MSI-X from it, whichever device model serves either: each
 	# guest gets devices nobody used before, as on a host with two NICs)
+	# and at 00:07 a multi-function device (e1000e at .0, edu at .1) for
+	# BB:DD.* in pci=[...]
 	E= N= E2= N2=
 	for p in /sys/bus/pci/devices/*; do
+		case $(basename $p) in 0000:00:07.*) continue ;; esac
 		case "$(cat $p/vendor):$(cat $p/device)" in
-		0x1234:0x11e8) [ -z "$E" ] && E=$(basename $p) || E2=$(basename $p) ;;
-		0x8086:0x10d3) [ -z "$N" ] && N=$(basename $p) || N2=$(basename $p) ;;
+		0x1234:0x11e8) if [ -z "$E" ]; then E=$(basename $p); elif [ -z "$E2" ]; then E2=$(basename $p); fi ;;
+		0x8086:0x10d3) if [ -z "$N" ]; then N=$(basename $p); elif [ -z "$N2" ]; then N2=$(basename $p); fi ;;
 		esac
 	done
+	M=0000:00:07
 	say "REAL: edu at ${E:-nowhere}, e1000e at ${N:-nowhere}; $(xl dmesg | grep -c 'VT-d.*enabled') VT-d features enabled"
 	say "REAL: for xen_pt: edu at ${E2:-nowhere}, e1000e at ${N2:-nowhere}"
-	for d in $E $N $E2 $N2; do
+	for d in $E $N $E2 $N2 $M.0 $M.1; do
 		xl pci-assignable-add $d
 		say "REAL: pci-assignable-add $d rc=$? driver=$(basename $(readlink /sys/bus/pci/devices/$d/driver))"
 	done
@@ -119,7 +123,23 @@ if [ "${SCENARIO:-image}" = real ]; then
 	sed 's/^/XENTEST: REAL-DM: /' /var/log/xen/qemu-dm-hvmreal.log
 	xl dmesg | grep -E "memory_map|ioport_map" | sed 's/^/XENTEST: REAL-MAP: /'
 
-	for d in $E $N $E2 $N2; do xl pci-assignable-remove $d; say "REAL: pci-assignable-remove $d rc=$?"; done
+	# -- BB:DD.* of the multi-function device ---------------------------
+	sed -e 's/^name = .*/name = "hvmmf"/' /etc/xen/hvm-real.cfg | grep -v "^pci = " >/etc/xen/hvm-mf.cfg
+	echo "pci = [ '$M.*@5' ]" >> /etc/xen/hvm-mf.cfg
+	xl create /etc/xen/hvm-mf.cfg >/tmp/xl-mf.log 2>&1 || { say "MF: xl create failed"; sed 's/^/XENTEST: MF-XL: /' /tmp/xl-mf.log; }
+	D3=$(xl domid hvmmf)
+	say "MF: domid $D3"
+	i=0
+	while [ $i -lt 900 ] && ! xl dmesg | grep -q "(d$D3) guestbios: slot4"; do sleep 0.1; i=$((i+1)); done
+	xl dmesg | grep "(d$D3) pci dev" | sed 's/^/XENTEST: MF-LOG: /'
+	xl pci-list hvmmf | sed 's/^/XENTEST: MF-PCILIST: /'
+	ptdm ctl /var/run/xen/ptdm-dm-ctl-$D3 query-devices | sed 's/^/XENTEST: MF-QUERY: /'
+	xl destroy hvmmf 2>/dev/null
+	i=0; while [ $i -lt 100 ] && pidof ptdm ptdm-xen-dm >/dev/null; do sleep 0.1; i=$((i+1)); done
+	pidof ptdm ptdm-xen-dm >/dev/null && say "MF: still running"
+	grep "ptdm-xen-dm" /var/log/xen/qemu-dm-hvmmf.log | sed 's/^/XENTEST: MF-DM: /'
+
+	for d in $E $N $E2 $N2 $M.0 $M.1; do xl pci-assignable-remove $d; say "REAL: pci-assignable-remove $d rc=$?"; done
 	say "END"
 	sync
 	reboot -f

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# xendm-proxy.py PTDM-XEN-DM - ptdm-xen-dm's QMP handling without Xen: the
+# xendm-proxy.py PTDM-XEN-DM [PTDM] - ptdm-xen-dm's QMP handling without Xen: the
 # wrapper is started as libxl starts it, with a stand-in QEMU and a
 # stand-in ptdm (both this script, in another role) that record what they
 # are sent.  Checks: QEMU's greeting and every other command pass through
@@ -210,7 +210,6 @@ check(r == {"return": {}, "id": 5} and add[-1]["arguments"]["spec"] == "0000:00:
       "no addr: the lowest free slot, 3 (%s)" % add[-1]["arguments"]["spec"])
 for bad, why in ((dict(hostaddr="0000:00:05.0; rm"), "bad hostaddr"), (dict(hostaddr="0:0:5.0"), "short hostaddr"),
                  (dict(hostaddr="0000:00:06.0", romfile="x"), "unknown property"),
-                 (dict(hostaddr="0000:00:06.0", addr="6.1"), "function 1"),
                  (dict(hostaddr="0000:00:06.0", addr="zz"), "bad addr"),
                  (dict(hostaddr="0000:00:06.0", permissive="yes"), "permissive not a boolean"),
                  (dict(hostaddr="0000:00:06.0", id="pci\n\x1b[2J"), "an id with control characters"),
@@ -220,14 +219,25 @@ for bad, why in ((dict(hostaddr="0000:00:05.0; rm"), "bad hostaddr"), (dict(host
     a.update(bad)
     r = c.cmd("device_add", a, cid=6)
     check("error" in r and r.get("id") == 6, "refused: %s (%s)" % (why, r["error"]["desc"] if "error" in r else r))
+r = c.cmd("device_add", {"driver": "xen-pci-passthrough", "id": "pci-pt-00_07.1",
+                         "hostaddr": "0000:00:07.1", "addr": "4.1"}, cid=14)
+add = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".ptdm")]
+add = [p for p in add if p.get("execute") == "device-add"]
+check(r == {"return": {}, "id": 14} and add[-1]["arguments"].get("xen-function") == 1 and
+      add[-1]["arguments"]["spec"] == "0000:00:07.1@4,permissive=0",
+      "addr 4.1 (a function of BB:DD.*): ptdm gets the slot and xen-function 1")
+r = c.cmd("device_add", {"driver": "xen-pci-passthrough", "id": "pci-pt-00_08.1",
+                         "hostaddr": "0000:00:08.1", "addr": "4.1"}, cid=15)
+check("function 1 not available" in r.get("error", {}).get("desc", ""), "the same function twice: %s" % r)
 r = c.cmd("device_add", {"driver": "xen-pci-passthrough", "id": "pci-pt-00_1f.7",
                          "hostaddr": "0000:00:1f.7", "addr": "6"}, cid=7)
 check(r.get("error", {}).get("desc") == "ptdm: no such device", "ptdm's refusal reaches libxl: %s" % r)
 r = c.cmd("query-pci", cid=8)
 devs = r["return"][0]["devices"]
-check(sorted(d["slot"] for d in devs) == [0, 1, 2, 3, 4] and
-      {d["qdev_id"]: d["slot"] for d in devs if d["qdev_id"]} == {"pci-pt-00_03.0": 4, "pci-pt-00_05.0": 3}
-      and r["id"] == 8, "query-pci: QEMU's devices plus ptdm's, at their slots")
+check(sorted(d["slot"] for d in devs) == [0, 1, 2, 3, 4, 4] and
+      {d["qdev_id"]: (d["slot"], d["function"]) for d in devs if d["qdev_id"]} ==
+      {"pci-pt-00_03.0": (4, 0), "pci-pt-00_05.0": (3, 0), "pci-pt-00_07.1": (4, 1)}
+      and r["id"] == 8, "query-pci: QEMU's devices plus ptdm's, at their slots and functions")
 r = c.cmd("device_del", {"id": "pci-pt-00_03.0"}, cid=9)
 ev = c.line()
 check(r == {"return": {}, "id": 9} and ev.get("event") == "DEVICE_DELETED" and
@@ -235,7 +245,7 @@ check(r == {"return": {}, "id": 9} and ev.get("event") == "DEVICE_DELETED" and
 dels = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".ptdm")]
 check({"execute": "device-del", "arguments": {"id": "pci-pt-00_03.0"}} in dels, "device_del went to ptdm as device-del")
 r = c.cmd("query-pci", cid=10)
-check(sorted(d["slot"] for d in r["return"][0]["devices"]) == [0, 1, 2, 3], "query-pci no longer has it")
+check(sorted(d["slot"] for d in r["return"][0]["devices"]) == [0, 1, 2, 3, 4], "query-pci no longer has it")
 r = c.cmd("device_del", {"id": "usb0"}, cid=11)
 qreq = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".qemu")]
 check(r == {"return": {}, "id": 11} and any(q.get("req", {}).get("arguments") == {"id": "usb0"} for q in qreq),
@@ -267,8 +277,9 @@ except subprocess.TimeoutExpired:
 qrec = open(env["XENDM_TEST_REC"] + ".qemu").read()
 prec = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".ptdm")]
 check(rc == 7 and '"HUP"' in qrec, "SIGHUP reached QEMU and the wrapper exits with its status (%s)" % rc)
-check({"execute": "device-del", "arguments": {"id": "pci-pt-00_05.0"}} in prec and {"quit": True} in prec,
-      "at the end ptdm's last device is removed and ptdm quits")
+check({"execute": "device-del", "arguments": {"id": "pci-pt-00_05.0"}} in prec and
+      {"execute": "device-del", "arguments": {"id": "pci-pt-00_07.1"}} in prec and {"quit": True} in prec,
+      "at the end ptdm's last devices are removed and ptdm quits")
 check(len([p for p in prec if "argv" in p]) == 1, "one ptdm for the domain")
 # dm_restrict: libxl binds and listens itself and passes fd=N
 mon = os.path.join(tmp, "qmp-libxl-6")
@@ -297,6 +308,29 @@ except subprocess.TimeoutExpired:
     wp.kill()
     rc = None
 check(rc == 0, "SIGTERM: QEMU stopped, the wrapper exits 0 (%s)" % rc)
+# the real ptdm's control socket: the arguments the wrapper uses are checked
+if len(sys.argv) > 2:
+    ctl = os.path.join(tmp, "real.ctl")
+    pp = subprocess.Popen([sys.argv[2], "serve", "--control", ctl], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(ctl):
+            break
+        time.sleep(0.05)
+    cs = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    cs.settimeout(10)
+    cs.connect(ctl)
+    cf = cs.makefile("rb")
+    cf.readline()
+    for val, what in ((9, "9"), (-1, "-1"), ("1", "a string"), (1.5, "1.5")):
+        cs.sendall((json.dumps({"execute": "device-add", "arguments": {
+            "spec": "0000:00:07.1@4", "xen-domid": 5, "xen-toolstack-assigns": True,
+            "xen-function": val}}) + "\n").encode())
+        r = json.loads(cf.readline())
+        check("xen-function" in r.get("error", {}).get("desc", ""),
+              "ptdm refuses xen-function %s: %s" % (what, r.get("error", {}).get("desc")))
+    pp.terminate()
+    pp.wait(timeout=10)
 errs = open(os.path.join(tmp, "stderr")).read() + open(os.path.join(tmp, "stderr6")).read()
 check("runtime error" not in errs and "Sanitizer" not in errs, "no sanitizer report (in an ASAN/UBSAN build)")
 if fails:
