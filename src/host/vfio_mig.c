@@ -48,22 +48,22 @@
 /* One VFIO_DEVICE_FEATURE ioctl: flags, data in and out (dlen bytes). */
 static int feature(struct vfio_dev *v, uint32_t flags, void *data, size_t dlen)
 {
-	struct {
-		struct vfio_device_feature f;
-		uint64_t data[4];
-	} q;
+	/* the header, then its data (no variable-sized member mid-struct) */
+	uint64_t q[(sizeof(struct vfio_device_feature) + 32) / 8];
+	struct vfio_device_feature *f = (struct vfio_device_feature *)q;
+	uint8_t *qdata = (uint8_t *)q + sizeof(*f);
 
-	if (dlen > sizeof(q.data))
+	if (dlen > sizeof(q) - sizeof(*f))
 		return -EINVAL;
-	memset(&q, 0, sizeof(q));
-	q.f.argsz = (uint32_t)(sizeof(q.f) + dlen);
-	q.f.flags = flags;
+	memset(q, 0, sizeof(q));
+	f->argsz = (uint32_t)(sizeof(*f) + dlen);
+	f->flags = flags;
 	if (dlen)
-		memcpy(q.data, data, dlen);
-	if (ioctl(v->fd, VFIO_DEVICE_FEATURE, &q))
+		memcpy(qdata, data, dlen);
+	if (ioctl(v->fd, VFIO_DEVICE_FEATURE, q))
 		return -errno;
 	if (dlen)
-		memcpy(data, q.data, dlen);
+		memcpy(data, qdata, dlen);
 	return 0;
 }
 
