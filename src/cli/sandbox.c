@@ -183,7 +183,9 @@ static int drop_privileges(uint64_t keep)
 			perror("ptdm serve: sandbox: PR_SET_KEEPCAPS");
 			return -1;
 		}
-		if (setgroups(0, NULL) ||
+		/* the user's own groups: a group may be how it gets
+		 * /dev/vfio/N for a hot-add */
+		if (initgroups(pw->pw_name, pw->pw_gid) ||
 		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) ||
 		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid)) {
 			fprintf(stderr, "ptdm serve: --user %s: %s\n", sandbox_user,
@@ -376,7 +378,8 @@ static void put_num(unsigned long v, int base)
 	put_str(p);
 }
 
-/* async-signal-safe: write(2) and _exit only */
+/* async-signal-safe: write(2) and _exit only.  The ioctl refusal edits the
+ * trapped syscall's return register: x86-64 only, elsewhere it kills. */
 static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 {
 	int nr = si->si_syscall;

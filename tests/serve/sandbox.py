@@ -5,7 +5,7 @@
 Against the real binary, as root (skipped otherwise: dropping a user needs
 one to drop):
   - with --user nobody: /proc/PID/status shows Seccomp: 2, NoNewPrivs: 1,
-    every uid and gid nobody's, no capability in any set, and a client is
+    every uid and gid nobody's, nobody's groups only, no capability in any set, and a client is
     still served; SIGTERM still removes the sockets;
   - with a control socket (hot-add): only CAP_IPC_LOCK is kept, and a
     device hot-added after the sandbox is served;
@@ -133,7 +133,10 @@ want = "\t".join([str(nobody.pw_uid)] * 4)
 check("every uid is nobody's", st.get("Uid") == want, st.get("Uid"))
 check("every gid is nobody's", st.get("Gid").split() == [str(nobody.pw_gid)] * 4,
       st.get("Gid"))
-check("no supplementary groups", st.get("Groups", "") == "", st.get("Groups"))
+groups = sorted(os.getgrouplist("nobody", nobody.pw_gid))
+check("the user's own groups, none of root's",
+      sorted(int(g) for g in st.get("Groups", "").split()) == groups,
+      (st.get("Groups"), groups))
 caps = {k: int(st[k], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd",
                                     "CapAmb")}
 check("no capability in any set (an image device, no hot-add)",
