@@ -57,7 +57,12 @@ _ptdm()
 			COMPREPLY=($(compgen -W $'cfg\nvfio-user' -- "$cur"))
 		;;
 	client)
-		if [ "$COMP_CWORD" -eq 2 ]; then
+		if [ "${COMP_WORDS[2]}" = --as ]; then
+			[ "$COMP_CWORD" -eq 3 ] &&
+				COMPREPLY=($(compgen -W $'qemu\ncloud-hypervisor\nlibvfio-user\nspdk' -- "$cur"))
+			[ "$COMP_CWORD" -eq 4 ] && COMPREPLY=($(compgen -f -- "$cur"))
+			[ "$COMP_CWORD" -eq 5 ] && COMPREPLY=(check)
+		elif [ "$COMP_CWORD" -eq 2 ]; then
 			COMPREPLY=($(compgen -f -- "$cur"))
 		elif [ "$COMP_CWORD" -eq 3 ]; then
 			COMPREPLY=($(compgen -W $'lspci\ninfo\nread\nwrite\nirq\ndma' -- "$cur"))

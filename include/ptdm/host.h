@@ -164,6 +164,7 @@ struct host_dev {
 	char bdf[16];      /* host address if known, "" otherwise */
 	unsigned cfg_size; /* 256 or 4096 */
 	bool readonly;     /* every write op fails with -EROFS */
+	bool reset_none;   /* the device has no reset at all (VFIO said so) */
 	struct host_bar bars[PTDM_NUM_BARS + 1];
 	/* where the device sits on the host, for hypervisors that map it
 	 * themselves (Xen): BAR bus addresses and the INTx line, 0 unknown */

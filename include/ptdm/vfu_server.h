@@ -18,14 +18,14 @@
 #include "ptdm/loop.h"
 #include "util/msgio.h"
 
-#define VFU_SERVER_MAX_FDS 8            /* fds we accept per message */
+#define VFU_SERVER_MAX_FDS 16           /* fds per message (cloud-hypervisor: 16) */
 #define VFU_SERVER_MAX_XFER (1u << 20)  /* max data in one read/write */
 #define VFU_SERVER_MAX_DMA_MAPS 4096u
 #define VFU_NUM_IRQ_INDEX 5             /* INTx, MSI, MSI-X, ERR, REQ */
 /* replies queued for a client that does not read: then it is dropped */
 #define VFU_OUT_MAX (4u * VFU_SERVER_MAX_XFER)
 /* messages one connection may handle per wake-up of the loop */
-#define VFU_BUDGET 8u
+#define VFU_BUDGET 4u
 
 struct vfu_dma {
 	uint64_t iova, size;
@@ -62,11 +62,13 @@ struct vfu_conn {
 	uint32_t peer_max_fds;
 	uint64_t peer_max_xfer;
 	bool write_multiple;
+	bool one_area_per_bar; /* no VERSION JSON (SPDK maps area i with fd i) */
 	struct vfu_dma *dma;
 	unsigned ndma;
 	int *irq_fds[VFU_NUM_IRQ_INDEX];
 	unsigned nirq_fds[VFU_NUM_IRQ_INDEX];
 	bool intx_masked;
+	bool fdless_dma_noted; /* VFIO: a DMA_MAP without an fd was logged */
 	int intx_unmask_fd; /* VFIO: the client's INTx resample eventfd */
 	uint16_t next_dma_id;
 	/* migration (VFIO v2 state machine over vfio-user) */
@@ -84,6 +86,7 @@ struct vfu_conn {
 	struct msgio io;
 	uint8_t *rx, *tx;   /* one message in, one reply out */
 	bool draining;      /* throwing away a payload too large to take */
+	bool reset_none_noted; /* said once: this device has no reset */
 	struct ptdm_ratelimit rl;
 	/* counters for tests, the control socket and the benchmark */
 	unsigned long messages, errors, irqs;

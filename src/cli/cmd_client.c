@@ -9,6 +9,10 @@
  *   read REGION OFF SIZE  / write REGION OFF SIZE VALUE   (SIZE 1/2/4/8)
  *   irq INDEX VECTOR      attach an eventfd, have the server fire it
  *   dma IOVA SIZE         map SIZE bytes of a memfd at IOVA, then unmap
+ *
+ * `ptdm client --as qemu|cloud-hypervisor|libvfio-user|spdk PATH [check]`
+ * replays that VMM's own message sequence and checks instead
+ * (client_persona.h); `check` makes the client's warnings failures too.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/client_persona.h"
 #include "ptdm/vfu_client.h"
 
 static const char *const region_names[] = { "BAR0", "BAR1", "BAR2", "BAR3",
@@ -163,9 +168,10 @@ static int do_info(struct vfu_client *c)
 	       di.num_regions, di.num_irqs);
 	for (unsigned i = 0; i < di.num_regions && i < 9; i++) {
 		struct vfu_region_info ri;
+		uint8_t caps[256];
 		int fd = -1;
 
-		rc = vfu_client_region_info(c, i, &ri, NULL, 0, &fd);
+		rc = vfu_client_region_info(c, i, &ri, caps, sizeof(caps), &fd);
 		if (rc)
 			return rc;
 		if (fd >= 0)
@@ -198,6 +204,41 @@ static bool num(const char *s, uint64_t *out)
 	return !errno && *s && !*end;
 }
 
+static const struct {
+	const char *name, *who;
+	int (*run)(struct pc *p);
+} personas[] = {
+	{ "qemu", "QEMU", persona_qemu },
+	{ "cloud-hypervisor", "cloud-hypervisor", persona_cloud_hypervisor },
+	{ "libvfio-user", "libvfio-user", persona_libvfio_user },
+	{ "spdk", "SPDK", persona_spdk },
+};
+
+static int run_persona(int argc, char **argv)
+{
+	static struct pc p; /* 70 KiB: not on the stack */
+	bool check = argc == 5 && !strcmp(argv[4], "check");
+	int rc;
+
+	if (argc < 4 || argc > 5 || (argc == 5 && !check))
+		return cli_usage("client");
+	for (unsigned i = 0; i < sizeof(personas) / sizeof(personas[0]); i++) {
+		if (strcmp(argv[2], personas[i].name))
+			continue;
+		rc = pc_open(&p, personas[i].who, argv[3], 0);
+		p.check = check;
+		if (!rc)
+			rc = personas[i].run(&p);
+		printf("%s: %s after %u messages, %u warning(s)\n",
+		       personas[i].who, rc ? "FAILED" : "ok", p.messages,
+		       p.warnings);
+		pc_close(&p);
+		return rc ? 1 : 0;
+	}
+	fprintf(stderr, "ptdm client: no personality \"%s\"\n", argv[2]);
+	return EXIT_USAGE;
+}
+
 int cmd_client(int argc, char **argv)
 {
 	struct vfu_client c;
@@ -205,6 +246,8 @@ int cmd_client(int argc, char **argv)
 	uint64_t a = 0, b = 0, s = 0, v = 0;
 	int rc;
 
+	if (argc >= 2 && !strcmp(argv[1], "--as"))
+		return run_persona(argc, argv);
 	if (argc < 3) {
 		fprintf(stderr, "usage: ptdm client PATH lspci|info|read|write|"
 				"irq|dma ...\n");

@@ -347,6 +347,7 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	s.raise_irq = &raise_irq;
+	s.hup = &hup;
 	if (control) {
 		struct ptdm_err err = { "" };
 
@@ -366,14 +367,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "ptdm serve: control socket %s\n", control);
 	printf("ptdm: ready\n");
 	fflush(stdout);
-	for (;;) {
-		rc = server_run(&s);
-		if (!hup || stop || s.quit || rc)
-			break;
-		hup = 0;
-		ptdm_log(PTDM_LOG_INFO, "SIGHUP ignored: nothing to reload (add "
-			 "and remove devices through --control)");
-	}
+	rc = server_run(&s);
 out:
 	server_fini(&s);
 	free(words);

@@ -76,13 +76,18 @@ const struct cli_help cli_helps[] = {
 	  "ptdm client PATH read REGION OFFSET SIZE\n"
 	  "ptdm client PATH write REGION OFFSET SIZE VALUE\n"
 	  "ptdm client PATH irq INDEX VECTOR\n"
-	  "ptdm client PATH dma IOVA SIZE",
+	  "ptdm client PATH dma IOVA SIZE\n"
+	  "ptdm client --as qemu|cloud-hypervisor|libvfio-user|spdk PATH "
+	  "[check]",
 	  "talk to a vfio-user server the way a VMM does",
 	  "  lspci              the guest's config space as an lspci dump\n"
 	  "  info               regions and interrupts\n"
 	  "  read, write        a region access (SIZE 1, 2, 4 or 8)\n"
 	  "  irq                set an eventfd, trigger it, wait for it\n"
-	  "  dma                map and unmap SIZE bytes at IOVA\n" },
+	  "  dma                map and unmap SIZE bytes at IOVA\n"
+	  "  --as VMM           replay that VMM's messages and judge the "
+	  "replies\n"
+	  "                     as it does (check: its warnings fail too)\n" },
 	{ "bench",
 	  "ptdm bench cfg|vfio-user [--seconds S]",
 	  "ptdm's cost as ratios to the floor (config engine, vfio-user)",

@@ -54,7 +54,7 @@ struct server {
 	unsigned ndevs, next_id;
 	bool control;         /* a control socket keeps it alive when empty */
 	bool quit;
-	volatile sig_atomic_t *stop, *raise_irq;
+	volatile sig_atomic_t *stop, *raise_irq, *hup;
 	struct ctl_server *ctl;
 };
 

@@ -304,6 +304,12 @@ int server_run(struct server *s)
 				 strerror(-rc));
 			return 1;
 		}
+		if (s->hup && *s->hup) {
+			*s->hup = 0;
+			ptdm_log(PTDM_LOG_WARN, "SIGHUP ignored: there is nothing "
+				 "to reload (add and remove devices through "
+				 "--control)");
+		}
 		if (s->raise_irq && *s->raise_irq) {
 			*s->raise_irq = 0;
 			server_raise_irqs(s);

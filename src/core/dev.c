@@ -271,7 +271,8 @@ int ptdm_dev_reset(struct ptdm_dev *d)
 
 	if (d->host->ops->reset && !d->host->readonly)
 		rc = d->host->ops->reset(d->host);
-	if (rc)
+	/* a device with no reset method has nothing that failed */
+	if (rc && rc != -ENOTTY && rc != -ENOTSUP)
 		dev_reset_failed(d, "host reset", rc);
 	host_decode_on(d);
 	dev_reset_shadow(d);

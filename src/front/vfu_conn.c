@@ -92,12 +92,12 @@ struct cmd_desc {
 };
 
 static const struct cmd_desc cmds[VFU_CMD_MAX] = {
-	[VFU_VERSION] = { "VERSION", 5, 4096, 0, vfu_h_version },
+	[VFU_VERSION] = { "VERSION", 4, 4096, 0, vfu_h_version },
 	[VFU_DMA_MAP] = { "DMA_MAP", 32, 32, 1, vfu_h_dma_map },
-	[VFU_DMA_UNMAP] = { "DMA_UNMAP", 24, 24, 0, vfu_h_dma_unmap },
+	[VFU_DMA_UNMAP] = { "DMA_UNMAP", 24, 24, 1, vfu_h_dma_unmap },
 	[VFU_DEVICE_GET_INFO] = { "DEVICE_GET_INFO", 16, 16, 0,
 				  vfu_h_device_info },
-	[VFU_DEVICE_GET_REGION_INFO] = { "GET_REGION_INFO", 32, 32, 0,
+	[VFU_DEVICE_GET_REGION_INFO] = { "GET_REGION_INFO", 32, 4096, 0,
 					 vfu_h_region_info },
 	[VFU_DEVICE_GET_REGION_IO_FDS] = { "GET_REGION_IO_FDS", 16, 16, 0,
 					   vfu_h_io_fds },

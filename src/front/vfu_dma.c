@@ -124,11 +124,20 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 	memmove(&c->dma[at + 1], &c->dma[at], (c->ndma - at) * sizeof(*n));
 	c->dma[at] = (struct vfu_dma){ .iova = r.addr, .size = r.size,
 				       .prot = r.flags };
-	if (!m->nfds && vfu_dma_host(c)) {
-		memmove(&c->dma[at], &c->dma[at + 1], (c->ndma - at) * sizeof(*n));
-		vfu_conn_warn(c, "DMA_MAP without an fd: a VFIO device needs guest "
-			     "memory it can reach (share guest RAM)", EINVAL);
-		return -EINVAL;
+	if (!m->nfds && vfu_dma_host(c) && !c->fdless_dma_noted) {
+		/*
+		 * QEMU maps its ROM and BIOS ranges without an fd, and a VM
+		 * whose RAM is not shared maps RAM that way.  The range is
+		 * kept (DMA_READ/WRITE reach it) but the device cannot DMA to
+		 * it: said once per client, since a device that DMAs there
+		 * faults in the IOMMU, while refusing would make QEMU print
+		 * an error per range for memory a device never uses.
+		 */
+		c->fdless_dma_noted = true;
+		ptdm_log(PTDM_LOG_WARN, "vfio-user: DMA_MAP without an fd at "
+			 "%#llx+%#llx: kept, but the device cannot reach it "
+			 "(share guest RAM: memory-backend-memfd,share=on)",
+			 (unsigned long long)r.addr, (unsigned long long)r.size);
 	}
 	if (map_it) {
 		struct host_dev *h = vfu_dma_host(c);

@@ -9,12 +9,25 @@
  * filled.
  */
 #include <errno.h>
+#include <linux/pci_regs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "front/vfu_priv.h"
 #include "util/evfd.h"
+
+/* The guest sees a PCI Express capability (vfio-pci's test for ERR). */
+static bool guest_is_pcie(struct vfu_conn *c)
+{
+	for (size_t i = 0; i < ptdm_dev_ncaps(c->dev); i++) {
+		const struct ptdm_cap_info *ci = ptdm_dev_cap(c->dev, i);
+
+		if (!ci->ext && !ci->hidden && ci->id == PCI_CAP_ID_EXP)
+			return true;
+	}
+	return false;
+}
 
 static unsigned irq_count(struct vfu_conn *c, unsigned index)
 {
@@ -35,11 +48,20 @@ static unsigned irq_count(struct vfu_conn *c, unsigned index)
 	default: {
 		unsigned n;
 
-		/* ERR and REQ: what the host offers; an image has neither */
+		/*
+		 * ERR and REQ: what the host offers (VFIO: the kernel's
+		 * count); elsewhere as vfio-pci has them: REQ always, ERR for
+		 * PCI Express devices (QEMU warns "Could not enable error
+		 * recovery" when a PCIe device has none).  ptdm never signals
+		 * them for an image; the client's eventfds are kept until it
+		 * goes.
+		 */
 		if (!host_irq_count(ptdm_dev_host(c->dev),
 				    (enum host_irq_kind)index, &n))
 			return n;
-		return 0;
+		if (index == VFIO_PCI_ERR_IRQ_INDEX)
+			return guest_is_pcie(c) ? 1 : 0;
+		return index == VFIO_PCI_REQ_IRQ_INDEX ? 1 : 0;
 	}
 	}
 }
@@ -139,8 +161,13 @@ static int host_route(struct vfu_conn *c, unsigned index, unsigned start,
 		      unsigned count)
 {
 	struct host_dev *h = ptdm_dev_host(c->dev);
+	unsigned n;
 
 	if (!h->ops->irq_set || !irq_count(c, index))
+		return 0;
+	/* ERR/REQ the host does not have (an image's): the fds stay here */
+	if (index >= VFIO_PCI_ERR_IRQ_INDEX &&
+	    host_irq_count(h, (enum host_irq_kind)index, &n))
 		return 0;
 	if (!count)
 		return host_irq_set(h, (enum host_irq_kind)index, 0, 0, NULL);

@@ -246,6 +246,19 @@ static int log_report(struct vfu_conn *c, struct msg *m, uint32_t dlen,
 	return 0;
 }
 
+/*
+ * Dirty logging is only honest where every device write passes through
+ * ptdm (vfu_conn_dma_rw): image devices.  A VFIO or sysfs device writes
+ * guest memory itself, so an empty bitmap would make a VMM skip pages the
+ * device wrote: those backends answer ENOTTY (unsupported) instead.
+ */
+static bool log_sees_dma(const struct vfu_conn *c)
+{
+	const struct host_dev *h = ptdm_dev_host(c->dev);
+
+	return h && h->ops && h->ops->name && !strcmp(h->ops->name, "image");
+}
+
 int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 {
 	uint32_t argsz, flags, idx, dlen = m->len - 8;
@@ -266,6 +279,10 @@ int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 	/* the reply starts as the request; GETs append their data */
 	memcpy(m->r, m->p, 8);
 	m->rlen = 8;
+	if ((idx == VFIO_DEVICE_FEATURE_DMA_LOGGING_START ||
+	     idx == VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP ||
+	     idx == VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT) && !log_sees_dma(c))
+		return -ENOTTY;
 	switch (idx) {
 	case VFIO_DEVICE_FEATURE_MIGRATION:
 		if (!mig)
@@ -286,16 +303,15 @@ int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 			return -ENOTTY;
 		if (probe)
 			return 0;
+		/* everything checked before the state changes */
+		if (argsz < 16 || (set && dlen != 8))
+			return -EINVAL;
 		if (set) {
-			if (dlen != 8)
-				return -EINVAL;
 			memcpy(st, m->p + 8, 8);
 			rc = mig_set(c, st[0]);
 			if (rc)
 				return rc;
 		}
-		if (argsz < 16)
-			return -EINVAL;
 		st[0] = c->mig_state;
 		st[1] = (uint32_t)-1; /* data_fd: unused in vfio-user */
 		memcpy(m->r + 8, st, 8);

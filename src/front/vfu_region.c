@@ -25,6 +25,10 @@ int vfu_h_device_info(struct vfu_conn *c, struct msg *m)
 	memcpy(&argsz, m->p, 4);
 	if (argsz < sizeof(r))
 		return -EINVAL;
+	/* RESET only where a reset exists: QEMU otherwise resets at every
+	 * system reset and prints the ENOTTY it gets */
+	if (ptdm_dev_host(c->dev)->reset_none)
+		r.flags &= ~VFIO_DEVICE_FLAGS_RESET;
 	memcpy(m->r, &r, sizeof(r));
 	m->rlen = sizeof(r);
 	return 0;
@@ -72,6 +76,16 @@ static unsigned sparse_areas(struct vfu_conn *c, unsigned bar, uint64_t size,
 		if (i < nt && t[i].off + t[i].len > at)
 			at = t[i].off + t[i].len;
 	}
+	if (n > 1 && c->one_area_per_bar) {
+		/* a client that maps area i with fd i: the largest area only */
+		unsigned big = 0;
+
+		for (unsigned i = 1; i < n; i++)
+			if (a[i].size > a[big].size)
+				big = i;
+		a[0] = a[big];
+		n = 1;
+	}
 	return n ? n : MAX_SPARSE + 1; /* all trapped: nothing mappable */
 }
 
@@ -109,6 +123,17 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 			if (nareas > MAX_SPARSE) {
 				fd = -1; /* the table fills the BAR */
 				nareas = 0;
+			} else if (!nareas) {
+				/*
+				 * All of it mappable: still one area, as
+				 * libvfio-user does, so the fd only ever comes
+				 * with the capability, in the reply to the
+				 * second ask (its client has no room for an fd
+				 * in the first).
+				 */
+				areas[0].offset = 0;
+				areas[0].size = r.size;
+				nareas = 1;
 			}
 		}
 		if (fd >= 0) {
@@ -116,18 +141,21 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 			r.offset = off;
 		}
 	}
-	if (nareas) {
-		r.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	if (nareas)
 		need += (uint32_t)(sizeof(cap) + nareas * sizeof(areas[0]));
-	}
 	r.argsz = need;
 	if (q.argsz < need) {
-		/* too small: say how much is needed, send no fd */
+		/*
+		 * Too small: say how much is needed, send no fd.  CAPS and
+		 * cap_offset mean "capabilities in this reply" (QEMU asks with
+		 * argsz 32 first and rejects CAPS with a cap_offset below 32).
+		 */
 		memcpy(m->r, &r, sizeof(r));
 		m->rlen = sizeof(r);
 		return 0;
 	}
 	if (nareas) {
+		r.flags |= VFIO_REGION_INFO_FLAG_CAPS;
 		r.cap_offset = sizeof(r);
 		memset(&cap, 0, sizeof(cap));
 		cap.header.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP;
@@ -226,10 +254,28 @@ int vfu_h_write_multi(struct vfu_conn *c, struct msg *m)
 
 int vfu_h_reset(struct vfu_conn *c, struct msg *m)
 {
+	int rc;
+
 	/* also the way out of the migration ERROR state */
 	vfu_mig_drop(c);
 	c->mig_state = VFIO_DEVICE_STATE_RUNNING;
-	return ptdm_dev_reset(c->dev);
+	rc = ptdm_dev_reset(c->dev);
+	/*
+	 * A device with no reset at all is offered no RESET flag, but
+	 * cloud-hypervisor resets exactly then (its test is inverted) and
+	 * loses the stream on an error reply.  What can be reset was (the
+	 * device model's state, bus mastering off): say so once and succeed,
+	 * as QEMU's vfio-pci goes on without a reset mechanism.
+	 */
+	if (rc == -ENOTTY && ptdm_dev_host(c->dev)->reset_none) {
+		if (!c->reset_none_noted)
+			ptdm_log(PTDM_LOG_WARN, "vfio-user: DEVICE_RESET of a "
+				 "device with no function or bus reset: only "
+				 "the device model's state was reset");
+		c->reset_none_noted = true;
+		rc = 0;
+	}
+	return rc;
 }
 
 int vfu_h_io_fds(struct vfu_conn *c, struct msg *m)

@@ -1,9 +1,13 @@
 /*
  * vfu_version.c - vfio-user VERSION: the client's capabilities (max fds,
  * max transfer size, write_multiple) parsed from its JSON, ours sent back.
+ * The JSON is optional (SPDK's client sends none: the spec's defaults
+ * apply); when present it must be one strict JSON object and nothing else
+ * (json-c's strict mode, the whole string consumed).
  */
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "front/vfu_priv.h"
@@ -25,6 +29,52 @@ static int cap_uint(struct json_object *caps, const char *key, uint64_t max,
 	return 0;
 }
 
+/* A quote outside strings: json-c's strict mode lets 'x' through. */
+static bool single_quoted(const char *s, size_t len)
+{
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in_str && s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			in_str = !in_str;
+		else if (!in_str && s[i] == '\'')
+			return true;
+	}
+	return false;
+}
+
+/* One JSON value in exactly len bytes: no trailing garbage, no extensions. */
+static struct json_object *parse_strict(const char *s, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (len > INT32_MAX || single_quoted(s, len))
+		return NULL;
+	tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		size_t end = json_tokener_get_parse_end(tok);
+
+		while (end < len && strchr(" \t\r\n", s[end]))
+			end++; /* JSON allows whitespace after the value */
+		if (end != len) {
+			json_object_put(o);
+			o = NULL;
+		}
+	} else if (o) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
 int vfu_h_version(struct vfu_conn *c, struct msg *m)
 {
 	struct vfu_version v;
@@ -40,9 +90,18 @@ int vfu_h_version(struct vfu_conn *c, struct msg *m)
 	if (v.major != VFU_MAJOR)
 		return -ENOTSUP;
 	jlen = m->len - sizeof(v);
-	if (!jlen || m->p[m->len - 1] != 0 || strlen((char *)m->p + 4) != jlen - 1)
+	if (!jlen) {
+		/*
+		 * No capabilities: the defaults, one fd per message.  The one
+		 * client known to do this (SPDK) mmaps sparse area i with the
+		 * i-th fd of the reply, so its BARs get one area each.
+		 */
+		c->one_area_per_bar = true;
+		goto done;
+	}
+	if (m->p[m->len - 1] != 0 || strlen((char *)m->p + 4) != jlen - 1)
 		return -EINVAL; /* the JSON must be one NUL-terminated string */
-	root = json_tokener_parse((char *)m->p + sizeof(v));
+	root = parse_strict((char *)m->p + sizeof(v), jlen - 1);
 	if (!root || !json_object_is_type(root, json_type_object)) {
 		json_object_put(root);
 		return -EINVAL;
@@ -65,6 +124,7 @@ int vfu_h_version(struct vfu_conn *c, struct msg *m)
 	json_object_put(root);
 	if (rc || !xfer)
 		return -EINVAL;
+done:
 	c->peer_max_fds = (uint32_t)fds;
 	c->peer_max_xfer = xfer;
 	c->versioned = true;

@@ -42,6 +42,14 @@ static int dev_setup(struct vfio_dev *v, struct ptdm_err *err)
 				 "%s: VFIO says this is not a PCI device "
 				 "(flags %#x, %u regions)", bdf,
 				 v->info.flags, v->info.num_regions);
+	if (!(v->info.flags & VFIO_DEVICE_FLAGS_RESET)) {
+		/* no function reset: a bus reset, if the kernel has one */
+		struct vfio_pci_hot_reset_info hi = { .argsz = sizeof(hi) };
+
+		if (ioctl(v->fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hi) &&
+		    errno != ENOSPC)
+			v->h.reset_none = true;
+	}
 	for (unsigned i = 0; i < VFIO_PCI_NUM_REGIONS &&
 			     i < v->info.num_regions; i++) {
 		rc = vfio_region_query(v->fd, i, &v->reg[i]);

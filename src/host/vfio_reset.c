@@ -114,5 +114,7 @@ int vfio_reset(struct host_dev *h)
 	rc = hot_reset(v);
 	if (!rc)
 		v->last_reset = "hot";
+	else if (rc == -ENOTTY)
+		vfio_master_off(v); /* no reset: at least its DMA stops */
 	return rc;
 }

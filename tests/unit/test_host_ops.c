@@ -222,10 +222,18 @@ static void test_vfio_user_on_fake_host(void **state)
 	assert_int_equal(vfu_client_dma_map(&f.cli, 0x200000, 0x1000, mfd, 0,
 					    VFU_DMA_READ_OK), 0);
 	assert_int_equal(th_fake.dma_prot, HOST_DMA_READ);
-	/* no fd: a device behind an IOMMU cannot reach that memory */
+	/*
+	 * no fd (QEMU's ROM/BIOS ranges): kept for DMA_READ/WRITE, not in
+	 * the host's IOMMU (the device cannot reach it), said once
+	 */
 	assert_int_equal(vfu_client_dma_map(&f.cli, 0x300000, 0x1000, -1, 0,
-					    RW), -EINVAL);
+					    RW), 0);
 	assert_int_equal(th_fake.dma_maps, 2);
+	assert_int_equal(f.srv.ndma, 3);
+	assert_null(f.srv.dma[2].map);
+	assert_true(f.srv.fdless_dma_noted);
+	assert_int_equal(vfu_client_dma_unmap(&f.cli, 0x300000, 0x1000, 0), 0);
+	assert_int_equal(th_fake.dma_unmaps, 0);
 	assert_int_equal(f.srv.ndma, 2);
 	/* the host refuses: no entry, the memory is let go */
 	th_fake.dma_map_rc = -ENOSPC;

@@ -200,11 +200,18 @@ static void test_device_and_region_info(void **state)
 		munmap(map, TABLE_OFF);
 		close(fd);
 	}
-	/* argsz too small: the size needed, no fd */
+	/*
+	 * argsz too small (QEMU's first ask, argsz 32): the size needed, no
+	 * fd, and no CAPS / cap_offset, since no capability is in the reply
+	 * (QEMU rejects CAPS with a cap_offset below 32).
+	 */
 	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, NULL, 0, &fd),
 			 0);
 	assert_true(ri.argsz > sizeof(ri));
 	assert_int_equal(fd, -1);
+	assert_false(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	assert_int_equal(ri.cap_offset, 0);
+	assert_true(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
 	/* I/O BAR trapped, ROM read-only, BAR1 and VGA empty */
 	assert_int_equal(vfu_client_region_info(&f.cli, 2, &ri, NULL, 0, &fd),
 			 0);
@@ -286,9 +293,22 @@ static void test_irqs(void **state)
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
 					     &ii), 0);
 	assert_int_equal(ii.count, 4);
+	/* as vfio-pci: REQ always, ERR only for PCI Express (this is not) */
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
 					     &ii), 0);
 	assert_int_equal(ii.count, 0);
+	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
+					     &ii), 0);
+	assert_int_equal(ii.count, 1);
+	assert_true(ii.flags & VFIO_IRQ_INFO_EVENTFD);
+	efd[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
+					     trig_fd, 0, 1, efd), 0);
+	assert_true(vfu_client_set_irqs(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
+					trig_fd, 1, 1, efd) < 0);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_REQ_IRQ_INDEX,
+					     trig_none, 0, 0, NULL), 0);
+	close(efd[0]);
 
 	for (int i = 0; i < 4; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -628,6 +648,280 @@ static void test_dma_logging(void **state)
 			 -EINVAL);
 	close(mfd);
 	fx_close(&f);
+}
+
+/*
+ * A PCIe image without MSI-X: ERR is there (QEMU warned "Could not enable
+ * error recovery"), and its all-mappable BAR0 comes as one sparse area.
+ */
+static void test_err_irq_for_pcie(void **state)
+{
+	uint8_t exp[0x3a] = { 0x02, 0x00 }; /* v2 endpoint */
+	const uint32_t trig_fd = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER;
+	struct th_cfg c;
+	struct fixture f;
+	struct ptdm_err err = { "" };
+	struct vfu_irq_info ii;
+	int sv[2], efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	th_cfg_init(&c, 0x144d, 0xa826, 4096);
+	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x4000);
+	th_add_cap(&c, 0x40, PCI_CAP_ID_EXP, exp, sizeof(exp));
+	f.d = th_dev(&c, NULL, &f.h);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vfu_conn_init(&f.srv, sv[0], f.d), 0);
+	vfu_client_init_fd(&f.cli, sv[1]);
+	f.cli.pump = pump;
+	f.cli.pump_opaque = &f;
+	assert_int_equal(vfu_client_version(&f.cli, NULL, &err), 0);
+	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+					     &ii), 0);
+	assert_int_equal(ii.count, 1);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
+					     trig_fd, 0, 1, &efd), 0);
+	close(efd);
+	/*
+	 * BAR0 is all mappable: the fd still comes only with a sparse cap
+	 * (one area, the whole BAR), never in the reply to argsz 32, where
+	 * libvfio-user's client has no room for an fd (MSG_CTRUNC).
+	 */
+	{
+		struct vfu_region_info ri;
+		uint64_t caps[8];
+		struct vfio_region_info_cap_sparse_mmap *sp = (void *)caps;
+		int fd = -1;
+
+		assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, NULL, 0,
+							&fd), 0);
+		assert_int_equal(fd, -1);
+		assert_true(ri.argsz > sizeof(ri));
+		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+		assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, caps,
+							sizeof(caps), &fd), 0);
+		assert_true(fd >= 0);
+		assert_true(ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+		assert_int_equal(sp->nr_areas, 1);
+		assert_int_equal(sp->areas[0].offset, 0);
+		assert_int_equal(sp->areas[0].size, 0x4000);
+		close(fd);
+	}
+	fx_close(&f);
+}
+
+/* VERSION with raw bytes after major/minor (len 0: none at all). */
+static int version_raw(struct fixture *f, const char *json, size_t len)
+{
+	uint8_t req[256] = { 0 };
+	uint8_t rep[1100];
+
+	memcpy(req + 4, json, len);
+	return vfu_client_call(&f->cli, VFU_VERSION, req, 4 + len, NULL, 0,
+			       rep, sizeof(rep), NULL, NULL);
+}
+
+/*
+ * The capabilities JSON is optional (SPDK's client sends only major and
+ * minor); when there, it must be strict JSON and nothing after it.
+ */
+static void test_version_json_strict(void **state)
+{
+	static const char *const bad[] = {
+		"{\"capabilities\":{}}garbage",
+		"{\"capabilities\":{\"max_msg_fds\":4,}}",
+		"{'capabilities':{}}",
+		"{\"capabilities\":{}}{}",
+	};
+	struct fixture f;
+
+	fx_open(&f, false);
+	assert_int_equal(version_raw(&f, "", 0), 0);
+	assert_int_equal(f.srv.peer_max_fds, 1); /* the spec's default */
+	assert_int_equal(cfg_rd(&f, 0), 0x10d38086);
+	fx_close(&f);
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fx_open(&f, false);
+		assert_int_equal(version_raw(&f, bad[i], strlen(bad[i]) + 1),
+				 -EINVAL);
+		assert_false(f.srv.versioned);
+		fx_close(&f);
+	}
+	fx_open(&f, false);
+	assert_int_equal(version_raw(&f, "{\"capabilities\":{}} \n", 22), 0);
+	fx_close(&f);
+}
+
+/*
+ * SPDK's client sends no VERSION JSON and mmaps sparse area i with the
+ * i-th fd of the reply, while one fd is all any client receives: such a
+ * client gets one area per BAR (the largest), others get them all.
+ */
+static void test_one_area_without_caps(void **state)
+{
+	struct fixture f;
+	struct vfu_region_info ri;
+	uint64_t caps[16];
+	struct vfio_region_info_cap_sparse_mmap *sp = (void *)caps;
+	int fd = -1;
+
+	fx_open(&f, true);
+	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, caps,
+						sizeof(caps), &fd), 0);
+	assert_int_equal(sp->nr_areas, 2);
+	close(fd);
+	fx_close(&f);
+	fx_open(&f, false);
+	assert_int_equal(version_raw(&f, "", 0), 0);
+	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, caps,
+						sizeof(caps), &fd), 0);
+	assert_int_equal(sp->nr_areas, 1);
+	assert_int_equal(sp->areas[0].offset, PBA_OFF + 0x1000);
+	assert_int_equal(sp->areas[0].size, 0x10000 - PBA_OFF - 0x1000);
+	assert_true(fd >= 0);
+	close(fd);
+	fx_close(&f);
+}
+
+/* A short argsz fails the SET before anything changes. */
+static void test_mig_set_short_argsz(void **state)
+{
+	struct fixture f;
+	uint8_t req[16], rep[64];
+	uint32_t argsz = 8, flags = F_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
+	uint32_t st[2] = { VFIO_DEVICE_STATE_STOP, (uint32_t)-1 };
+
+	fx_open(&f, true);
+	memcpy(req, &argsz, 4);
+	memcpy(req + 4, &flags, 4);
+	memcpy(req + 8, st, 8);
+	assert_int_equal(vfu_client_call(&f.cli, VFU_DEVICE_FEATURE, req, 16,
+					 NULL, 0, rep, sizeof(rep), NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(mig_state(&f), VFIO_DEVICE_STATE_RUNNING);
+	fx_close(&f);
+}
+
+/*
+ * Dirty logging needs to see the device's writes: a backend whose device
+ * writes guest memory itself (VFIO, sysfs) says ENOTTY, never an empty
+ * bitmap.  Here an image whose ops are renamed "sysfs" stands for one.
+ */
+static void test_dma_logging_only_where_seen(void **state)
+{
+	struct fixture f;
+	struct host_ops blind;
+	const struct host_ops *saved;
+	struct {
+		uint64_t page;
+		uint32_t n, rsvd;
+	} start = { 4096, 0, 0 };
+	uint64_t rq[3] = { 0, 0x10000, 4096 }, rep[4];
+
+	fx_open(&f, true);
+	saved = f.h->ops;
+	blind = *saved;
+	blind.name = "sysfs";
+	f.h->ops = &blind;
+	assert_int_equal(feature(&f, F_PROBE | F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
+				 NULL, 0), -ENOTTY);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &start, sizeof(start), NULL, 0), -ENOTTY);
+	assert_false(f.srv.logging);
+	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+				 rq, sizeof(rq), rep, sizeof(rep)), -ENOTTY);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+				 NULL, 0, NULL, 0), -ENOTTY);
+	f.h->ops = saved;
+	/* the image itself can log */
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &start, sizeof(start), NULL, 0), 0);
+	fx_close(&f);
+}
+
+/*
+ * Messages real clients send that ptdm's own client never did: SPDK's
+ * GET_REGION_INFO carries argsz 4064 bytes of payload, its DMA_UNMAP the
+ * map's fd; cloud-hypervisor sets 16 eventfds per SET_IRQS.
+ */
+/* cloud-hypervisor's enable_irq: 16 eventfds in one SET_IRQS. */
+static void test_sixteen_fds(void **state)
+{
+	uint8_t msix[10] = { 31, 0 }; /* 32 vectors */
+	uint32_t t = TABLE_OFF, pb = PBA_OFF;
+	const uint32_t trig_fd = VFIO_IRQ_SET_DATA_EVENTFD |
+				 VFIO_IRQ_SET_ACTION_TRIGGER;
+	const uint32_t trig_none = VFIO_IRQ_SET_DATA_NONE |
+				   VFIO_IRQ_SET_ACTION_TRIGGER;
+	struct ptdm_err err = { "" };
+	struct th_cfg c;
+	struct fixture f;
+	int sv[2], efd[16];
+	uint64_t cnt;
+
+	th_cfg_init(&c, 0x8086, 0x10d3, 4096);
+	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x10000);
+	memcpy(msix + 2, &t, 4);
+	memcpy(msix + 6, &pb, 4);
+	th_add_cap(&c, MSIX_POS, PCI_CAP_ID_MSIX, msix, sizeof(msix));
+	f.d = th_dev(&c, NULL, &f.h);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vfu_conn_init(&f.srv, sv[0], f.d), 0);
+	vfu_client_init_fd(&f.cli, sv[1]);
+	f.cli.pump = pump;
+	f.cli.pump_opaque = &f;
+	assert_int_equal(vfu_client_version(&f.cli, NULL, &err), 0);
+	for (int i = 0; i < 16; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
+					     trig_fd, 16, 16, efd), 0);
+	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
+					     trig_none, 31, 1, NULL), 0);
+	assert_int_equal(read(efd[15], &cnt, 8), 8);
+	for (int i = 0; i < 16; i++)
+		close(efd[i]);
+	fx_close(&f);
+}
+
+static void test_real_client_shapes(void **state)
+{
+	struct fixture f;
+	uint8_t req[4064] = { 0 }, rep[4096];
+	struct vfu_region_info q = { .argsz = 4064, .index = 0 }, r;
+	size_t len = 0;
+	int fd = -1, mfd = memfd_create("ram", MFD_CLOEXEC);
+	int before;
+
+	assert_int_equal(ftruncate(mfd, 4096), 0);
+	fx_open(&f, true);
+	memcpy(req, &q, sizeof(q));
+	assert_int_equal(vfu_client_call(&f.cli, VFU_DEVICE_GET_REGION_INFO, req,
+					 sizeof(req), NULL, 0, rep, sizeof(rep),
+					 &len, &fd), 0);
+	memcpy(&r, rep, sizeof(r));
+	assert_true(r.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	assert_int_equal(r.cap_offset, sizeof(r));
+	assert_int_equal(len, r.argsz);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x10000, 4096, mfd, 0,
+					    VFU_DMA_READ_OK | VFU_DMA_WRITE_OK),
+			 0);
+	before = count_fds();
+	{
+		struct vfu_dma_unmap u = { .argsz = sizeof(u), .addr = 0x10000,
+					   .size = 4096 };
+
+		assert_int_equal(vfu_client_call(&f.cli, VFU_DMA_UNMAP, &u,
+						 sizeof(u), &mfd, 1, rep,
+						 sizeof(rep), NULL, NULL), 0);
+	}
+	assert_int_equal(f.srv.ndma, 0);
+	assert_int_equal(count_fds(), before); /* the unmap's fd closed */
+	fx_close(&f);
+	close(mfd);
 }
 
 static void test_write_multi(void **state)
@@ -1090,6 +1384,13 @@ int main(void)
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_dma_logging),
 		cmocka_unit_test(test_write_multi),
+		cmocka_unit_test(test_version_json_strict),
+		cmocka_unit_test(test_err_irq_for_pcie),
+		cmocka_unit_test(test_one_area_without_caps),
+		cmocka_unit_test(test_mig_set_short_argsz),
+		cmocka_unit_test(test_dma_logging_only_where_seen),
+		cmocka_unit_test(test_real_client_shapes),
+		cmocka_unit_test(test_sixteen_fds),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_short_header_and_truncated_payload),
 		cmocka_unit_test(test_many_connections),

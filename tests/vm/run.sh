@@ -93,7 +93,7 @@ t2=$(now)
 timeout -k 10 "$tmo" qemu-system-x86_64 -accel tcg -machine q35 -cpu max \
 	-smp 1 -m 512M -nographic -no-reboot -nodefaults -display none \
 	-serial stdio \
-	-device intel-iommu,intremap=on \
+	-device intel-iommu,intremap=on,aw-bits=48 \
 	-device edu,addr=02.0 \
 	-netdev hubport,id=n0,hubid=0 \
 	-device e1000e,netdev=n0,addr=03.0 \
