@@ -528,6 +528,7 @@ static int add_test_trigger(struct server *s)
 int sandbox_enter(struct server *s, bool child)
 {
 	unsigned need = needs_of(s, child);
+	char name[128];
 	uint64_t keep = need & NEED_VFIO ? 1ull << CAP_IPC_LOCK : 0;
 
 	if (add_test_trigger(s))
@@ -540,6 +541,11 @@ int sandbox_enter(struct server *s, bool child)
 				"debugging only\n");
 		return 0;
 	}
+	/* libpci reads its ID cache (~/.pciids-cache, home found through
+	 * getpwuid: NSS sockets, /etc/passwd) the first time an ID is not in
+	 * pci.ids - a dump at removal of such a device would do it in the
+	 * loop.  Make that first time now, as the user ptdm starts as. */
+	cli_device_name(name, sizeof(name), 0xffff, 0xfffe);
 	if (drop_privileges(geteuid() == 0 || sandbox_user ? keep : 0))
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
