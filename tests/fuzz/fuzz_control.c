@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,16 +71,34 @@ static void write_image(const char *path)
 	host_close(h);
 }
 
+static char workdir[] = "/tmp/ptdm-fuzz-control.XXXXXX";
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* the directory and whatever the inputs made in it (dumps, sockets) */
+static void remove_workdir(void)
+{
+	nftw(workdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[] = "/tmp/ptdm-fuzz-control.XXXXXX";
 
 	(void)argc;
 	(void)argv;
 	ptdm_log_set_sink(silent, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (!mkdtemp(dir) || chdir(dir))
+	if (!mkdtemp(workdir) || chdir(workdir))
 		abort();
+	atexit(remove_workdir);
 	write_image("img");
 	return 0;
 }
