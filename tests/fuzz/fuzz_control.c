@@ -13,8 +13,8 @@
  * (with BAR sizes), and every '/' and '\\' of the input becomes '_', so no
  * path (nor a JSON escape of one) leaves that directory.  A BDF spec asks
  * the VFIO backend, which only opens what is already bound to vfio-pci and
- * never writes sysfs.  Give libFuzzer absolute corpus paths (the cwd
- * changes) and -artifact_prefix.
+ * never writes sysfs.  Give libFuzzer absolute paths (the cwd
+ * changes): the binary (for -merge/-fork), the corpora, -artifact_prefix.
  * Must never crash, hang, leak memory or fds.
  */
 #include <errno.h>
