@@ -30,6 +30,13 @@ struct ptdm_dev_opts {
 	/* mmap=trap: no BAR fd goes to a VMM; every BAR access is trapped
 	 * (with VFIO the fd would be the device fd: docs/security.md) */
 	bool mmap_trap;
+	/* quirks=off: no device quirk applies (docs/quirks.md) */
+	bool no_quirks;
+	/* rombar=0: no ROM BAR.  romfile: a ROM image the guest gets instead
+	 * of the device's, read and checked at attach (the string is not
+	 * kept); NULL: the device's own */
+	bool no_rombar;
+	const char *romfile;
 	int32_t vendor_id;  /* -1: the host's; else the override */
 	int32_t device_id;
 	int32_t subsystem_vendor_id;
@@ -168,6 +175,65 @@ const struct ptdm_cap_info *ptdm_dev_cap(const struct ptdm_dev *d, size_t i);
 /* Problems found in the host config (hostile chains etc.), for inspect. */
 size_t ptdm_dev_nproblems(const struct ptdm_dev *d);
 const char *ptdm_dev_problem(const struct ptdm_dev *d, size_t i);
+
+/* ---- legacy VGA ranges (vfio-user region 8) ---- */
+#define PTDM_VGA_SIZE 0xc0000u
+/* PTDM_VGA_SIZE for a VGA-class device whose host offers the VGA ranges,
+ * else 0. */
+uint64_t ptdm_dev_vga_size(const struct ptdm_dev *d);
+/*
+ * An access at off (the address: memory 0xa0000-0xbffff, I/O 0x3b0-0x3bb
+ * and 0x3c0-0x3df) inside one of those ranges, gated by the guest's
+ * decode.  -ENXIO: no VGA ranges; -EINVAL: not inside one range.
+ */
+int ptdm_vga_rw(struct ptdm_dev *d, uint64_t off, void *buf, size_t len,
+		bool write);
+
+/* ---- expansion ROM ---- */
+#define PTDM_ROM_MAX (16u << 20) /* the largest romfile */
+/*
+ * Is rom[0..len) a PCI expansion ROM for vendor:device (0x55aa, PCI data
+ * structures, IDs, image lengths), no larger than bar_size (0: any)?
+ * 0, or -EINVAL / -EFBIG with the reason in err.
+ */
+int ptdm_rom_check(const uint8_t *rom, size_t len, uint16_t vendor,
+		   uint16_t device, uint64_t bar_size, struct ptdm_err *err);
+
+/* ---- Intel IGD OpRegion (quirk intel-igd) ---- */
+#define PTDM_IGD_OPREGION_PAGES 3 /* 8 KiB at any offset in its page */
+/*
+ * The host's OpRegion address (its ASLS) and the guest's ASLS (0: not
+ * placed yet; else the guest's page with the host's offset in it), for a
+ * front end that maps the host's OpRegion pages into the guest (Xen, as
+ * xen_pt does).  -ENOENT: no active IGD quirk or no host OpRegion.
+ */
+int ptdm_dev_igd_opregion(const struct ptdm_dev *d, uint64_t *host_addr,
+			  uint64_t *guest_addr);
+
+/* ---- device quirks (docs/quirks.md), for inspect ---- */
+/* A BAR range a quirk traps, or a config register it virtualizes. */
+#define PTDM_QUIRK_VGA 8 /* ptdm_quirk_range.bar: the legacy VGA ranges */
+struct ptdm_quirk_range {
+	int bar;            /* 0-5; -1: config space; PTDM_QUIRK_VGA */
+	uint64_t off, len;
+	const char *what;   /* "config mirror", "BDSM", ... */
+};
+#define PTDM_QUIRK_MAX_RANGES 8
+
+struct ptdm_quirk_info {
+	const char *name;   /* "nvidia-config-mirrors" */
+	const char *what;   /* one line: what it does and why */
+	bool active;        /* false: matched, but off (reason says why) */
+	const char *reason; /* NULL when active */
+	const char *reset;  /* the reset method it adds, NULL if none */
+	unsigned nranges;   /* ranges in effect (none while inactive) */
+	struct ptdm_quirk_range range[PTDM_QUIRK_MAX_RANGES];
+};
+
+/* The quirks that matched this device, active or not. */
+size_t ptdm_dev_nquirks(const struct ptdm_dev *d);
+const struct ptdm_quirk_info *ptdm_dev_quirk(const struct ptdm_dev *d,
+					     size_t i);
 
 /* ---- BARs ---- */
 struct ptdm_bar_info {

@@ -155,6 +155,14 @@ struct host_ops {
 			     size_t *got);
 	int (*mig_data_write)(struct host_dev *h, const void *buf, size_t len);
 	int (*mig_data_size)(struct host_dev *h, uint64_t *bytes);
+	/*
+	 * Optional: the legacy VGA ranges of a VGA device, laid out as
+	 * VFIO's VGA region (offset = address: memory 0xa0000-0xbffff, I/O
+	 * 0x3b0-0x3bb and 0x3c0-0x3df), host_dev.vga_size bytes.  NULL, or
+	 * vga_size 0: the host offers none.
+	 */
+	int (*vga_rw)(struct host_dev *h, uint64_t off, void *buf, size_t len,
+		      bool write);
 	void (*close)(struct host_dev *h);
 };
 
@@ -173,6 +181,7 @@ struct host_dev {
 	/* the host's page size (mmap, IOMMU): what a trapped range is
 	 * rounded to.  0: 4096.  Else a power of two, 4 KiB..64 KiB. */
 	unsigned page_size;
+	uint64_t vga_size; /* the VGA region's size, 0: none (ops.vga_rw) */
 };
 
 static inline int host_cfg_read(struct host_dev *h, unsigned off, void *buf,

@@ -7,7 +7,11 @@
  * rdm_policy (strict|relaxed), name; ptdm adds image=PATH, sizes=PATH (an
  * lspci -vvv file), the ID overrides vendor, device, subvendor,
  * subdevice (hex), and mmap=fd|trap (may a VMM get an fd to map the
- * BARs itself, or is every BAR access trapped: docs/security.md).  A first token that is not a BDF is an image path.
+ * BARs itself, or is every BAR access trapped: docs/security.md), and
+ * quirks=on|off (device quirks, docs/quirks.md), romfile=PATH (a ROM
+ * image the guest gets instead of the device's) and rombar=0|1 (0: no ROM
+ * BAR), multifunction=0|1 (the guest sees the header's multifunction
+ * bit; slot_expand() adds it for BB:DD.*).  A first token that is not a BDF is an image path.
  * Errors name the offending token.
  */
 #ifndef PTDM_SPEC_H
@@ -35,6 +39,10 @@ struct ptdm_spec {
 	int seize;
 	enum ptdm_rdm_policy rdm_policy;
 	enum ptdm_mmap_policy mmap;
+	int quirks;                /* -1: not given (= on), 0 off, 1 on */
+	int rombar;                /* -1: not given (= 1), 0, 1 */
+	int multifunction;         /* -1: not given (= 0), 0, 1 */
+	char romfile[4096];        /* "" if none */
 	char name[64];
 	char image[4096]; /* image path, "" if none */
 	char sizes[4096]; /* -vvv file for BAR sizes, "" if none */

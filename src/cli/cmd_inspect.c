@@ -168,6 +168,7 @@ static int inspect_header_only(struct opened_dev *od, bool json,
 		json_object_object_add(o, "bars", bars);
 		json_object_object_add(o, "capabilities", NULL);
 		json_object_object_add(o, "problems", json_object_new_array());
+		json_object_object_add(o, "quirks", NULL);
 		for (unsigned i = 0; i < nitems; i++)
 			json_object_array_add(more, json_object_new_string(items[i]));
 		json_object_object_add(o, "root_would_add", more);

@@ -175,7 +175,7 @@ static int add_words(struct server *s, char **v, int n)
 
 		if (k < 0)
 			return -1;
-		if (server_add(s, v[i], NULL, &w, NULL, &err)) {
+		if (server_add_slot(s, v[i], NULL, &w, NULL, &err) < 0) {
 			fprintf(stderr, "ptdm serve: %s\n", err.msg);
 			return -1;
 		}

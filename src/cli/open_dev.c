@@ -36,6 +36,10 @@ int open_device_as(const char *str, const char *sizes, enum open_mode mode,
 	od->opts.power_mgmt = s->power_mgmt == 1;
 	od->opts.msitranslate = s->msitranslate == 1;
 	od->opts.mmap_trap = s->mmap == PTDM_MMAP_TRAP;
+	od->opts.no_quirks = s->quirks == 0;
+	od->opts.no_rombar = s->rombar == 0;
+	od->opts.multifunction = s->multifunction == 1;
+	od->opts.romfile = s->romfile[0] ? s->romfile : NULL;
 	od->opts.vendor_id = s->vendor_id;
 	od->opts.device_id = s->device_id;
 	od->opts.subsystem_vendor_id = s->subsystem_vendor_id;

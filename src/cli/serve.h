@@ -64,6 +64,16 @@ int server_init(struct server *s, volatile sig_atomic_t *stop);
 int server_add(struct server *s, const char *spec, const char *id,
 	       const struct serve_where *w, struct served **out,
 	       struct ptdm_err *err);
+/*
+ * The same for a spec that may name every function of a slot (BB:DD.*):
+ * one device per function (vfio-user: PATH with "{fn}" replaced by the
+ * function number, or PATH.F; Xen: the functions of one virtual slot),
+ * the IOMMU-group rule checked first, all or none added.  ids: "ID.F"
+ * with id, else the usual.  Returns how many were added or -errno.
+ */
+int server_add_slot(struct server *s, const char *spec, const char *id,
+		    const struct serve_where *w, struct served **first,
+		    struct ptdm_err *err);
 void server_del(struct server *s, struct served *d);
 struct served *server_find(struct server *s, const char *id);
 /* Serve until stopped, told to quit, or (with no control socket) every

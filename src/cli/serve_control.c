@@ -258,7 +258,8 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 	}
 	w.dump_guest = arg_str(args, "dump-guest");
 	w.dump_host = arg_str(args, "dump-host");
-	if (server_add(c->cs->srv, spec, arg_str(args, "id"), &w, &d, &err)) {
+	if (server_add_slot(c->cs->srv, spec, arg_str(args, "id"), &w, &d,
+			    &err) < 0) {
 		snprintf(why, n, "%s", err.msg);
 		return NULL;
 	}

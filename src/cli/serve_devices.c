@@ -19,6 +19,8 @@
 #include "ptdm/image.h"
 #include "ptdm/log.h"
 #include "ptdm/mpqemu.h"
+#include "ptdm/slot.h"
+#include "ptdm/spec.h"
 #include "ptdm/vfu_server.h"
 
 int server_init(struct server *s, volatile sig_atomic_t *stop)
@@ -219,6 +221,80 @@ int server_add(struct server *s, const char *spec, const char *id,
 fail:
 	free_served(d);
 	return rc;
+}
+
+/* PATH with {fn} replaced by fn, or PATH.fn */
+static int fn_path(char *out, size_t n, const char *path, int fn)
+{
+	const char *at = strstr(path, "{fn}");
+	int k = at ? snprintf(out, n, "%.*s%d%s", (int)(at - path), path, fn,
+			      at + 4)
+		   : snprintf(out, n, "%s.%d", path, fn);
+
+	return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
+}
+
+int server_add_slot(struct server *s, const char *spec, const char *id,
+		    const struct serve_where *w, struct served **first,
+		    struct ptdm_err *err)
+{
+	static char specs[SLOT_MAX_FUNCS][SLOT_SPEC_MAX];
+	char bdfs[SLOT_MAX_FUNCS][16], paths[SLOT_MAX_FUNCS][108];
+	struct served *added[SLOT_MAX_FUNCS];
+	struct ptdm_spec ps;
+	int n, rc;
+
+	rc = ptdm_spec_parse(&ps, spec, err);
+	if (rc)
+		return rc;
+	if (ps.func != PTDM_SPEC_FUNC_ALL) {
+		rc = server_add(s, spec, id, w, first, err);
+		return rc ? rc : 1;
+	}
+	if (w->kind != SERVE_VFIO_USER && w->kind != SERVE_XEN)
+		return ptdm_errf(err, -EINVAL, "%s: the functions of a slot "
+				 "need one socket each: --vfio-user PATH "
+				 "(PATH.F or {fn} in PATH) or --xen-domid",
+				 spec);
+	n = slot_expand(spec, specs, err);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct ptdm_spec one;
+
+		rc = ptdm_spec_parse(&one, specs[i], err);
+		if (rc)
+			return rc;
+		snprintf(bdfs[i], sizeof(bdfs[i]), "%04x:%02x:%02x.%d",
+			 one.domain, one.bus, one.dev, one.func);
+		if (w->kind == SERVE_VFIO_USER &&
+		    fn_path(paths[i], sizeof(paths[i]), w->path, one.func))
+			return ptdm_errf(err, -ENAMETOOLONG, "%s: socket path "
+					 "too long", w->path);
+	}
+	rc = slot_group_check(bdfs, (unsigned)n, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		struct serve_where wi = *w;
+		char idi[32];
+
+		if (w->kind == SERVE_VFIO_USER)
+			wi.path = paths[i];
+		if (id)
+			snprintf(idi, sizeof(idi), "%.28s.%c", id,
+				 bdfs[i][strlen(bdfs[i]) - 1]);
+		rc = server_add(s, specs[i], id ? idi : NULL, &wi, &added[i],
+				err);
+		if (rc) {
+			while (i--)
+				server_del(s, added[i]); /* all or none */
+			return rc;
+		}
+	}
+	if (first)
+		*first = added[0];
+	return n;
 }
 
 static void write_dumps(struct served *d)

@@ -6,7 +6,8 @@
  * Runs in dom0 beside the domain's QEMU (a second ioreq server that only
  * claims its device) or alone for a guest with no other emulation
  * (--xen-cf8: ptdm also answers the CONFIG_ADDRESS port).  The guest slot
- * is the spec's @VSLOT (default 3, function 0).  A BDF is opened through
+ * is the spec's @VSLOT (default 3), function 0 or, for the functions of
+ * a slot passed together (BB:DD.*), the host's function number.  A BDF is opened through
  * sysfs as Xen's own passthrough does: Xen maps its BARs and binds its
  * interrupts.  The event channel and the owner's interrupt fd are watched
  * in the loop, and a 500 ms timer notices the domain's death; then the
@@ -163,7 +164,10 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 					.name = d->od.host->name };
 	x->domid = w->domid;
 	x->timer_fd = -1;
-	xo.guest_sbdf = (unsigned)vslot << 3;
+	/* a function of a multi-function slot sits at its own number */
+	xo.guest_sbdf = (unsigned)vslot << 3 |
+			(d->od.spec.multifunction == 1 && d->od.spec.func > 0
+				 ? (unsigned)d->od.spec.func : 0);
 	rc = xen_hv_open(&x->hv, (uint32_t)w->domid, err);
 	if (!rc) {
 		host_res(&d->od, &res);

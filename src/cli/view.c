@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "cli/view.h"
+#include "ptdm/igd.h"
 
 static uint32_t le(const uint8_t *p, unsigned n)
 {
@@ -151,6 +152,148 @@ static void cap_label(const struct ptdm_cap_info *c, char *buf, size_t n)
 		snprintf(buf, n, "[%02x] %s", c->pos, c->name);
 }
 
+/* An IGD on this host: the bridges its driver and VBIOS read, which the
+ * VMM presents (only a live device: an image's host is not this one). */
+static bool igd_bridges_of(struct ptdm_dev *d, const char *backend,
+			   struct igd_bridge b[2])
+{
+	struct ptdm_err err = { "" };
+
+	return strcmp(backend, "image") && ptdm_dev_host(d)->bdf[0] &&
+	       !igd_bridges(b, &err);
+}
+
+static void print_igd_bridges(FILE *f, struct ptdm_dev *d,
+			      const char *backend)
+{
+	static const char *const what[2] = { "host bridge", "LPC/ISA bridge" };
+	struct igd_bridge b[2];
+
+	if (!igd_bridges_of(d, backend, b))
+		return;
+	for (int i = 0; i < 2; i++)
+		if (b[i].present)
+			fprintf(f, "    %s %s: %04x:%04x rev %02x subsystem "
+				"%04x:%04x (for the VMM to present)\n",
+				what[i], b[i].bdf, b[i].vendor, b[i].device,
+				b[i].revision, b[i].subvendor, b[i].subdevice);
+}
+
+static struct json_object *igd_bridges_json(struct ptdm_dev *d,
+					    const char *backend)
+{
+	struct igd_bridge b[2];
+	struct json_object *a;
+
+	if (!igd_bridges_of(d, backend, b))
+		return NULL;
+	a = json_object_new_array();
+	for (int i = 0; i < 2; i++) {
+		struct json_object *o;
+
+		if (!b[i].present)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "bdf", json_object_new_string(b[i].bdf));
+		json_object_object_add(o, "vendor_id",
+				       json_object_new_int(b[i].vendor));
+		json_object_object_add(o, "device_id",
+				       json_object_new_int(b[i].device));
+		json_object_object_add(o, "revision",
+				       json_object_new_int(b[i].revision));
+		json_object_object_add(o, "subsystem_vendor_id",
+				       json_object_new_int(b[i].subvendor));
+		json_object_object_add(o, "subsystem_id",
+				       json_object_new_int(b[i].subdevice));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+/* "quirks: NAME, NAME (off: why)" and a line per range of each. */
+static void print_quirks(FILE *f, struct ptdm_dev *d, const char *backend)
+{
+	size_t n = ptdm_dev_nquirks(d);
+
+	fprintf(f, "\nquirks:");
+	for (size_t i = 0; i < n; i++) {
+		const struct ptdm_quirk_info *q = ptdm_dev_quirk(d, i);
+
+		fprintf(f, "%s %s", i ? "," : "", q->name);
+		if (!q->active)
+			fprintf(f, " (off: %s)", q->reason);
+	}
+	fprintf(f, "%s\n", n ? "" : " none");
+	for (size_t i = 0; i < n; i++) {
+		const struct ptdm_quirk_info *q = ptdm_dev_quirk(d, i);
+
+		if (!q->active)
+			continue;
+		fprintf(f, "  %s: %s\n", q->name, q->what);
+		for (unsigned j = 0; j < q->nranges; j++) {
+			const struct ptdm_quirk_range *r = &q->range[j];
+			char where[32];
+
+			if (r->bar < 0)
+				snprintf(where, sizeof(where), "config");
+			else if (r->bar == PTDM_QUIRK_VGA)
+				snprintf(where, sizeof(where), "VGA");
+			else
+				snprintf(where, sizeof(where), "BAR%d", r->bar);
+			fprintf(f, "    %-7s 0x%06" PRIx64 "+0x%" PRIx64 "  %s\n",
+				where, r->off, r->len, r->what);
+		}
+		if (q->reset)
+			fprintf(f, "    reset   %s\n", q->reset);
+		if (!strcmp(q->name, "intel-igd"))
+			print_igd_bridges(f, d, backend);
+	}
+}
+
+static struct json_object *quirks_json(struct ptdm_dev *d,
+				       const char *backend)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < ptdm_dev_nquirks(d); i++) {
+		const struct ptdm_quirk_info *q = ptdm_dev_quirk(d, i);
+		struct json_object *o = json_object_new_object();
+		struct json_object *rs = json_object_new_array();
+
+		json_object_object_add(o, "name", json_object_new_string(q->name));
+		json_object_object_add(o, "description",
+				       json_object_new_string(q->what));
+		json_object_object_add(o, "active",
+				       json_object_new_boolean(q->active));
+		json_object_object_add(o, "reason",
+				       q->reason ? json_object_new_string(q->reason)
+						 : NULL);
+		json_object_object_add(o, "reset",
+				       q->reset ? json_object_new_string(q->reset)
+						: NULL);
+		for (unsigned j = 0; j < q->nranges; j++) {
+			const struct ptdm_quirk_range *r = &q->range[j];
+			struct json_object *ro = json_object_new_object();
+
+			json_object_object_add(ro, "bar", r->bar < 0 ? NULL :
+					       json_object_new_int(r->bar));
+			json_object_object_add(ro, "offset",
+					       json_object_new_uint64(r->off));
+			json_object_object_add(ro, "length",
+					       json_object_new_uint64(r->len));
+			json_object_object_add(ro, "what",
+					       json_object_new_string(r->what));
+			json_object_array_add(rs, ro);
+		}
+		json_object_object_add(o, "ranges", rs);
+		if (!strcmp(q->name, "intel-igd") && q->active)
+			json_object_object_add(o, "bridges",
+					       igd_bridges_json(d, backend));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 void view_print_text(FILE *f, struct ptdm_dev *d, const struct view *v,
 		     const char *backend)
 {
@@ -211,6 +354,7 @@ void view_print_text(FILE *f, struct ptdm_dev *d, const struct view *v,
 	}
 	if (!ptdm_dev_ncaps(d))
 		fprintf(f, "  none\n");
+	print_quirks(f, d, backend);
 	if (ptdm_dev_nproblems(d)) {
 		fprintf(f, "\nProblems in the host config\n");
 		for (size_t i = 0; i < ptdm_dev_nproblems(d); i++)
@@ -310,6 +454,7 @@ struct json_object *view_json(struct ptdm_dev *d, const struct view *v,
 	json_object_object_add(o, "bars", bars);
 	json_object_object_add(o, "capabilities", caps);
 	json_object_object_add(o, "problems", probs);
+	json_object_object_add(o, "quirks", quirks_json(d, backend));
 	return o;
 }
 

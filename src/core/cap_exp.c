@@ -209,7 +209,8 @@ static void devctl_write(struct ptdm_dev *d, const struct cfg_slot *s,
 {
 	uint32_t now = cfg_shadow_get(d, s->base, 2);
 	unsigned pos = cfg_slot_cap_pos(d, s);
-	uint32_t devcap = cfg_host_init(d, pos + PCI_EXP_DEVCAP, 4);
+	/* the guest's DEVCAP: a reset quirk may have taken FLR away */
+	uint32_t devcap = cfg_shadow_get(d, pos + PCI_EXP_DEVCAP, 4);
 
 	if (!(now & PCI_EXP_DEVCTL_BCR_FLR))
 		return;

@@ -126,7 +126,8 @@ static int dev_build_map(struct ptdm_dev *d, struct ptdm_err *err)
 	if (rc)
 		return ptdm_errf(err, rc, "%s: header table: %s", d->host->name,
 				 strerror(-rc));
-	return caps_build(d, err);
+	rc = caps_build(d, err);
+	return rc ? rc : quirks_attach(d, err);
 }
 
 void dev_reset_shadow(struct ptdm_dev *d)
@@ -140,6 +141,7 @@ void dev_reset_shadow(struct ptdm_dev *d)
 		if (!c->info.hidden && c->ops && c->ops->reset)
 			c->ops->reset(d, c);
 	}
+	quirks_reset(d);
 }
 
 /*
@@ -217,6 +219,9 @@ int ptdm_dev_attach(struct ptdm_dev **out, struct host_dev *h,
 	for (int i = 0; i <= PTDM_ROM_INDEX; i++)
 		d->bars[i].host = h->bars[i];
 	check_bars(d);
+	rc = rom_attach(d, err);
+	if (rc)
+		goto fail;
 	d->reset_self = ptdm_dev_reset;
 	rc = dev_build_map(d, err);
 	if (!rc)
@@ -244,6 +249,8 @@ void ptdm_dev_free(struct ptdm_dev *d)
 	}
 	free(d->slots);
 	free(d->caps);
+	free(d->rom);
+	free(d->quirks);
 	free(d);
 }
 
@@ -323,7 +330,7 @@ void ptdm_dev_bar(const struct ptdm_dev *d, int bar, struct ptdm_bar_info *out)
  * while its decode for the BAR's space is off, nor in D1-D3 (a function
  * there does not answer memory or I/O: CVE-2020-12888).  0 when it does,
  * else the reason a write is dropped. */
-static int guest_blocks(struct ptdm_dev *d, int bar)
+int dev_guest_blocks(struct ptdm_dev *d, int bar)
 {
 	uint16_t cmd = (uint16_t)cfg_shadow_get(d, PCI_COMMAND, 2);
 	bool on;
@@ -338,19 +345,68 @@ static int guest_blocks(struct ptdm_dev *d, int bar)
 		if (pmcsr & PCI_PM_CTRL_STATE_MASK)
 			return PTDM_DROP_D3;
 	}
-	if (d->bars[bar].host.kind == HOST_BAR_IO)
+	if (bar == DEV_VGA_IO ||
+	    (bar >= 0 && d->bars[bar].host.kind == HOST_BAR_IO))
 		on = cmd & PCI_COMMAND_IO;
 	else
 		on = cmd & PCI_COMMAND_MEMORY;
 	return on ? 0 : PTDM_DROP_DECODE_OFF;
 }
 
+/* A piece in no quirk window: the MSI-X emulation or the device. */
+static int bar_plain_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
+			size_t len, bool write)
+{
+	bool handled = false;
+	int rc, blocked;
+
+	rc = msix_bar_rw(d, bar, off, buf, len, write, &handled);
+	if (handled)
+		return rc;
+	blocked = dev_guest_blocks(d, bar);
+	if (blocked) {
+		/* nothing reaches the device */
+		if (write)
+			dev_count_drop(d, (enum ptdm_drop_reason)blocked);
+		else
+			memset(buf, 0xff, len);
+		return 0;
+	}
+	if (bar == PTDM_ROM_INDEX && d->rom) { /* romfile: never the device's */
+		rom_read(d, off, buf, len);
+		return 0;
+	}
+	if (write)
+		return d->host->readonly ? -EROFS
+					 : d->host->ops->bar_write(d->host, bar,
+								   off, buf,
+								   len);
+	return d->host->ops->bar_read(d->host, bar, off, buf, len);
+}
+
+/* A piece inside a quirk window: device space, so the guest's decode and
+ * D-state gate it like the device's own registers. */
+static int bar_quirk_rw(struct ptdm_dev *d, struct quirk_inst *q, int bar,
+			unsigned w, uint64_t woff, void *buf, size_t len,
+			bool write)
+{
+	int blocked = dev_guest_blocks(d, bar);
+
+	if (blocked) {
+		if (write)
+			dev_count_drop(d, (enum ptdm_drop_reason)blocked);
+		else
+			memset(buf, 0xff, len);
+		return 0;
+	}
+	return quirk_window_rw(d, q, w, woff, buf, len, write);
+}
+
 int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 		size_t len, bool write)
 {
 	const struct bar_state *b;
-	bool handled = false;
-	int rc, blocked;
+	uint8_t *p = buf;
 
 	if (bar < 0 || bar > PTDM_ROM_INDEX || !len || len > 4096)
 		return -EINVAL;
@@ -369,22 +425,23 @@ int ptdm_bar_rw(struct ptdm_dev *d, int bar, uint64_t off, void *buf,
 		dev_count_drop(d, PTDM_DROP_READONLY);
 		return -EPERM;
 	}
-	rc = msix_bar_rw(d, bar, off, buf, len, write, &handled);
-	if (handled)
-		return rc;
-	blocked = guest_blocks(d, bar);
-	if (blocked) {
-		/* nothing reaches the device */
-		if (write)
-			dev_count_drop(d, (enum ptdm_drop_reason)blocked);
-		else
-			memset(buf, 0xff, len);
-		return 0;
+	/* cut at quirk window edges: each piece has one handler */
+	while (len) {
+		size_t n = len;
+		unsigned w = 0;
+		uint64_t woff = 0;
+		struct quirk_inst *q = d->nquirks ? quirk_window_at(d, bar, off,
+								    &n, &w,
+								    &woff)
+						  : NULL;
+		int rc = q ? bar_quirk_rw(d, q, bar, w, woff, p, n, write)
+			   : bar_plain_rw(d, bar, off, p, n, write);
+
+		if (rc)
+			return rc;
+		off += n;
+		p += n;
+		len -= n;
 	}
-	if (write)
-		return d->host->readonly ? -EROFS
-					 : d->host->ops->bar_write(d->host, bar,
-								   off, buf,
-								   len);
-	return d->host->ops->bar_read(d->host, bar, off, buf, len);
+	return 0;
 }

@@ -10,6 +10,7 @@
 #define PTDM_DEV_PRIV_H
 
 #include "core/cfg_priv.h"
+#include "core/quirk_priv.h"
 #include "ptdm/dev.h"
 #include "ptdm/log.h"
 
@@ -79,6 +80,10 @@ struct ptdm_dev {
 	struct trap_src traps[DEV_MAX_TRAPS];
 	unsigned ntraps;
 	unsigned page_size; /* the host's, power of two */
+	struct quirk_inst *quirks; /* matched (quirk.c); NULL: none */
+	unsigned nquirks;
+	uint8_t *rom; /* romfile's image (rom.c), NULL: the device's ROM */
+	size_t rom_len;
 
 	char problems[DEV_MAX_PROBLEMS][160];
 	unsigned nproblems;
@@ -111,6 +116,17 @@ void dev_trap_remove(struct ptdm_dev *d, unsigned why);
 void dev_count_drop(struct ptdm_dev *d, enum ptdm_drop_reason r);
 /* Count a failed reset or FLR and log it, rate-limited. */
 void dev_reset_failed(struct ptdm_dev *d, const char *what, int rc);
+
+/* Does the guest's view stop a trapped access to bar (DEV_VGA_MEM / DEV_VGA_IO:
+ * the VGA ranges) reaching the device: decode off, not in D0?
+ * 0, or the enum ptdm_drop_reason of a dropped write (dev.c). */
+int dev_guest_blocks(struct ptdm_dev *d, int bar);
+#define DEV_VGA_MEM (-1) /* dev_guest_blocks: the VGA memory range */
+#define DEV_VGA_IO (-2)  /* the VGA I/O ports */
+
+/* ROM (rom.c): rombar=0 / romfile at attach; bytes of the romfile image. */
+int rom_attach(struct ptdm_dev *d, struct ptdm_err *err);
+void rom_read(const struct ptdm_dev *d, uint64_t off, void *buf, size_t len);
 
 unsigned dev_trap_hit(const struct ptdm_dev *d, int bar, uint64_t off,
 		      uint64_t len, unsigned why_mask, uint64_t granule);

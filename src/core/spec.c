@@ -248,7 +248,8 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 	static const char *const keys[] = {
 		"bdf", "vslot", "permissive", "msitranslate", "power_mgmt",
 		"seize", "rdm_policy", "name", "image", "sizes", "vendor",
-		"device", "subvendor", "subdevice", "mmap",
+		"device", "subvendor", "subdevice", "mmap", "quirks",
+		"romfile", "rombar", "multifunction",
 	};
 	char *eq = strchr(tok, '=');
 	const char *v = eq + 1;
@@ -310,6 +311,11 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 		else
 			return bad(err, shown, "want fd or trap");
 		break;
+	case 15: ok = parse_bool(v, &s->quirks); break;
+	case 16:
+		return copy_str(s->romfile, sizeof(s->romfile), v, shown, err);
+	case 17: ok = parse_bool(v, &s->rombar); break;
+	case 18: ok = parse_bool(v, &s->multifunction); break;
 	}
 	if (!ok)
 		return bad(err, shown, k == 0 ? "want [DDDD:]BB:DD.F"
@@ -358,6 +364,7 @@ int ptdm_spec_parse(struct ptdm_spec *s, const char *str, struct ptdm_err *err)
 	s->func = 0;
 	s->vslot = -1;
 	s->permissive = s->msitranslate = s->power_mgmt = s->seize = -1;
+	s->quirks = s->rombar = s->multifunction = -1;
 	s->vendor_id = s->device_id = -1;
 	s->subsystem_vendor_id = s->subsystem_id = -1;
 	if (!str || !*str)
@@ -386,6 +393,9 @@ int ptdm_spec_parse(struct ptdm_spec *s, const char *str, struct ptdm_err *err)
 	if (s->image[0] && s->has_bdf)
 		return ptdm_errf(err, -EINVAL, "PCI spec \"%s\": an image and "
 				 "a BDF exclude each other", str);
+	if (s->romfile[0] && s->rombar == 0)
+		return ptdm_errf(err, -EINVAL, "PCI spec \"%s\": romfile and "
+				 "rombar=0 exclude each other", str);
 	if (!s->has_bdf && !s->name[0] && !s->image[0])
 		return ptdm_errf(err, -EINVAL, "PCI spec \"%s\": names no "
 				 "device (want a BDF, name= or an image)", str);

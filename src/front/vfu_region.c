@@ -3,7 +3,9 @@
  * DEVICE_GET_INFO, GET_REGION_INFO (with the sparse-mmap areas around the
  * MSI-X table and PBA), REGION_READ/WRITE, REGION_WRITE_MULTI,
  * GET_REGION_IO_FDS and DEVICE_RESET.  Regions follow VFIO's PCI layout:
- * 0-5 BARs, 6 ROM, 7 config, 8 VGA.
+ * 0-5 BARs, 6 ROM (the device's or a romfile's, read-only; none with
+ * rombar=0), 7 config, 8 VGA (the legacy ranges of a VGA device whose host
+ * offers them, trapped: ptdm_vga_rw).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,6 +42,8 @@ static uint64_t region_size(struct vfu_conn *c, unsigned index)
 
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX)
 		return ptdm_cfg_size(c->dev);
+	if (index == VFIO_PCI_VGA_REGION_INDEX)
+		return ptdm_dev_vga_size(c->dev);
 	if (index > VFIO_PCI_ROM_REGION_INDEX)
 		return 0;
 	ptdm_dev_bar(c->dev, (int)index, &b);
@@ -109,6 +113,9 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 	} else if (r.size && q.index == VFIO_PCI_ROM_REGION_INDEX) {
 		r.flags = VFIO_REGION_INFO_FLAG_READ;
+	} else if (r.size && q.index == VFIO_PCI_VGA_REGION_INDEX) {
+		/* the legacy VGA ranges: never mapped, every access here */
+		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 	} else if (r.size) {
 		struct host_dev *h = ptdm_dev_host(c->dev);
 
@@ -182,6 +189,9 @@ static int region_rw(struct vfu_conn *c, unsigned region, uint64_t off,
 		return ptdm_cfg_rw(c->dev, (unsigned)off, buf, count, write);
 	if (region == VFIO_PCI_ROM_REGION_INDEX && write)
 		return -EINVAL;
+	if (region == VFIO_PCI_VGA_REGION_INDEX) /* VMMs use small pieces */
+		return count > 4096 ? -EINVAL
+				    : ptdm_vga_rw(c->dev, off, buf, count, write);
 	while (count) {
 		/* small pieces keep MSI-X table accesses exact */
 		uint32_t n = count > 4096 ? 4096 : count;

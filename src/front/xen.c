@@ -65,6 +65,8 @@ struct xen_server {
 	int intx_pirq;
 	bool multi_msi_warned;
 	bool host_msi_on, host_msix_on; /* the device's own enable bits */
+	uint64_t opregion_gfn;          /* IGD: where the host's OpRegion is
+					 * mapped in the guest, 0: nowhere */
 
 	uint8_t *bounce;
 	uint64_t vcpu_seen[MAX_VCPUS / 64];
@@ -376,6 +378,37 @@ static struct window *find_window(struct xen_server *s, bool mmio,
 	return NULL;
 }
 
+/*
+ * IGD (a real device): the guest wrote ASLS; map the host's OpRegion pages
+ * at the page it names, and unmap the old ones, as xen_pt_graphics does
+ * (xc_domain_iomem_permission + xc_domain_memory_mapping, 3 pages).
+ */
+static void opregion_sync(struct xen_server *s)
+{
+	uint64_t host, guest, gfn;
+	int rc;
+
+	if (!s->res.real || ptdm_dev_igd_opregion(s->dev, &host, &guest))
+		return;
+	gfn = guest / PAGE;
+	if (gfn == s->opregion_gfn)
+		return;
+	if (s->opregion_gfn)
+		hv_call(s, map_mmio, s->opregion_gfn, host / PAGE,
+			PTDM_IGD_OPREGION_PAGES, false);
+	s->opregion_gfn = 0;
+	if (!gfn)
+		return;
+	rc = hv_call(s, map_mmio, gfn, host / PAGE, PTDM_IGD_OPREGION_PAGES,
+		     true);
+	if (rc)
+		ptdm_log_ratelimited(&s->rl, PTDM_LOG_WARN, "xen: IGD OpRegion "
+				     "at guest %#llx: %s",
+				     (unsigned long long)guest, strerror(-rc));
+	else
+		s->opregion_gfn = gfn;
+}
+
 /* One element: a port, MMIO or config access of size bytes. */
 static void element(struct xen_server *s, unsigned type, uint64_t addr,
 		    unsigned size, uint64_t *val, bool write)
@@ -395,6 +428,8 @@ static void element(struct xen_server *s, unsigned type, uint64_t addr,
 			    size);
 		} else if (write) {
 			rc = ptdm_cfg_write(s->dev, reg, size, (uint32_t)*val);
+			if (reg < 0x100 && reg + size > 0xfc) /* IGD ASLS */
+				opregion_sync(s);
 		} else {
 			rc = ptdm_cfg_read(s->dev, reg, size, &v32);
 			*val = v32;
@@ -676,6 +711,13 @@ void xen_server_free(struct xen_server *s)
 	if (s->enabled)
 		hv_call(s, server_enable, s->id, false);
 	ptdm_owner_free(s->owner); /* unmaps windows, unbinds vectors */
+	if (s->opregion_gfn) {
+		uint64_t host, guest;
+
+		if (!ptdm_dev_igd_opregion(s->dev, &host, &guest))
+			hv_call(s, map_mmio, s->opregion_gfn, host / PAGE,
+				PTDM_IGD_OPREGION_PAGES, false);
+	}
 	if (s->cf8_range)
 		hv_call(s, map_range, s->id, false, CF8_PORT, CF8_PORT + 3,
 			false);

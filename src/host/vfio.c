@@ -222,5 +222,6 @@ const struct host_ops vfio_ops = {
 	.dma_map = vfio_host_dma_map,
 	.dma_unmap = vfio_host_dma_unmap,
 	/* dirty tracking and migration: issue #12 */
+	.vga_rw = vfio_vga_rw, /* when vga_size says the device has one */
 	.close = vfio_close,
 };

@@ -91,6 +91,13 @@ static int dev_setup(struct vfio_dev *v, struct ptdm_err *err)
 	/* BAR mappings (vfio_bar_mmap, the VMM's mmap of vfio_bar_fd) are in
 	 * pages of the system's size: the core rounds trapped ranges to it */
 	v->h.page_size = (unsigned)page_size();
+	/* the legacy VGA ranges, when vfio-pci offers them (a VGA device,
+	 * the kernel built with VFIO_PCI_VGA) */
+	if (VFIO_PCI_VGA_REGION_INDEX < v->info.num_regions &&
+	    (v->reg[VFIO_PCI_VGA_REGION_INDEX].flags &
+	     (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)) ==
+		    (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE))
+		v->h.vga_size = v->reg[VFIO_PCI_VGA_REGION_INDEX].size;
 	rc = vfio_fill_bars(v);
 	if (rc)
 		return ptdm_errf(err, rc, "%s: reading the BAR registers: %s",

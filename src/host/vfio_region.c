@@ -205,6 +205,21 @@ static int bar_rw(struct host_dev *h, int bar, uint64_t off, void *buf,
 	return vfio_fd_rw(v->fd, r->offset + off, buf, len, write);
 }
 
+/* The VGA region (index 8) of a VGA device: trapped, pread/pwrite. */
+int vfio_vga_rw(struct host_dev *h, uint64_t off, void *buf, size_t len,
+		bool write)
+{
+	struct vfio_dev *v = to_vfio(h);
+	const struct ptdm_vfio_region *r = &v->reg[VFIO_PCI_VGA_REGION_INDEX];
+
+	if (!h->vga_size || !len || off > r->size || len > r->size - off)
+		return -ERANGE;
+	if (write && h->readonly)
+		return -EROFS;
+	__atomic_fetch_add(&v->n_trapped, 1, __ATOMIC_RELAXED);
+	return vfio_fd_rw(v->fd, r->offset + off, buf, len, write);
+}
+
 int vfio_bar_read(struct host_dev *h, int bar, uint64_t off, void *buf,
 		  size_t len)
 {

@@ -84,6 +84,17 @@ for opt in ("--fd", "--mpqemu-fd"):
     check(opt + " on a file: an error, non-zero exit",
           p.returncode != 0 and "not a socket" in err, (p.returncode, err))
 
+# the functions of a slot need one socket each, and a slot that has none
+p = serve("0000:00:1f.*", "--fd", "0")
+out, err = p.communicate(timeout=10)
+check("BB:DD.* with --fd: refused, one socket each is needed",
+      p.returncode != 0 and "one socket each" in err, err)
+p = serve("00fe:1f:1f.*", "--vfio-user", os.path.join(tmp, "s{fn}.sock"))
+out, err = p.communicate(timeout=10)
+check("BB:DD.* of an empty slot: refused with a message",
+      p.returncode != 0 and "00fe:1f:1f" in err and
+      not any(n.startswith("s") for n in os.listdir(tmp)), err)
+
 # a failing second device: the first one's socket is removed on the way out
 a, b = os.path.join(tmp, "x.sock"), os.path.join(tmp, "y.sock")
 p = serve(nvme, "--vfio-user", a, "/no/such/image", "--vfio-user", b)

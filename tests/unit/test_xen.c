@@ -636,6 +636,177 @@ static void test_domain_gone(void **state)
 	rig_down(&r);
 }
 
+/* ---- quirks, ROMs, functions of a slot (issue 15) ---- */
+
+/* A rig over a device the test built, with its own server options. */
+static void rig_up_dev(struct rig *r, struct ptdm_dev *d, struct host_dev *h,
+		       const struct xen_host_res *res, unsigned guest_sbdf)
+{
+	struct xen_server_opts o = { .guest_sbdf = guest_sbdf };
+	struct ptdm_err err = { "" };
+
+	r->f = fake_new();
+	r->d = d;
+	r->h = h;
+	assert_int_equal(xen_server_new(&r->s, &r->f->hv, r->d, res, &o, &err),
+			 0);
+}
+
+/* edu's IDs and BAR0 (1 MiB): the test-only quirk mirrors config at
+ * BAR0 0x8000 */
+static struct ptdm_dev *edu_dev(struct host_dev **h,
+				const struct ptdm_dev_opts *o)
+{
+	struct th_cfg c;
+
+	th_cfg_init(&c, 0x1234, 0x11e8, 256);
+	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x100000);
+	th_set_bar(&c, PTDM_ROM_INDEX, 0, 0x10000);
+	*h = th_image(&c);
+	return th_attach(*h, o);
+}
+
+static void test_quirk_window_on_real_mmio(void **state)
+{
+	struct ptdm_dev *d;
+	struct xen_host_res res = { .real = true, .sbdf = 0x0200, .gsi = 17 };
+	struct ptdm_dev_opts o;
+	struct host_dev *h;
+	struct rig r;
+
+	(void)state;
+	ptdm_dev_opts_init(&o);
+	o.device_id = 0xbeef;
+	res.phys[0] = 0xd0000000;
+	d = edu_dev(&h, &o);
+	rig_up_dev(&r, d, h, &res, SBDF);
+	cfg_wr(&r, PCI_BASE_ADDRESS_0, 4, 0xf0000000);
+	cfg_wr(&r, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	/* mapped around the quirk's page, which stays with ptdm */
+	expect(r.f, "p2m 0xf0000->0xd0000 x8 1");
+	expect(r.f, "range mmio 0xf0008000-0xf0008fff 1");
+	expect(r.f, "p2m 0xf0009->0xd0009 x247 1");
+	/* the guest reads config through the window: its own view */
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf0008000, 4, 0, false),
+			 0xbeef1234);
+	io(&r, IOREQ_TYPE_COPY, 0xf0008000 + PCI_BASE_ADDRESS_0, 4,
+	   0xf0000000, true);
+	assert_int_equal(th_host(h, PCI_BASE_ADDRESS_0, 4), 0);
+	rig_down(&r);
+}
+
+static void test_romfile_and_rombar(void **state)
+{
+	struct ptdm_dev *d;
+	static uint8_t rom[0x800];
+	char path[] = "/tmp/ptdm-xen-rom-XXXXXX";
+	struct xen_host_res res = { 0 };
+	struct ptdm_dev_opts o;
+	struct host_dev *h;
+	struct rig r;
+	int fd;
+
+	(void)state;
+	rom[0] = 0x55;
+	rom[1] = 0xaa;
+	rom[0x18] = 0x40;
+	memcpy(rom + 0x40, "PCIR", 4);
+	rom[0x44] = 0x34; rom[0x45] = 0x12; /* 1234:11e8 */
+	rom[0x46] = 0xe8; rom[0x47] = 0x11;
+	rom[0x4a] = 0x18;
+	rom[0x50] = 4; /* 4 x 512 bytes */
+	rom[0x55] = 0x80;
+	rom[0x100] = 0xc3;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, rom, sizeof(rom)), (ssize_t)sizeof(rom));
+	close(fd);
+	ptdm_dev_opts_init(&o);
+	o.romfile = path;
+	d = edu_dev(&h, &o);
+	rig_up_dev(&r, d, h, &res, SBDF);
+	/* hvmloader sizes the ROM BAR (the device's 64 KiB), places it */
+	cfg_wr(&r, PCI_ROM_ADDRESS, 4, 0xfffff800);
+	assert_int_equal(cfg_rd(&r, PCI_ROM_ADDRESS, 4), 0xffff0000);
+	cfg_wr(&r, PCI_ROM_ADDRESS, 4, 0xf1000000 | PCI_ROM_ADDRESS_ENABLE);
+	cfg_wr(&r, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	expect(r.f, "range mmio 0xf1000000-0xf100ffff 1");
+	/* the guest's firmware reads the file's image, never the device's */
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf1000000, 2, 0, false),
+			 0xaa55);
+	assert_int_equal(io(&r, IOREQ_TYPE_COPY, 0xf1000100, 1, 0, false),
+			 0xc3);
+	rig_down(&r);
+	unlink(path);
+
+	/* rombar=0: no ROM BAR to size or place */
+	ptdm_dev_opts_init(&o);
+	o.no_rombar = true;
+	d = edu_dev(&h, &o);
+	rig_up_dev(&r, d, h, &res, SBDF);
+	cfg_wr(&r, PCI_ROM_ADDRESS, 4, 0xfffff800);
+	assert_int_equal(cfg_rd(&r, PCI_ROM_ADDRESS, 4), 0);
+	rig_down(&r);
+}
+
+/* The Alder Lake IGD as a real device: the guest places the OpRegion with
+ * ASLS and Xen maps the host's 3 OpRegion pages there (xen_pt's
+ * xc_domain_iomem_permission + xc_domain_memory_mapping), moving them
+ * when the guest writes another page, and taking them away at the end. */
+static void test_igd_opregion_mapped(void **state)
+{
+	struct xen_host_res res = { .real = true, .sbdf = 0x0010, .gsi = 16 };
+	struct ptdm_err err = { "" };
+	struct host_dev *h = NULL;
+	struct ptdm_dev *d;
+	struct rig r;
+
+	(void)state;
+	if (image_open(&h, th_dump("intel-46a6-alderlake-p-igd.lspci-x4.txt"),
+		       NULL, &err))
+		fail_msg("%s", err.msg);
+	d = th_attach(h, NULL);
+	rig_up_dev(&r, d, h, &res, SBDF);
+	assert_int_equal(cfg_rd(&r, 0xfc, 4), 0); /* never the host's */
+	cfg_wr(&r, 0xfc, 4, 0x7f000000);
+	expect(r.f, "p2m 0x7f000->0x65940 x3 1");
+	assert_int_equal(cfg_rd(&r, 0xfc, 4), 0x7f000018);
+	r.f->nlog = 0;
+	cfg_wr(&r, 0xfc, 4, 0x7e000000);
+	assert_string_equal(r.f->log[0], "p2m 0x7f000->0x65940 x3 0");
+	assert_string_equal(r.f->log[1], "p2m 0x7e000->0x65940 x3 1");
+	r.f->nlog = 0;
+	cfg_wr(&r, 0xfc, 4, 0x7e000000); /* the same page: nothing */
+	assert_int_equal(r.f->nlog, 0);
+	xen_server_free(r.s);
+	r.s = NULL;
+	expect(r.f, "p2m 0x7e000->0x65940 x3 0");
+	rig_down(&r);
+}
+
+/* A function of a multi-function slot: its own function number in the
+ * guest's slot, the header's multifunction bit. */
+static void test_function_of_a_slot(void **state)
+{
+	struct ptdm_dev *d;
+	struct xen_host_res res = { 0 };
+	struct ptdm_dev_opts o;
+	struct host_dev *h;
+	struct rig r;
+	unsigned fn1 = SBDF | 1;
+
+	(void)state;
+	ptdm_dev_opts_init(&o);
+	o.multifunction = true;
+	d = edu_dev(&h, &o);
+	rig_up_dev(&r, d, h, &res, fn1);
+	expect(r.f, "pcidev 0x19 1");
+	assert_int_equal((uint32_t)io(&r, IOREQ_TYPE_PCI_CONFIG,
+				      (uint64_t)fn1 << 32 | PCI_HEADER_TYPE, 1,
+				      0, false), 0x80);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +818,10 @@ int main(void)
 		cmocka_unit_test(test_image_interrupts),
 		cmocka_unit_test(test_real_device_sequence),
 		cmocka_unit_test(test_domain_gone),
+		cmocka_unit_test(test_quirk_window_on_real_mmio),
+		cmocka_unit_test(test_romfile_and_rombar),
+		cmocka_unit_test(test_function_of_a_slot),
+		cmocka_unit_test(test_igd_opregion_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -560,6 +560,73 @@ static void test_edu_bar(struct edu_ctx *c)
 	check(!rc && rd32(c->bar, EDU_ID) == 0x010000ed, "BAR0 mapped again");
 }
 
+/*
+ * The test-only quirk on edu (src/core/quirk_edu_test.c): BAR0 0x8000 is
+ * a mirror of the guest's virtual config.  Through the real VFIO device,
+ * a read there gives the guest's view (here an ID override), never the
+ * device's bytes, and a write there is a config write the device never
+ * sees; with quirks=off the same read is the device's.
+ */
+static void test_edu_quirk(struct edu_ctx *c, const char *bdf)
+{
+	struct ptdm_range r[PTDM_MAX_TRAPPED];
+	struct ptdm_dev_opts opts;
+	struct ptdm_err err = { "" };
+	struct ptdm_dev *d = NULL;
+	uint32_t v = 0, dev_bytes, bar_sys = sys_cfg(bdf, 0x10, 4), g = 0;
+	int n, rc;
+
+	if (!c->bar) {
+		check(false, "edu quirk: BAR0 not mapped");
+		return;
+	}
+	n = ptdm_dev_trapped(c->d, 0, r, PTDM_MAX_TRAPPED);
+	check(n == 1 && r[0].off == 0x8000 && r[0].why == PTDM_TRAP_QUIRK &&
+		      ptdm_dev_nquirks(c->d) == 1 &&
+		      ptdm_dev_quirk(c->d, 0)->active,
+	      "quirk: BAR0 %#llx+%#llx trapped for %s", n > 0 ?
+	      (unsigned long long)r[0].off : 0ull, n > 0 ?
+	      (unsigned long long)r[0].len : 0ull,
+	      ptdm_dev_nquirks(c->d) ? ptdm_dev_quirk(c->d, 0)->name : "-");
+	dev_bytes = rd32(c->bar, 0x8000);
+	ptdm_dev_opts_init(&opts);
+	opts.device_id = 0xbeef;
+	rc = ptdm_dev_attach(&d, c->h, &opts, fresh(&err));
+	if (!check(!rc, "attach with device=beef %s", err.msg))
+		return;
+	ptdm_cfg_write(d, 0x04, 2, 0x0006);
+	rc = ptdm_bar_rw(d, 0, 0x8000, &v, 4, false);
+	check(!rc && v == 0xbeef1234 && dev_bytes != v &&
+		      sys_cfg(bdf, 0, 4) == 0x11e81234,
+	      "quirk window: the guest's IDs %#x (the device has %#x there, "
+	      "%#x in config)", v, dev_bytes, sys_cfg(bdf, 0, 4));
+	v = 0xfea00000;
+	rc = ptdm_bar_rw(d, 0, 0x8000 + 0x10, &v, 4, true);
+	ptdm_cfg_read(d, 0x10, 4, &g);
+	check(!rc && (g & ~0xfu) == 0xfea00000 &&
+		      sys_cfg(bdf, 0x10, 4) == bar_sys &&
+		      rd32(c->bar, 0x8010) == dev_bytes,
+	      "quirk window write: guest BAR0 %#x, the device keeps %#x", g,
+	      sys_cfg(bdf, 0x10, 4));
+	ptdm_cfg_write(d, 0x04, 2, 0x0004);
+	rc = ptdm_bar_rw(d, 0, 0x8000, &v, 4, false);
+	check(!rc && v == 0xffffffff, "quirk window, guest decode off: %#x",
+	      v);
+	ptdm_dev_free(d);
+	ptdm_dev_opts_init(&opts);
+	opts.no_quirks = true;
+	rc = ptdm_dev_attach(&d, c->h, &opts, fresh(&err));
+	if (!check(!rc, "attach with quirks=off %s", err.msg))
+		return;
+	ptdm_cfg_write(d, 0x04, 2, 0x0006);
+	rc = ptdm_bar_rw(d, 0, 0x8000, &v, 4, false);
+	check(!rc && v == dev_bytes && !ptdm_dev_trapped(d, 0, r, 1),
+	      "quirks=off: BAR0 0x8000 is the device's (%#x), nothing "
+	      "trapped", v);
+	ptdm_dev_free(d);
+	ptdm_cfg_write(c->d, 0x04, 2, 0x0006);
+}
+
 static void test_edu_irqs(struct edu_ctx *c, const char *bdf)
 {
 	struct ptdm_err err = { "" };
@@ -754,6 +821,7 @@ static void test_edu(struct edu_ctx *c, const char *bdf)
 		return;
 	test_edu_config(c, bdf);
 	test_edu_bar(c);
+	test_edu_quirk(c, bdf);
 	test_edu_irqs(c, bdf);
 	test_edu_dma(c);
 	rc = ptdm_dev_reset(c->d);
