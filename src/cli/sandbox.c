@@ -546,7 +546,9 @@ int sandbox_enter(struct server *s, bool child)
 	 * pci.ids - a dump at removal of such a device would do it in the
 	 * loop.  Make that first time now, as the user ptdm starts as. */
 	cli_device_name(name, sizeof(name), 0xffff, 0xfffe);
-	if (drop_privileges(geteuid() == 0 || sandbox_user ? keep : 0))
+	if (geteuid() != 0 && !sandbox_user)
+		keep = 0; /* nothing to keep: it has none */
+	if (drop_privileges(keep))
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
 		perror("ptdm serve: sandbox: PR_SET_NO_NEW_PRIVS");
@@ -555,8 +557,13 @@ int sandbox_enter(struct server *s, bool child)
 	if (install_filter(need))
 		return -1;
 	ptdm_log(PTDM_LOG_INFO, "sandbox: uid %u, %s, no new privileges, "
-		 "syscall filter for%s%s%s%s", (unsigned)getuid(),
+		 "%s%s%s%s%s", (unsigned)getuid(),
 		 keep ? "CAP_IPC_LOCK only" : "no capabilities",
+#ifdef PTDM_HAVE_SECCOMP
+		 "syscall filter for the loop",
+#else
+		 "no syscall filter",
+#endif
 		 need & NEED_HOTADD ? " hot-add" : "",
 		 need & NEED_VFIO ? " vfio" : "", need & NEED_XEN ? " xen" : "",
 		 need & NEED_CHILD ? " child" : "");
