@@ -54,7 +54,7 @@ _ptdm()
 		;;
 	bench)
 		[ "$COMP_CWORD" -eq 2 ] &&
-			COMPREPLY=($(compgen -W $'cfg\nvfio-user' -- "$cur"))
+			COMPREPLY=($(compgen -W $'cfg\nvfio-user\nmigration' -- "$cur"))
 		;;
 	client)
 		if [ "${COMP_WORDS[2]}" = --as ]; then
@@ -65,7 +65,9 @@ _ptdm()
 		elif [ "$COMP_CWORD" -eq 2 ]; then
 			COMPREPLY=($(compgen -f -- "$cur"))
 		elif [ "$COMP_CWORD" -eq 3 ]; then
-			COMPREPLY=($(compgen -W $'lspci\ninfo\nread\nwrite\nirq\ndma' -- "$cur"))
+			COMPREPLY=($(compgen -W $'lspci\ninfo\nread\nwrite\nirq\ndma\nmigrate' -- "$cur"))
+		elif [ "$COMP_CWORD" -eq 4 ] && [ "${COMP_WORDS[3]}" = migrate ]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
 		fi
 		;;
 	*)	# a DEVICE: an address of this host or an image file

@@ -11,8 +11,11 @@
 #          no syscall filter)                                       - `make`
 #   demo   build + QEMU and busybox for the demo guest           - `make demo`
 #   test   build + clang/libFuzzer, QEMU, SeaBIOS, busybox, kmod, xz and
-#          python3 for the guest, VM and Xen tests, and the Debian packaging
-#          tools for the package test              - `make check`, check-*
+#          python3 for the guest, VM and Xen tests, Debian's qemu-xen (the
+#          device model ptdm-xen-dm starts, run in the Xen test's dom0), make,
+#          gcc-12 and the libraries of the unpacked kbuild tools and pahole
+#          for the VM test's kernel module (tests/vm/kmod.sh), and the
+#          Debian packaging tools for the package test - `make check`
 #   all    everything (the default)
 # Idempotent and quiet when everything is there: the Makefile runs it before
 # every target.  Needs root (or sudo) only when something is missing.
@@ -22,7 +25,8 @@ BUILD="gcc libc6-dev meson ninja-build pkg-config libjson-c-dev libpci-dev
 libcmocka-dev pciutils libxen-dev scdoc libseccomp-dev"
 DEMO="qemu-system-x86 busybox-static"
 TEST="clang libclang-rt-14-dev qemu-system-x86 seabios busybox-static kmod
-xz-utils python3 debhelper dpkg-dev lintian man-db"
+xz-utils python3 make gcc-12 libelf1 libssl3 zlib1g libdw1 libbpf1
+debhelper dpkg-dev lintian man-db qemu-system-xen"
 
 case "${1:-all}" in
 build) PKGS=$BUILD ;;

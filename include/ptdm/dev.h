@@ -75,10 +75,11 @@ const struct ptdm_dev_opts *ptdm_dev_opts(const struct ptdm_dev *d);
 int ptdm_dev_reset(struct ptdm_dev *d);
 
 /* ---- migration ---- */
-/* Can this device's state be saved and loaded (the backend must help)? */
+/* Can this device migrate (its backend offers VFIO migration v2 with at
+ * least STOP_COPY: an image, a VFIO device whose driver has it)? */
 bool ptdm_dev_migratable(const struct ptdm_dev *d);
-/* The largest blob ptdm_dev_save can return for this device (0: not
- * migratable): what an incoming stream may be at most. */
+/* The largest blob ptdm_dev_save can return for a whole-blob backend (an
+ * image; 0 otherwise). */
 uint64_t ptdm_dev_state_max(const struct ptdm_dev *d);
 /* The whole device state as a malloc'ed blob. */
 int ptdm_dev_save(struct ptdm_dev *d, uint8_t **buf, size_t *len);
@@ -86,6 +87,27 @@ int ptdm_dev_save(struct ptdm_dev *d, uint8_t **buf, size_t *len);
  * first, nothing changes on error (-EINVAL malformed, -ENODEV another
  * device). */
 int ptdm_dev_load(struct ptdm_dev *d, const uint8_t *buf, size_t len);
+
+/*
+ * Migration v2, VFIO's state machine (states numbered like enum
+ * vfio_device_mig_state), for every backend through host_ops.mig_*
+ * (src/core/state.c has the stream format).  flags: VFIO_MIGRATION_*
+ * the device offers, -ENOTSUP when it cannot migrate.  set_state walks
+ * the shortest path; a refused stream at RESUMING->STOP leaves the
+ * device unchanged in ERROR (a reset leaves it).  read hands out the
+ * stream in a saving state (a short read: the end, or in PRE_COPY all
+ * there is for now); write takes it in RESUMING, in any split.
+ * reset: back to RUNNING (a device reset, the VMM gone).
+ */
+#define PTDM_MIG_PRE_COPY 6     /* VFIO_DEVICE_STATE_PRE_COPY */
+#define PTDM_MIG_PRE_COPY_P2P 7 /* VFIO_DEVICE_STATE_PRE_COPY_P2P */
+int ptdm_mig_flags(struct ptdm_dev *d, uint64_t *flags);
+uint32_t ptdm_mig_state(const struct ptdm_dev *d);
+int ptdm_mig_set_state(struct ptdm_dev *d, uint32_t state);
+int ptdm_mig_read(struct ptdm_dev *d, void *buf, size_t len, size_t *got);
+int ptdm_mig_write(struct ptdm_dev *d, const void *buf, size_t len);
+int ptdm_mig_data_size(struct ptdm_dev *d, uint64_t *bytes);
+void ptdm_mig_reset(struct ptdm_dev *d);
 
 /* ---- config space ---- */
 unsigned ptdm_cfg_size(const struct ptdm_dev *d); /* 256 or 4096 */

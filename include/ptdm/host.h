@@ -129,27 +129,38 @@ struct host_ops {
 		       uint64_t size, unsigned prot);
 	int (*dma_unmap)(struct host_dev *h, uint64_t iova, uint64_t size);
 	/*
-	 * Slots for dirty tracking and migration of the device itself
-	 * (issue #12 fills them; NULL in every backend today, and the
-	 * host_*() wrappers answer -ENOTSUP).
+	 * Dirty tracking and migration of the device itself (issue #12).
+	 * All optional; the host_*() wrappers answer -ENOTSUP for NULL.
 	 *   dirty_start   log the device's DMA writes into ranges, at
-	 *                 page_size granularity;
+	 *                 page_size granularity; (0, NULL, 0) only probes:
+	 *                 0 when the device can log its DMA, -ENOTSUP when
+	 *                 nothing can (never "logging" an empty bitmap);
 	 *   dirty_report  bitmap (one bit a page, ceil(size/page_size)
 	 *                 bits) of the pages of [iova, iova+size) written
 	 *                 since the last report, and clear them;
 	 *   dirty_stop    stop logging.
-	 *   mig_set_state move to state (numbered like enum
-	 *                 vfio_device_mig_state);
-	 *   mig_data_read the next bytes of the state stream in the current
-	 *                 state, *got = 0 at its end;
+	 *   mig_flags     VFIO_MIGRATION_* the device offers (STOP_COPY at
+	 *                 least), -ENOTSUP when it cannot migrate;
+	 *   mig_set_state one arc of VFIO's migration v2 state machine
+	 *                 (states numbered like enum vfio_device_mig_state;
+	 *                 the core finds the path).  On error the backend is
+	 *                 still in the state it was in, or says -EIO when it
+	 *                 fell into ERROR.  RESUMING->STOP validates the
+	 *                 stream before it changes anything;
+	 *   mig_data_read the next bytes of the state stream in a saving
+	 *                 state, *got = 0 at its end (PRE_COPY: for now);
 	 *   mig_data_write the next bytes of a stream being loaded;
 	 *   mig_data_size  the bytes left to stop-copy, an estimate.
+	 * A backend that can only save and load its state whole
+	 * (state_save/state_load above) gets all of mig_* from the
+	 * host_blob_mig_*() helpers below.
 	 */
 	int (*dirty_start)(struct host_dev *h, uint64_t page_size,
 			   const struct host_dma_range *ranges, size_t n);
 	int (*dirty_report)(struct host_dev *h, uint64_t iova, uint64_t size,
 			    uint64_t page_size, uint64_t *bitmap);
 	int (*dirty_stop)(struct host_dev *h);
+	int (*mig_flags)(struct host_dev *h, uint64_t *flags);
 	int (*mig_set_state)(struct host_dev *h, uint32_t state);
 	int (*mig_data_read)(struct host_dev *h, void *buf, size_t len,
 			     size_t *got);
@@ -181,6 +192,8 @@ struct host_dev {
 	/* the host's page size (mmap, IOMMU): what a trapped range is
 	 * rounded to.  0: 4096.  Else a power of two, 4 KiB..64 KiB. */
 	unsigned page_size;
+	/* host_blob_mig_*(): the stream of a whole-blob backend */
+	struct host_blob_mig *blob_mig;
 	uint64_t vga_size; /* the VGA region's size, 0: none (ops.vga_rw) */
 };
 
@@ -268,6 +281,12 @@ static inline int host_dirty_stop(struct host_dev *h)
 	return h->ops->dirty_stop ? h->ops->dirty_stop(h) : PTDM_HOST_ENOTSUP;
 }
 
+static inline int host_mig_flags(struct host_dev *h, uint64_t *flags)
+{
+	return h->ops->mig_flags ? h->ops->mig_flags(h, flags)
+				 : PTDM_HOST_ENOTSUP;
+}
+
 static inline int host_mig_set_state(struct host_dev *h, uint32_t state)
 {
 	return h->ops->mig_set_state ? h->ops->mig_set_state(h, state)
@@ -294,10 +313,27 @@ static inline int host_mig_data_size(struct host_dev *h, uint64_t *bytes)
 				     : PTDM_HOST_ENOTSUP;
 }
 
+/*
+ * migration ops for a backend with state_save/state_load/state_max: the
+ * blob is saved at STOP->STOP_COPY and handed out by data_read, collected
+ * by data_write (bounded by state_max) and loaded at RESUMING->STOP.  No
+ * PRE_COPY, no P2P.  ->RUNNING from any state is a reset: what was being
+ * saved or loaded is dropped.
+ */
+int host_blob_mig_flags(struct host_dev *h, uint64_t *flags);
+int host_blob_mig_set_state(struct host_dev *h, uint32_t state);
+int host_blob_mig_data_read(struct host_dev *h, void *buf, size_t len,
+			    size_t *got);
+int host_blob_mig_data_write(struct host_dev *h, const void *buf, size_t len);
+int host_blob_mig_data_size(struct host_dev *h, uint64_t *bytes);
+void host_blob_mig_free(struct host_dev *h);
+
 static inline void host_close(struct host_dev *h)
 {
-	if (h)
+	if (h) {
+		host_blob_mig_free(h);
 		h->ops->close(h);
+	}
 }
 
 /* "mem64, prefetchable" style text for a BAR kind */

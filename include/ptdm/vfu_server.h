@@ -71,10 +71,6 @@ struct vfu_conn {
 	bool fdless_dma_noted; /* VFIO: a DMA_MAP without an fd was logged */
 	int intx_unmask_fd; /* VFIO: the client's INTx resample eventfd */
 	uint16_t next_dma_id;
-	/* migration (VFIO v2 state machine over vfio-user) */
-	uint32_t mig_state;
-	uint8_t *mig_buf;
-	size_t mig_len, mig_pos;
 	/* DMA logging: dirty 4K pages written by the device */
 	bool logging, log_all_dirty;
 	uint64_t log_page;

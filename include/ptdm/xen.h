@@ -93,6 +93,8 @@ struct xen_host_res {
 struct xen_server_opts {
 	unsigned guest_sbdf; /* (seg << 16) | (bus << 8) | (dev << 3) | fn */
 	bool cf8;            /* emulate CONFIG_ADDRESS: ptdm is the only DM */
+	bool toolstack_assigns; /* libxl assigns/deassigns a real device (it
+				 * does after the device model's device_add) */
 };
 
 struct xen_server;

@@ -26,6 +26,20 @@ int cmd_capture(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+/* client_migrate.c: `ptdm client SRC migrate DST` and what it does, for
+ * the benchmark too */
+struct vfu_client;
+struct client_mig_result {
+	bool pre_copy;               /* both ends offered it, it was used */
+	uint64_t pre_copy_bytes, stop_copy_bytes;
+	double downtime_s;           /* STOP_COPY -> destination running */
+};
+int client_migrate(struct vfu_client *src, struct vfu_client *dst,
+		   bool pre_copy, struct client_mig_result *res,
+		   struct ptdm_err *err);
+int cmd_client_migrate(int argc, char **argv);
+/* bench_migration.c: `ptdm bench migration` */
+int bench_migration(void);
 int cmd_ctl(int argc, char **argv);
 int cmd_assignable(int argc, char **argv);
 

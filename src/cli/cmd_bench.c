@@ -498,10 +498,12 @@ int cmd_bench(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[2], "--seconds"))
 		secs = atof(argv[3]);
+	if (argc == 2 && !strcmp(argv[1], "migration"))
+		return bench_migration(); /* bench_migration.c */
 	if (argc < 2 || (argc != 2 && argc != 4) || secs <= 0 || secs > 60 ||
 	    (strcmp(argv[1], "cfg") && strcmp(argv[1], "vfio-user"))) {
 		fprintf(stderr, "usage: ptdm bench cfg|vfio-user "
-				"[--seconds S]\n");
+				"[--seconds S] | ptdm bench migration\n");
 		return EXIT_USAGE;
 	}
 	return !strcmp(argv[1], "cfg") ? bench_cfg(secs)

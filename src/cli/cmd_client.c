@@ -253,6 +253,8 @@ int cmd_client(int argc, char **argv)
 				"irq|dma ...\n");
 		return EXIT_USAGE;
 	}
+	if (!strcmp(argv[2], "migrate"))
+		return cmd_client_migrate(argc, argv); /* client_migrate.c */
 	if (vfu_client_connect(&c, argv[1], &err) ||
 	    vfu_client_version(&c, NULL, &err)) {
 		fprintf(stderr, "ptdm client: %s\n", err.msg);

@@ -78,7 +78,8 @@ const struct cli_help cli_helps[] = {
 	  "ptdm client PATH irq INDEX VECTOR\n"
 	  "ptdm client PATH dma IOVA SIZE\n"
 	  "ptdm client --as qemu|cloud-hypervisor|libvfio-user|spdk PATH "
-	  "[check]",
+	  "[check]\n"
+	  "ptdm client SRC migrate DST [--no-pre-copy]",
 	  "talk to a vfio-user server the way a VMM does",
 	  "  lspci              the guest's config space as an lspci dump\n"
 	  "  info               regions and interrupts\n"
@@ -87,10 +88,15 @@ const struct cli_help cli_helps[] = {
 	  "  dma                map and unmap SIZE bytes at IOVA\n"
 	  "  --as VMM           replay that VMM's messages and judge the "
 	  "replies\n"
-	  "                     as it does (check: its warnings fail too)\n" },
+	  "                     as it does (check: its warnings fail too)\n"
+	  "  migrate            move the device's state from server SRC to "
+	  "server DST\n"
+	  "                     (migration v2; PRE_COPY when both offer it)\n" },
 	{ "bench",
-	  "ptdm bench cfg|vfio-user [--seconds S]",
-	  "ptdm's cost as ratios to the floor (config engine, vfio-user)",
+	  "ptdm bench cfg|vfio-user [--seconds S]\n"
+	  "ptdm bench migration",
+	  "ptdm's cost as ratios to the floor (config engine, vfio-user, "
+	  "migration)",
 	  "  --seconds S        how long each measurement runs\n" },
 	{ "assignable-add",
 	  "ptdm assignable-add BDF",

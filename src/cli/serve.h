@@ -28,6 +28,8 @@ struct serve_where {
 	int fd;               /* SERVE_FD, SERVE_MPQEMU_FD */
 	long domid;           /* SERVE_XEN */
 	bool xen_cf8;
+	bool xen_toolstack_assigns; /* libxl assigns the device (ptdm-xen-dm) */
+	int xen_fn;           /* guest function at the spec's slot, 0..7 */
 	const char *dump_guest, *dump_host; /* written when it goes */
 };
 

@@ -217,7 +217,8 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 				   size_t n)
 {
 	static const char *const known[] = { "spec", "id", "vfio-user",
-		"xen-domid", "xen-cf8", "dump-guest", "dump-host", NULL };
+		"xen-domid", "xen-cf8", "xen-toolstack-assigns", "xen-function",
+		"dump-guest", "dump-host", NULL };
 	struct serve_where w = { .fd = -1 };
 	struct ptdm_err err = { "" };
 	const char *spec = arg_str(args, "spec"), *bad;
@@ -255,6 +256,19 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 		}
 		if (json_object_object_get_ex(args, "xen-cf8", &v))
 			w.xen_cf8 = json_object_get_boolean(v);
+		if (json_object_object_get_ex(args, "xen-toolstack-assigns",
+					      &v))
+			w.xen_toolstack_assigns = json_object_get_boolean(v);
+		if (json_object_object_get_ex(args, "xen-function", &v)) {
+			w.xen_fn = json_object_is_type(v, json_type_int)
+					   ? (int)json_object_get_int64(v) : -1;
+			if (w.xen_fn < 0 || w.xen_fn > 7 ||
+			    json_object_get_int64(v) != w.xen_fn) {
+				snprintf(why, n, "device-add: \"xen-function\" "
+					 "is 0 to 7");
+				return NULL;
+			}
+		}
 	}
 	w.dump_guest = arg_str(args, "dump-guest");
 	w.dump_host = arg_str(args, "dump-host");

@@ -5,8 +5,10 @@
  * ends by itself only marks its device; the device is removed after the
  * loop round, never from inside the callback that is still running.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/pci_regs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +326,28 @@ static void unlink_served(struct server *s, struct served *d)
 		}
 }
 
+/* A real device that leaves stops its DMA first: a reset may not exist
+ * (or fail), and whoever gets the device next must not inherit it. */
+static void bus_master_off(struct served *d)
+{
+	struct host_dev *h = d->od.host;
+	uint16_t cmd;
+
+	if (!strcmp(d->od.backend, "image") || h->readonly)
+		return;
+	if (host_cfg_read(h, PCI_COMMAND, &cmd, 2)) {
+		ptdm_log(PTDM_LOG_WARN, "%s: cannot read COMMAND to turn bus "
+			 "mastering off", d->id);
+		return;
+	}
+	if (!(le16toh(cmd) & PCI_COMMAND_MASTER))
+		return;
+	cmd = htole16(le16toh(cmd) & ~PCI_COMMAND_MASTER);
+	if (host_cfg_write(h, PCI_COMMAND, &cmd, 2))
+		ptdm_log(PTDM_LOG_WARN, "%s: cannot turn bus mastering off",
+			 d->id);
+}
+
 void server_del(struct server *s, struct served *d)
 {
 	int rc;
@@ -331,6 +355,7 @@ void server_del(struct server *s, struct served *d)
 	unlink_served(s, d);
 	d->front->ops->stop(d->front); /* the peer is told to go */
 	write_dumps(d);
+	bus_master_off(d);
 	rc = ptdm_dev_reset(d->dev);
 	if (rc && rc != -ENOTSUP && rc != -ENOTTY)
 		ptdm_log(PTDM_LOG_WARN, "%s: reset on removal failed: %s",
@@ -364,6 +389,7 @@ static void reap(struct server *s)
 		if (d->gone) {
 			unlink_served(s, d);
 			write_dumps(d);
+			bus_master_off(d);
 			free_served(d);
 		}
 		d = next;

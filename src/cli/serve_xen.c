@@ -6,12 +6,14 @@
  * Runs in dom0 beside the domain's QEMU (a second ioreq server that only
  * claims its device) or alone for a guest with no other emulation
  * (--xen-cf8: ptdm also answers the CONFIG_ADDRESS port).  The guest slot
- * is the spec's @VSLOT (default 3), function 0 or, for the functions of
- * a slot passed together (BB:DD.*), the host's function number.  A BDF is opened through
- * sysfs as Xen's own passthrough does: Xen maps its BARs and binds its
- * interrupts.  The event channel and the owner's interrupt fd are watched
- * in the loop, and a 500 ms timer notices the domain's death; then the
- * front end is done (on_done) and the device leaves.
+ * is the spec's @VSLOT (default 3); the function 0, device-add's
+ * "xen-function", or for the functions of a slot passed together
+ * (BB:DD.*) the host's function number.  A BDF is opened through sysfs
+ * as Xen's own passthrough does: Xen maps its BARs and binds its
+ * interrupts.  The event channel and
+ * the owner's interrupt fd are watched in the loop, and a 500 ms timer
+ * notices the domain's death; then the front end is done (on_done) and the
+ * device leaves.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -153,7 +155,8 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 		    struct ptdm_front **out, struct ptdm_err *err)
 {
 	struct xen_front *x = calloc(1, sizeof(*x));
-	struct xen_server_opts xo = { .cf8 = w->xen_cf8 };
+	struct xen_server_opts xo = { .cf8 = w->xen_cf8,
+		.toolstack_assigns = w->xen_toolstack_assigns };
 	struct xen_host_res res;
 	int vslot = d->od.spec.vslot >= 0 ? d->od.spec.vslot : 3;
 	int rc;
@@ -164,9 +167,11 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 					.name = d->od.host->name };
 	x->domid = w->domid;
 	x->timer_fd = -1;
-	/* a function of a multi-function slot sits at its own number */
+	/* the function: the caller's, or for a function of a multi-function
+	 * slot its own number */
 	xo.guest_sbdf = (unsigned)vslot << 3 |
-			(d->od.spec.multifunction == 1 && d->od.spec.func > 0
+			(w->xen_fn ? (unsigned)(w->xen_fn & 7)
+			 : d->od.spec.multifunction == 1 && d->od.spec.func > 0
 				 ? (unsigned)d->od.spec.func : 0);
 	rc = xen_hv_open(&x->hv, (uint32_t)w->domid, err);
 	if (!rc) {
@@ -178,8 +183,9 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 		free(x);
 		return rc;
 	}
-	snprintf(d->where, sizeof(d->where), "00:%02x.0 of domain %ld%s",
-		 vslot, w->domid, w->xen_cf8 ? " (with the 0xcf8 latch)" : "");
+	snprintf(d->where, sizeof(d->where), "00:%02x.%x of domain %ld%s",
+		 vslot, w->xen_fn & 7, w->domid,
+		 w->xen_cf8 ? " (with the 0xcf8 latch)" : "");
 	*out = &x->front;
 	return 0;
 }

@@ -241,6 +241,7 @@ void ptdm_dev_free(struct ptdm_dev *d)
 {
 	if (!d)
 		return;
+	dev_mig_free(d);
 	for (unsigned i = 0; d->caps && i < d->ncaps; i++) {
 		struct cap_inst *c = &d->caps[i];
 

@@ -89,6 +89,7 @@ struct ptdm_dev {
 	unsigned nproblems;
 	bool warned_unknown_write;
 	bool loading; /* replaying a migration stream: no host writes */
+	struct dev_mig *mig; /* migration v2 state (state.c), NULL: RUNNING */
 	struct ptdm_ratelimit guest_rl;
 	struct ptdm_ratelimit host_rl; /* host failures: writes, resets */
 	struct ptdm_dev_stats st;
@@ -130,5 +131,8 @@ void rom_read(const struct ptdm_dev *d, uint64_t off, void *buf, size_t len);
 
 unsigned dev_trap_hit(const struct ptdm_dev *d, int bar, uint64_t off,
 		      uint64_t len, unsigned why_mask, uint64_t granule);
+
+/* state.c: drop the migration state (ptdm_dev_free) */
+void dev_mig_free(struct ptdm_dev *d);
 
 #endif

@@ -137,7 +137,6 @@ int vfu_conn_init(struct vfu_conn *c, int fd, struct ptdm_dev *dev)
 	c->dev = dev;
 	c->peer_max_fds = 1;
 	c->peer_max_xfer = VFU_SERVER_MAX_XFER;
-	c->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	c->intx_unmask_fd = -1;
 	c->rx = buf_map();
 	c->tx = buf_map();

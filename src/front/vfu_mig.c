@@ -1,9 +1,14 @@
 /*
  * vfu_mig.c - vfio-user DEVICE_FEATURE (migration v2 and DMA logging) and
- * MIG_DATA_READ/WRITE.  The state machine is VFIO's (STOP_COPY only); a
- * stream is buffered whole and handed to the core, which validates it and
- * replays it through the guest-write rules.  DMA logging records the 4K
- * pages the device wrote through vfu_conn_dma_rw.
+ * MIG_DATA_READ/WRITE.  Migration has one path for every device: the
+ * core's state machine and stream (ptdm_mig_*, src/core/state.c) around
+ * the backend's (host_ops.mig_*: an image's blob, a VFIO driver's
+ * migration v2).  DMA logging: an image's DMA goes through this front end
+ * (vfu_conn_dma_rw), so the 4K pages it writes are recorded here; a
+ * device that reaches memory through the host's IOMMU (VFIO) is logged by
+ * the host (host_ops.dirty_*: the device's own DMA logging), and when the
+ * host cannot log it, DMA logging is refused with ENOTTY, never answered
+ * with an empty bitmap.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,85 +16,33 @@
 #include <unistd.h>
 
 #include "front/vfu_priv.h"
+#include "ptdm/host.h"
 
 #define FEAT_MASK 0xffffu
 #define FEAT_GET (1u << 16)
 #define FEAT_SET (1u << 17)
 #define FEAT_PROBE (1u << 18)
-#define MIG_MAX (1u << 30)
+#define FEAT_MIG_DATA_SIZE 9 /* VFIO_DEVICE_FEATURE_MIG_DATA_SIZE, 6.2 */
 
+/* The VMM is gone or reset the device: migration back to RUNNING. */
 void vfu_mig_drop(struct vfu_conn *c)
 {
-	free(c->mig_buf);
-	c->mig_buf = NULL;
-	c->mig_len = c->mig_pos = 0;
-}
-
-/* One arc of the state machine (the spec's direct transitions). */
-static int mig_arc(struct vfu_conn *c, uint32_t to)
-{
-	uint32_t from = c->mig_state;
-	int rc = 0;
-
-	if (from == VFIO_DEVICE_STATE_STOP && to == VFIO_DEVICE_STATE_STOP_COPY) {
-		vfu_mig_drop(c);
-		rc = ptdm_dev_save(c->dev, &c->mig_buf, &c->mig_len);
-	} else if (from == VFIO_DEVICE_STATE_STOP_COPY &&
-		   to == VFIO_DEVICE_STATE_STOP) {
-		vfu_mig_drop(c);
-	} else if (from == VFIO_DEVICE_STATE_STOP &&
-		   to == VFIO_DEVICE_STATE_RESUMING) {
-		vfu_mig_drop(c);
-	} else if (from == VFIO_DEVICE_STATE_RESUMING &&
-		   to == VFIO_DEVICE_STATE_STOP) {
-		rc = ptdm_dev_load(c->dev, c->mig_buf, c->mig_len);
-		vfu_mig_drop(c);
-		if (rc) {
-			/* the stream was bad: the device needs a reset */
-			c->mig_state = VFIO_DEVICE_STATE_ERROR;
-			return rc;
-		}
-	} else if (!((from == VFIO_DEVICE_STATE_RUNNING &&
-		      to == VFIO_DEVICE_STATE_STOP) ||
-		     (from == VFIO_DEVICE_STATE_STOP &&
-		      to == VFIO_DEVICE_STATE_RUNNING))) {
-		return -EINVAL;
-	}
-	if (!rc)
-		c->mig_state = to;
-	return rc;
-}
-
-/*
- * Every supported state reaches every other through STOP, the one state
- * that is not in the saving group, so the shortest path is at most two
- * arcs.  PRE_COPY and the P2P states are not offered.
- */
-static int mig_set(struct vfu_conn *c, uint32_t to)
-{
-	int rc;
-
-	if (to != VFIO_DEVICE_STATE_STOP && to != VFIO_DEVICE_STATE_RUNNING &&
-	    to != VFIO_DEVICE_STATE_STOP_COPY &&
-	    to != VFIO_DEVICE_STATE_RESUMING)
-		return -EINVAL;
-	if (c->mig_state == VFIO_DEVICE_STATE_ERROR)
-		return -EINVAL; /* only DEVICE_RESET leaves ERROR */
-	if (c->mig_state == to)
-		return 0;
-	if (c->mig_state != VFIO_DEVICE_STATE_STOP &&
-	    to != VFIO_DEVICE_STATE_STOP) {
-		rc = mig_arc(c, VFIO_DEVICE_STATE_STOP);
-		if (rc)
-			return rc;
-	}
-	return mig_arc(c, to);
+	if (c->dev)
+		ptdm_mig_reset(c->dev);
 }
 
 /* ---- DMA logging ---- */
 
 void vfu_log_drop(struct vfu_conn *c)
 {
+	struct host_dev *h = c->logging ? vfu_dma_host(c) : NULL;
+
+	if (h) {
+		int rc = host_dirty_stop(h);
+
+		if (rc)
+			vfu_conn_warn(c, "DMA logging stop", -rc);
+	}
 	free(c->log_ranges);
 	free(c->dirty);
 	c->log_ranges = NULL;
@@ -164,11 +117,38 @@ static bool pow2(uint64_t x)
 	return x && !(x & (x - 1));
 }
 
+/* DMA logging by the host (the device's DMA does not pass through here). */
+static int host_log_start(struct vfu_conn *c, struct host_dev *h,
+			  uint64_t page, const struct vfu_log_range *r,
+			  unsigned n)
+{
+	struct host_dma_range *ranges;
+	unsigned count = n ? n : c->ndma;
+	int rc;
+
+	if (!count)
+		return -EINVAL; /* "all of it" with nothing mapped */
+	ranges = calloc(count, sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
+	for (unsigned i = 0; i < count; i++) {
+		ranges[i].iova = n ? r[i].iova : c->dma[i].iova;
+		ranges[i].size = n ? r[i].len : c->dma[i].size;
+	}
+	rc = host_dirty_start(h, page, ranges, count);
+	free(ranges);
+	if (rc == PTDM_HOST_ENOTSUP)
+		return -ENOTTY;
+	return rc;
+}
+
 static int log_start(struct vfu_conn *c, struct msg *m, uint32_t dlen)
 {
 	const uint8_t *d = m->p + 8;
+	struct host_dev *h = vfu_dma_host(c);
 	uint64_t page;
 	uint32_t n;
+	int rc;
 
 	if (dlen < 16)
 		return -EINVAL;
@@ -192,10 +172,22 @@ static int log_start(struct vfu_conn *c, struct msg *m, uint32_t dlen)
 			}
 		}
 	}
-	c->nlog = n;
-	c->logging = true;
 	/* ptdm tracks 4K pages; it says so when asked for another size */
 	c->log_page = pow2(page) && page >= PAGE ? page : PAGE;
+	if (h) {
+		rc = host_log_start(c, h, c->log_page, c->log_ranges, n);
+		if (rc) {
+			if (rc == -ENOTTY)
+				vfu_conn_warn(c, "DMA logging: the host cannot "
+					      "track this device's DMA (treat "
+					      "everything it may write as "
+					      "dirty)", ENOTTY);
+			vfu_log_drop(c);
+			return rc;
+		}
+	}
+	c->nlog = n;
+	c->logging = true;
 	memcpy(m->r, m->p, 8 + dlen);
 	memcpy(m->r + 8, &c->log_page, 8);
 	m->rlen = 8 + dlen;
@@ -205,6 +197,7 @@ static int log_start(struct vfu_conn *c, struct msg *m, uint32_t dlen)
 static int log_report(struct vfu_conn *c, struct msg *m, uint32_t dlen,
 		      uint32_t argsz)
 {
+	struct host_dev *h = vfu_dma_host(c);
 	uint64_t q[3], bits, words;
 	uint64_t *bm;
 
@@ -223,21 +216,31 @@ static int log_report(struct vfu_conn *c, struct msg *m, uint32_t dlen,
 		return -EINVAL;
 	bm = (uint64_t *)(m->r + 8 + 24);
 	memset(bm, 0, words * 8);
-	for (uint64_t b = 0; b < bits; b++) {
-		uint64_t first = (q[0] + b * q[2]) / PAGE;
-		uint64_t last = (q[0] + (b + 1) * q[2] - 1) / PAGE;
-		unsigned at = dirty_lower(c, first);
-		bool dirty = c->log_all_dirty;
+	if (h) {
+		int rc = host_dirty_report(h, q[0], q[1], q[2], bm);
 
-		/* report clears what it reports */
-		while (at < c->ndirty && c->dirty[at] <= last) {
-			dirty = true;
-			memmove(&c->dirty[at], &c->dirty[at + 1],
-				(c->ndirty - at - 1) * sizeof(*c->dirty));
-			c->ndirty--;
-		}
-		if (dirty)
+		if (rc)
+			return rc == PTDM_HOST_ENOTSUP ? -ENOTTY : rc;
+	}
+	if (!h && c->log_all_dirty) {
+		memset(bm, 0xff, words * 8);
+		if (bits % 64)
+			bm[words - 1] = (1ull << (bits % 64)) - 1;
+	}
+	if (!h) {
+		/* the dirty pages inside the range, one pass; the report
+		 * clears what it reports */
+		uint64_t first = q[0] / PAGE, last = (q[0] + q[1] - 1) / PAGE;
+		unsigned at = dirty_lower(c, first), end = at;
+
+		for (; end < c->ndirty && c->dirty[end] <= last; end++) {
+			uint64_t b = (c->dirty[end] * PAGE - q[0]) / q[2];
+
 			bm[b / 64] |= 1ull << (b % 64);
+		}
+		memmove(&c->dirty[at], &c->dirty[end],
+			(c->ndirty - end) * sizeof(*c->dirty));
+		c->ndirty -= end - at;
 	}
 	memcpy(m->r, m->p, 8 + 24);
 	argsz = (uint32_t)(8 + 24 + words * 8);
@@ -247,10 +250,12 @@ static int log_report(struct vfu_conn *c, struct msg *m, uint32_t dlen,
 }
 
 /*
- * Dirty logging is only honest where every device write passes through
- * ptdm (vfu_conn_dma_rw): image devices.  A VFIO or sysfs device writes
- * guest memory itself, so an empty bitmap would make a VMM skip pages the
- * device wrote: those backends answer ENOTTY (unsupported) instead.
+ * Dirty logging by this front end is only honest where every device write
+ * passes through ptdm (vfu_conn_dma_rw): image devices.  A VFIO device
+ * writes guest memory itself, through the IOMMU: the host logs it, or
+ * nothing can.  A sysfs device writes it too and has no host logging: an
+ * empty bitmap would make a VMM skip pages the device wrote, so those
+ * answer ENOTTY (unsupported) instead.
  */
 static bool log_sees_dma(const struct vfu_conn *c)
 {
@@ -259,11 +264,24 @@ static bool log_sees_dma(const struct vfu_conn *c)
 	return h && h->ops && h->ops->name && !strcmp(h->ops->name, "image");
 }
 
+/* Can DMA logging be offered at all (PROBE)? */
+static int log_probe(struct vfu_conn *c)
+{
+	struct host_dev *h = vfu_dma_host(c);
+	int rc;
+
+	if (!h)
+		return 0; /* the device's DMA passes through here */
+	rc = host_dirty_start(h, 0, NULL, 0);
+	return rc == PTDM_HOST_ENOTSUP ? -ENOTTY : rc;
+}
+
 int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 {
 	uint32_t argsz, flags, idx, dlen = m->len - 8;
-	bool get, set, probe, mig = ptdm_dev_migratable(c->dev);
-	uint64_t mflags = VFIO_MIGRATION_STOP_COPY;
+	bool get, set, probe;
+	uint64_t mflags = 0;
+	bool mig;
 	int rc;
 
 	memcpy(&argsz, m->p, 4);
@@ -276,13 +294,15 @@ int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 	    (get && set && !probe) || (!get && !set && !probe) ||
 	    argsz < 8)
 		return -EINVAL;
+	mig = ptdm_mig_flags(c->dev, &mflags) == 0;
 	/* the reply starts as the request; GETs append their data */
 	memcpy(m->r, m->p, 8);
 	m->rlen = 8;
 	if ((idx == VFIO_DEVICE_FEATURE_DMA_LOGGING_START ||
 	     idx == VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP ||
-	     idx == VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT) && !log_sees_dma(c))
-		return -ENOTTY;
+	     idx == VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT) &&
+	    !log_sees_dma(c) && !vfu_dma_host(c))
+		return -ENOTTY; /* nothing sees this device's DMA */
 	switch (idx) {
 	case VFIO_DEVICE_FEATURE_MIGRATION:
 		if (!mig)
@@ -308,13 +328,29 @@ int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 			return -EINVAL;
 		if (set) {
 			memcpy(st, m->p + 8, 8);
-			rc = mig_set(c, st[0]);
+			rc = ptdm_mig_set_state(c->dev, st[0]);
 			if (rc)
 				return rc;
 		}
-		st[0] = c->mig_state;
+		st[0] = ptdm_mig_state(c->dev);
 		st[1] = (uint32_t)-1; /* data_fd: unused in vfio-user */
 		memcpy(m->r + 8, st, 8);
+		m->rlen = 16;
+		return 0;
+	}
+	case FEAT_MIG_DATA_SIZE: {
+		uint64_t bytes = 0;
+
+		if (!mig || set)
+			return mig ? -EINVAL : -ENOTTY;
+		rc = ptdm_mig_data_size(c->dev, &bytes);
+		if (rc)
+			return rc == -ENOTSUP ? -ENOTTY : rc;
+		if (probe)
+			return 0;
+		if (argsz < 16)
+			return -EINVAL;
+		memcpy(m->r + 8, &bytes, 8);
 		m->rlen = 16;
 		return 0;
 	}
@@ -322,13 +358,13 @@ int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 		if (get)
 			return -EINVAL;
 		if (probe)
-			return 0;
+			return log_probe(c);
 		return log_start(c, m, dlen);
 	case VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP:
 		if (get)
 			return -EINVAL;
 		if (probe)
-			return 0;
+			return log_probe(c);
 		if (!c->logging)
 			return -EINVAL;
 		vfu_log_drop(c);
@@ -337,7 +373,7 @@ int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 		if (set)
 			return -EINVAL;
 		if (probe)
-			return 0;
+			return log_probe(c);
 		return log_report(c, m, dlen, argsz);
 	default:
 		return -ENOTTY;
@@ -347,22 +383,18 @@ int vfu_h_feature(struct vfu_conn *c, struct msg *m)
 int vfu_h_mig_read(struct vfu_conn *c, struct msg *m)
 {
 	uint32_t q[2];
-	size_t n;
+	size_t n = 0;
+	int rc;
 
 	memcpy(q, m->p, 8);
-	if (c->mig_state != VFIO_DEVICE_STATE_STOP_COPY)
-		return -EINVAL;
-	n = c->mig_len - c->mig_pos;
-	if (n > q[1])
-		n = q[1];
-	if (n > VFU_SERVER_MAX_XFER)
-		n = VFU_SERVER_MAX_XFER;
-	q[1] = (uint32_t)n; /* short: the end of the stream */
+	if (q[1] > VFU_SERVER_MAX_XFER)
+		q[1] = VFU_SERVER_MAX_XFER;
+	rc = ptdm_mig_read(c->dev, m->r + 8, q[1], &n);
+	if (rc)
+		return rc;
+	q[1] = (uint32_t)n; /* short: the end of the stream (or of pre-copy) */
 	q[0] = (uint32_t)(8 + n);
 	memcpy(m->r, q, 8);
-	if (n)
-		memcpy(m->r + 8, c->mig_buf + c->mig_pos, n);
-	c->mig_pos += n;
 	m->rlen = (uint32_t)(8 + n);
 	return 0;
 }
@@ -370,26 +402,18 @@ int vfu_h_mig_read(struct vfu_conn *c, struct msg *m)
 int vfu_h_mig_write(struct vfu_conn *c, struct msg *m)
 {
 	uint32_t q[2];
-	uint8_t *n;
+	int rc;
 
 	memcpy(q, m->p, 8);
-	if (c->mig_state != VFIO_DEVICE_STATE_RESUMING)
-		return -EINVAL;
 	if (q[1] != m->len - 8)
 		return -EINVAL;
-	/* no device's state is larger than the core says: refuse the rest */
-	if (c->mig_len + q[1] > MIG_MAX ||
-	    c->mig_len + q[1] > ptdm_dev_state_max(c->dev)) {
-		vfu_conn_warn(c, "MIG_DATA_WRITE: more data than this device's "
-			      "state can be", EFBIG);
-		return -EFBIG;
+	rc = ptdm_mig_write(c->dev, m->p + 8, q[1]);
+	if (rc) {
+		if (rc == -EFBIG)
+			vfu_conn_warn(c, "MIG_DATA_WRITE: more data than this "
+				      "device's state can be", EFBIG);
+		return rc;
 	}
-	n = realloc(c->mig_buf, c->mig_len + q[1] + 1);
-	if (!n)
-		return -ENOMEM;
-	c->mig_buf = n;
-	memcpy(c->mig_buf + c->mig_len, m->p + 8, q[1]);
-	c->mig_len += q[1];
 	memcpy(m->r, q, 8);
 	m->rlen = 8;
 	return 0;

@@ -268,7 +268,6 @@ int vfu_h_reset(struct vfu_conn *c, struct msg *m)
 
 	/* also the way out of the migration ERROR state */
 	vfu_mig_drop(c);
-	c->mig_state = VFIO_DEVICE_STATE_RUNNING;
 	rc = ptdm_dev_reset(c->dev);
 	/*
 	 * A device with no reset at all is offered no RESET flag, but

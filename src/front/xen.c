@@ -649,7 +649,7 @@ int xen_server_new(struct xen_server **out, struct xen_hv *hv,
 		}
 		s->cf8_range = true;
 	}
-	if (res->real) {
+	if (res->real && !opts->toolstack_assigns) {
 		/* like libxl's pci add: the device's DMA now goes through the
 		 * guest's IOMMU context (XSA-302: dom0's is gone) */
 		rc = hv_call(s, assign_device, res->sbdf, true);

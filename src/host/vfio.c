@@ -16,7 +16,8 @@
  *   vfio_region.c  regions, trapped BAR accesses, BAR mappings;
  *   vfio_irq.c     interrupts as eventfds;
  *   vfio_reset.c   device and hot reset;
- *   vfio_dma.c     DMA mappings, counted per device.
+ *   vfio_dma.c     DMA mappings, counted per device;
+ *   vfio_mig.c     migration v2 and the device's own DMA logging.
  *
  * Two kernel interfaces:
  *   - type1 container + group (every kernel since 3.6): VFIO_GET_API_VERSION,
@@ -221,7 +222,14 @@ const struct host_ops vfio_ops = {
 	.irq_count = vfio_host_irq_count,
 	.dma_map = vfio_host_dma_map,
 	.dma_unmap = vfio_host_dma_unmap,
-	/* dirty tracking and migration: issue #12 */
+	.dirty_start = vfio_dirty_start,
+	.dirty_report = vfio_dirty_report,
+	.dirty_stop = vfio_dirty_stop,
+	.mig_flags = vfio_mig_flags,
+	.mig_set_state = vfio_mig_set_state,
+	.mig_data_read = vfio_mig_data_read,
+	.mig_data_write = vfio_mig_data_write,
+	.mig_data_size = vfio_mig_data_size,
 	.vga_rw = vfio_vga_rw, /* when vga_size says the device has one */
 	.close = vfio_close,
 };

@@ -249,6 +249,7 @@ int vfio_open_space(struct host_dev **out, const char *bdf_in,
 		goto out;
 	}
 	v->fd = -1;
+	v->mig_fd = -1;
 	v->group_id = gid;
 	v->h.ops = &vfio_ops;
 	v->last_reset = "none";
@@ -289,6 +290,7 @@ void vfio_close(struct host_dev *h)
 	struct space *s;
 	int rc;
 
+	vfio_mig_close(v);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (order[i] >= v->info.num_irqs)
 			continue;

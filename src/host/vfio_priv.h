@@ -179,6 +179,8 @@ struct vfio_dev {
 	struct bar_mapping maps[PTDM_NUM_BARS];
 	uint64_t n_mapped, n_trapped;
 	const char *last_reset;
+	int mig_fd;   /* the kernel's migration data fd, -1 none */
+	bool logging; /* device DMA logging started */
 	struct ptdm_ratelimit rl; /* host_ops failures a client can repeat */
 };
 
@@ -289,6 +291,20 @@ int vfio_host_dma_unmap(struct host_dev *h, uint64_t iova, uint64_t size);
 /* Drop every hold v has on its space's mappings (vfio_mu held). */
 void vfio_dma_release_all(struct vfio_dev *v);
 
+/* ---- vfio_mig.c: migration v2 and device DMA logging ---- */
+int vfio_mig_flags(struct host_dev *h, uint64_t *flags);
+int vfio_mig_set_state(struct host_dev *h, uint32_t state);
+int vfio_mig_data_read(struct host_dev *h, void *buf, size_t len,
+		       size_t *got);
+int vfio_mig_data_write(struct host_dev *h, const void *buf, size_t len);
+int vfio_mig_data_size(struct host_dev *h, uint64_t *bytes);
+int vfio_dirty_start(struct host_dev *h, uint64_t page_size,
+		     const struct host_dma_range *ranges, size_t n);
+int vfio_dirty_report(struct host_dev *h, uint64_t iova, uint64_t size,
+		      uint64_t page_size, uint64_t *bitmap);
+int vfio_dirty_stop(struct host_dev *h);
+/* the data fd closed, logging stopped (close) */
+void vfio_mig_close(struct vfio_dev *v);
 /* ---- vfio_open.c ---- */
 void vfio_close(struct host_dev *h);
 

@@ -79,6 +79,33 @@ check "GPU 8G BAR placed" bash -c "'$ptdm' client '$tmp/b.sock' lspci | lspci -F
 kill -TERM "$srv"
 wait "$srv"
 check "config: clean exit" test $? = 0
+# ptdm client SRC migrate DST: two servers of the same model; the guest's
+# config and BAR memory move, another model is refused and left alone
+printf '%s --vfio-user %s\n%s --vfio-user %s\n%s --vfio-user %s\n' \
+	"$nvme" "$tmp/src.sock" "$nvme" "$tmp/dst.sock" "$gpu" "$tmp/gpu.sock" \
+	>"$tmp/mig.cfg"
+"$ptdm" serve --config "$tmp/mig.cfg" 2>"$tmp/mig.log" &
+srv=$!
+pids+=("$srv")
+wait_sock "$tmp/src.sock"; wait_sock "$tmp/dst.sock"; wait_sock "$tmp/gpu.sock"
+"$ptdm" client "$tmp/src.sock" write 7 0x3c 1 0x0b
+"$ptdm" client "$tmp/src.sock" write 7 0x10 4 0xfe000000
+"$ptdm" client "$tmp/src.sock" write 7 0x4 2 0x6
+"$ptdm" client "$tmp/src.sock" write 0 0x100 4 0x5eed
+"$ptdm" client "$tmp/gpu.sock" write 7 0x3c 1 0x05
+check "migrate: nvme to nvme, with pre-copy" bash -c "'$ptdm' client '$tmp/src.sock' migrate '$tmp/dst.sock' | grep -Eq '^migrated .* bytes \([1-9][0-9]* pre-copy\), downtime'"
+check "migrate: config moved" bash -c "[ \"\$('$ptdm' client '$tmp/dst.sock' read 7 0x3c 1)\" = 0xb ]"
+check "migrate: BAR memory moved" bash -c "[ \"\$('$ptdm' client '$tmp/dst.sock' read 0 0x100 4)\" = 0x5eed ]"
+"$ptdm" client "$tmp/dst.sock" write 7 0x3c 1 0x0c
+check "migrate: back, without pre-copy" bash -c "'$ptdm' client '$tmp/dst.sock' migrate '$tmp/src.sock' --no-pre-copy | grep -q '(0 pre-copy: not used)'"
+check "migrate: config moved back" bash -c "[ \"\$('$ptdm' client '$tmp/src.sock' read 7 0x3c 1)\" = 0xc ]"
+check "migrate: another device refused" bash -c "! '$ptdm' client '$tmp/src.sock' migrate '$tmp/gpu.sock' 2>'$tmp/mig.err'"
+check "migrate: refusal says why" grep -Eq 'destination.*(No such device|refused)' "$tmp/mig.err"
+check "migrate: the other device unchanged" bash -c "[ \"\$('$ptdm' client '$tmp/gpu.sock' read 7 0x3c 1)\" = 0x5 ]"
+kill -TERM "$srv"
+wait "$srv"
+check "migrate: clean exit" test $? = 0
+
 printf 'nonsense here\n' >"$tmp/bad.cfg"
 check "bad config names file:line" bash -c \
 	"'$ptdm' serve --config '$tmp/bad.cfg' 2>&1 | grep -q 'bad.cfg:1:'"

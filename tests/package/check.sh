@@ -78,7 +78,7 @@ for f in ./usr/bin/ptdm ./usr/share/man/man1/ptdm.1.gz \
 	./usr/share/bash-completion/completions/ptdm \
 	./lib/systemd/system/ptdm@.service ./etc/ptdm/example.conf \
 	./usr/share/ptdm/virtio-net.ptdm ./usr/share/doc/ptdm/json.md.gz \
-	./usr/share/doc/ptdm/copyright; do
+	./usr/share/doc/ptdm/copyright ./usr/libexec/ptdm/ptdm-xen-dm; do
 	check "dpkg -c: $f" grep -qxF "$f" "$tmp/contents"
 done
 check "dpkg -c: nothing from the build tree" bash -c \

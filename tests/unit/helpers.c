@@ -307,6 +307,81 @@ static int fake_dma_unmap(struct host_dev *h, uint64_t iova, uint64_t size)
 	return th_fake.dma_unmap_rc;
 }
 
+static int fake_dirty_start(struct host_dev *h, uint64_t page,
+			    const struct host_dma_range *r, size_t n)
+{
+	(void)h;
+	if (!page && !r && !n)
+		return 0; /* probe */
+	th_fake.dirty_starts++;
+	th_fake.dirty_page = page;
+	th_fake.dirty_n = (unsigned)n;
+	for (size_t i = 0; i < n && i < 4; i++)
+		th_fake.dirty_r[i] = r[i];
+	return 0;
+}
+
+static int fake_dirty_report(struct host_dev *h, uint64_t iova, uint64_t size,
+			     uint64_t page, uint64_t *bm)
+{
+	(void)h;
+	(void)iova;
+	if (size / page > 64)
+		return -E2BIG;
+	bm[0] = th_fake.dirty_bits & (size / page == 64
+					      ? ~0ull
+					      : (1ull << (size / page)) - 1);
+	th_fake.dirty_bits = 0;
+	return 0;
+}
+
+static int fake_dirty_stop(struct host_dev *h)
+{
+	(void)h;
+	th_fake.dirty_stops++;
+	return 0;
+}
+
+static int fake_mig_flags(struct host_dev *h, uint64_t *flags)
+{
+	(void)h;
+	*flags = th_fake.mig_flags;
+	return 0;
+}
+
+static int fake_mig_set_state(struct host_dev *h, uint32_t state)
+{
+	(void)h;
+	if (th_fake.narcs < 16)
+		th_fake.arcs[th_fake.narcs++] = state;
+	return th_fake.mig_rc;
+}
+
+static int fake_mig_data_read(struct host_dev *h, void *buf, size_t len,
+			      size_t *got)
+{
+	(void)h;
+	(void)buf;
+	(void)len;
+	*got = 0;
+	return 0;
+}
+
+void th_fake_mig(uint64_t flags)
+{
+	th_fake.mig_flags = flags;
+	fake_ops.mig_flags = fake_mig_flags;
+	fake_ops.mig_set_state = fake_mig_set_state;
+	fake_ops.mig_data_read = fake_mig_data_read;
+}
+
+void th_fake_dirty(void)
+{
+	fake_ops.dirty_start = fake_dirty_start;
+	fake_ops.dirty_report = fake_dirty_report;
+	fake_ops.dirty_stop = fake_dirty_stop;
+}
+
 void th_fake_host(struct host_dev *h)
 {
 	memset(&th_fake, 0, sizeof(th_fake));

@@ -84,9 +84,24 @@ struct th_fake_host {
 	uint64_t dma_iova, dma_size;
 	void *dma_vaddr;
 	int dma_map_rc, dma_unmap_rc;
+	/* dirty tracking, after th_fake_dirty(): what start got, what
+	 * report answers (bits of the first 64 pages) */
+	unsigned dirty_starts, dirty_stops, dirty_n;
+	struct host_dma_range dirty_r[4];
+	uint64_t dirty_page, dirty_bits;
+	/* migration, after th_fake_mig(): the arcs asked for, in order */
+	uint64_t mig_flags;
+	uint32_t arcs[16];
+	unsigned narcs;
+	int mig_rc; /* what mig_set_state answers */
 };
 extern struct th_fake_host th_fake;
 void th_fake_host(struct host_dev *h);
+/* The fake host can also log its device's DMA (host_ops.dirty_*). */
+void th_fake_dirty(void);
+/* The fake host migrates with these VFIO_MIGRATION_* flags and records
+ * every arc (no data: a stream of nothing). */
+void th_fake_mig(uint64_t flags);
 
 /* Path of a shared dump: $PTDM_DUMPS/name. */
 const char *th_dump(const char *name);

@@ -8,6 +8,7 @@
  * the core call Xen's sink uses for the device's own MSI / MSI-X enable.
  */
 #include <errno.h>
+#include <linux/vfio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -77,7 +78,8 @@ static int guest_ram(size_t size)
 	return fd;
 }
 
-/* The image: every new op NULL, every wrapper -ENOTSUP, nothing needed. */
+/* The image: no IOMMU, no dirty tracking of its own (its DMA goes through
+ * the front end), migration v2 through the blob helpers. */
 static void test_image_has_no_new_ops(void **state)
 {
 	struct host_dev *h;
@@ -97,10 +99,21 @@ static void test_image_has_no_new_ops(void **state)
 	assert_int_equal(host_dirty_start(h, 4096, &r, 1), -ENOTSUP);
 	assert_int_equal(host_dirty_report(h, 0, 4096, 4096, &bm), -ENOTSUP);
 	assert_int_equal(host_dirty_stop(h), -ENOTSUP);
-	assert_int_equal(host_mig_set_state(h, 1), -ENOTSUP);
-	assert_int_equal(host_mig_data_read(h, b, sizeof(b), &got), -ENOTSUP);
-	assert_int_equal(host_mig_data_write(h, b, sizeof(b)), -ENOTSUP);
-	assert_int_equal(host_mig_data_size(h, &n64), -ENOTSUP);
+	assert_int_equal(host_mig_flags(h, &n64), 0);
+	assert_int_equal(n64, VFIO_MIGRATION_STOP_COPY | (1u << 2) /* PRE_COPY */);
+	/* not saving yet; one arc at a time */
+	assert_int_equal(host_mig_data_read(h, b, sizeof(b), &got), -EINVAL);
+	assert_int_equal(host_mig_set_state(h, VFIO_DEVICE_STATE_STOP_COPY),
+			 -EINVAL);
+	assert_int_equal(host_mig_set_state(h, VFIO_DEVICE_STATE_STOP), 0);
+	assert_int_equal(host_mig_set_state(h, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	assert_int_equal(host_mig_data_size(h, &n64), 0);
+	assert_true(n64 > 0);
+	assert_int_equal(host_mig_data_read(h, b, sizeof(b), &got), 0);
+	assert_int_equal(got, sizeof(b));
+	assert_int_equal(host_mig_data_write(h, b, sizeof(b)), -EINVAL);
+	assert_int_equal(host_mig_set_state(h, VFIO_DEVICE_STATE_STOP), 0);
+	assert_int_equal(host_mig_set_state(h, VFIO_DEVICE_STATE_RUNNING), 0);
 	/* what an image can do goes through the wrappers too */
 	assert_int_equal(host_intx_unmask(h), 0);
 	assert_int_equal(host_irq_set(h, HOST_IRQ_MSIX, 0, 0, NULL), 0);
@@ -291,6 +304,166 @@ static void sysmem(int peer, uint64_t gpa, uint64_t size, int fd)
 	assert_int_equal(sendmsg(peer, &m, 0), (ssize_t)sizeof(buf));
 }
 
+/* DEVICE_FEATURE with flags and data; reply data to out. */
+static int feature(struct vfx *f, uint32_t flags, const void *data,
+		   size_t dlen, void *out, size_t omax)
+{
+	uint8_t req[256], rep[256];
+	uint32_t argsz = (uint32_t)(8 + (omax > dlen ? omax : dlen));
+	size_t len = 0;
+	int rc;
+
+	memcpy(req, &argsz, 4);
+	memcpy(req + 4, &flags, 4);
+	if (dlen)
+		memcpy(req + 8, data, dlen);
+	rc = vfu_client_call(&f->cli, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL,
+			     0, rep, sizeof(rep), &len, NULL);
+	if (!rc && out && len > 8)
+		memcpy(out, rep + 8, len - 8 < omax ? len - 8 : omax);
+	return rc;
+}
+
+#define F_GET (1u << 16)
+#define F_SET (1u << 17)
+#define F_PROBE (1u << 18)
+
+/*
+ * A device whose DMA goes through the host's IOMMU: its writes never pass
+ * through the front end, so only the host can log them.  A host that
+ * cannot makes DMA logging refused (ENOTTY), never an empty bitmap.
+ */
+static void test_dma_logging_by_host(void **state)
+{
+	struct vfx f;
+	int mfd = guest_ram(1 << 20);
+	struct {
+		uint64_t page;
+		uint32_t n, rsvd;
+	} all = { 4096, 0, 0 };
+	uint64_t rq[3] = { 0x100000, 0x10000, 4096 }, rep[4] = { 0 };
+
+	(void)state;
+	vfx_open(&f, true);
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x10000, mfd, 0,
+					    RW), 0);
+	assert_int_equal(feature(&f, F_PROBE | F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
+				 NULL, 0), -ENOTTY);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &all, sizeof(all), NULL, 0), -ENOTTY);
+	assert_int_equal(feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, rq,
+				 sizeof(rq), rep, sizeof(rep)), -EINVAL);
+	vfx_close(&f);
+
+	/* a host that logs: "all" means the client's DMA maps */
+	vfx_open(&f, true);
+	th_fake_dirty();
+	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x10000, mfd, 0,
+					    RW), 0);
+	assert_int_equal(feature(&f, F_PROBE | F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
+				 NULL, 0), 0);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+				 &all, sizeof(all), NULL, 0), 0);
+	assert_int_equal(th_fake.dirty_starts, 1);
+	assert_int_equal(th_fake.dirty_n, 1);
+	assert_int_equal(th_fake.dirty_r[0].iova, 0x100000);
+	assert_int_equal(th_fake.dirty_r[0].size, 0x10000);
+	assert_int_equal(th_fake.dirty_page, 4096);
+	th_fake.dirty_bits = 0x8002;
+	assert_int_equal(feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, rq,
+				 sizeof(rq), rep, sizeof(rep)), 0);
+	assert_int_equal(rep[3], 0x8002);
+	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+				 NULL, 0, NULL, 0), 0);
+	assert_int_equal(th_fake.dirty_stops, 1);
+	vfx_close(&f);
+	close(mfd);
+}
+
+/* ptdm_mig_set_state from one state to another: the arcs the backend got. */
+static void path(struct ptdm_dev *d, uint32_t from, uint32_t to,
+		 const uint32_t *want, unsigned n)
+{
+	if (ptdm_mig_state(d) != from)
+		assert_int_equal(ptdm_mig_set_state(d, from), 0);
+	th_fake.narcs = 0;
+	assert_int_equal(ptdm_mig_set_state(d, to), 0);
+	assert_int_equal(ptdm_mig_state(d), to);
+	assert_int_equal(th_fake.narcs, n);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(th_fake.arcs[i], want[i]);
+}
+
+enum { ST = 1, RU = 2, SC = 3, RE = 4, RP = 5, PC = 6, PP = 7 };
+
+/*
+ * The core walks the backend one arc at a time along the kernel's paths
+ * (vfio_mig_get_next_state): never through a saving state or RESUMING on
+ * the way, RUNNING_P2P used when offered and collapsed when not.
+ */
+static void test_mig_paths(void **state)
+{
+	struct host_dev *h;
+	struct ptdm_dev *d = th_irq_dev(&h, 0);
+	const uint32_t ru_st[] = { RP, ST }, ru_sc[] = { RP, ST, SC },
+		       pc_st[] = { RU, RP, ST }, pc_sc[] = { PP, SC },
+		       sc_pc[] = { ST, RP, RU, PC }, pc_re[] = { RU, RP, ST, RE },
+		       pp_ru[] = { RP, RU }, ru_pp[] = { RP, PP };
+	const uint32_t flat_ru_sc[] = { ST, SC }, flat_pc_sc[] = { SC },
+		       flat_pc_re[] = { RU, ST, RE };
+
+	(void)state;
+	th_fake_host(h);
+	th_fake_mig(VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P |
+		    (1u << 2) /* PRE_COPY */);
+	path(d, RU, ST, ru_st, 2);
+	path(d, RU, SC, ru_sc, 3);
+	path(d, PC, ST, pc_st, 3);
+	path(d, PC, SC, pc_sc, 2);
+	path(d, SC, PC, sc_pc, 4);
+	path(d, PP, RU, pp_ru, 2);
+	path(d, RU, PP, ru_pp, 2);
+	path(d, PC, RE, pc_re, 4);
+	/* out of RESUMING only with a whole stream: the backend is not even
+	 * asked, and the device is left in ERROR until a reset */
+	th_fake.narcs = 0;
+	assert_int_equal(ptdm_mig_set_state(d, RU), -EINVAL);
+	assert_int_equal(th_fake.narcs, 0);
+	assert_int_equal(ptdm_mig_state(d), VFIO_DEVICE_STATE_ERROR);
+	assert_int_equal(ptdm_mig_set_state(d, ST), -EINVAL);
+	ptdm_mig_reset(d);
+	assert_int_equal(ptdm_mig_state(d), RU);
+	/* the states the backend does not offer are refused */
+	assert_int_equal(ptdm_mig_set_state(d, VFIO_DEVICE_STATE_ERROR), -EINVAL);
+	assert_int_equal(ptdm_mig_set_state(d, 8), -EINVAL);
+	ptdm_mig_reset(d);
+	th_fake.mig_flags = VFIO_MIGRATION_STOP_COPY | (1u << 2);
+	path(d, RU, SC, flat_ru_sc, 2);
+	path(d, PC, SC, flat_pc_sc, 1);
+	path(d, PC, RE, flat_pc_re, 3);
+	assert_int_equal(ptdm_mig_set_state(d, RP), -EINVAL);
+	ptdm_mig_reset(d);
+	/* a backend that cannot get back to RUNNING is not said to run */
+	path(d, RU, SC, flat_ru_sc, 2);
+	th_fake.mig_rc = -EINVAL;
+	ptdm_mig_reset(d);
+	assert_int_equal(ptdm_mig_state(d), VFIO_DEVICE_STATE_ERROR);
+	th_fake.mig_rc = 0;
+	ptdm_mig_reset(d);
+	assert_int_equal(ptdm_mig_state(d), RU);
+	/* a backend that falls into ERROR on an arc: ERROR here too */
+	th_fake.mig_rc = -EIO;
+	assert_int_equal(ptdm_mig_set_state(d, ST), -EIO);
+	assert_int_equal(ptdm_mig_state(d), VFIO_DEVICE_STATE_ERROR);
+	th_fake.mig_rc = 0;
+	ptdm_mig_reset(d);
+	th_free(d, h);
+}
+
 static void test_mpqemu_dma_through_host_ops(void **state)
 {
 	struct host_dev *h;
@@ -378,6 +551,8 @@ int main(void)
 		cmocka_unit_test(test_image_has_no_new_ops),
 		cmocka_unit_test(test_vfio_user_on_image),
 		cmocka_unit_test(test_vfio_user_on_fake_host),
+		cmocka_unit_test(test_dma_logging_by_host),
+		cmocka_unit_test(test_mig_paths),
 		cmocka_unit_test(test_mpqemu_dma_through_host_ops),
 		cmocka_unit_test(test_host_msi_enable),
 	};

@@ -470,6 +470,58 @@ static int mig_write(struct fixture *f, const uint8_t *data, uint32_t n)
 	return rc;
 }
 
+/* The HEAD record a stream of this device starts with (the first 40
+ * bytes it hands out in STOP_COPY). */
+static void mig_head(struct fixture *f, uint8_t head[40])
+{
+	uint32_t q[2] = { 16, 40 };
+	uint8_t rep[8 + 40];
+	size_t got = 0;
+
+	assert_int_equal(mig_set(f, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	assert_int_equal(vfu_client_call(&f->cli, VFU_MIG_DATA_READ, q, 8, NULL,
+					 0, rep, sizeof(rep), &got, NULL), 0);
+	assert_int_equal(got, sizeof(rep));
+	memcpy(head, rep + 8, 40);
+	assert_int_equal(mig_set(f, VFIO_DEVICE_STATE_STOP), 0);
+}
+
+/* A HOST record of n bytes. */
+static int mig_host(struct fixture *f, const uint8_t *data, uint32_t n)
+{
+	uint8_t *rec = malloc(8 + (size_t)n);
+	uint32_t h[2] = { 2, n };
+	int rc;
+
+	assert_non_null(rec);
+	memcpy(rec, h, 8);
+	memcpy(rec + 8, data, n);
+	rc = mig_write(f, rec, 8 + n);
+	free(rec);
+	return rc;
+}
+
+/* The image's stream head (no pre-copy part) and one LIT op of n bytes. */
+static int mig_lit(struct fixture *f, uint64_t pre_len, uint32_t n)
+{
+	uint8_t b[24];
+	uint32_t w[2] = { 0x314d4c42u, 0 }, op[2] = { 2, n };
+
+	memcpy(b, w, 8);
+	memcpy(b + 8, &pre_len, 8);
+	memcpy(b + 16, op, 8);
+	return mig_host(f, b, sizeof(b));
+}
+
+static void resuming(struct fixture *f)
+{
+	uint8_t head[40];
+
+	mig_head(f, head);
+	assert_int_equal(mig_set(f, VFIO_DEVICE_STATE_RESUMING), 0);
+	assert_int_equal(mig_write(f, head, sizeof(head)), 0);
+}
+
 static void test_mig_write_bounded_by_state_size(void **state)
 {
 	struct fixture f;
@@ -480,32 +532,45 @@ static void test_mig_write_bounded_by_state_size(void **state)
 
 	assert_non_null(junk);
 	fx_open(&f);
-	max = ptdm_dev_state_max(f.d);
-	/* header, config, MSI-X table+PBA, the image's config and BARs */
-	assert_true(max > 4096 + 0x10000 + 0x4000 + 0x10000);
+	max = f.h->ops->state_max(f.h);
+	/* the image's config and BARs */
+	assert_true(max > 4096 + 0x10000 + 0x10000);
 	assert_true(max < (1u << 20));
-	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_STOP), 0);
-	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_RESUMING), 0);
-	/* up to the bound it is buffered, one byte more is refused */
+	resuming(&f);
+	/* up to the bound it is taken, one byte more is refused */
+	assert_int_equal(mig_lit(&f, 0, (uint32_t)max), 0);
 	while (sent + chunk <= max) {
-		assert_int_equal(mig_write(&f, junk, chunk), 0);
+		assert_int_equal(mig_host(&f, junk, chunk), 0);
 		sent += chunk;
 	}
-	assert_int_equal(mig_write(&f, junk, (uint32_t)(max - sent)), 0);
-	assert_int_equal(mig_write(&f, junk, 1), -EFBIG);
-	assert_int_equal(f.srv.mig_len, max);
-	/* junk of the right size still does not load */
+	assert_int_equal(mig_host(&f, junk, (uint32_t)(max - sent)), 0);
+	{
+		uint32_t op[2] = { 2, 1 };
+
+		assert_int_equal(mig_host(&f, (uint8_t *)op, 8), -EFBIG);
+	}
+	/* and the stream is broken for good: nothing loads */
+	assert_int_equal(mig_write(&f, junk, 8), -EINVAL);
 	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_STOP), -EINVAL);
 	fx_close(&f);
 
-	/* a write that crosses the bound is refused whole */
+	/* an op larger than the bound, a pre-copy part larger than it */
 	fx_open(&f);
-	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_STOP), 0);
-	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_RESUMING), 0);
-	assert_int_equal(mig_write(&f, junk, chunk), 0);
-	assert_int_equal(mig_write(&f, junk, (uint32_t)(max - chunk - 100)), 0);
-	assert_int_equal(mig_write(&f, junk, 200), -EFBIG);
-	assert_int_equal(f.srv.mig_len, max - 100);
+	resuming(&f);
+	assert_int_equal(mig_lit(&f, 0, (uint32_t)max + 1), -EFBIG);
+	fx_close(&f);
+	fx_open(&f);
+	resuming(&f);
+	assert_int_equal(mig_lit(&f, max + 1, 1), -EFBIG);
+	fx_close(&f);
+	/* a record larger than any the core takes */
+	fx_open(&f);
+	resuming(&f);
+	{
+		uint32_t h[2] = { 2, (1u << 20) + 1 };
+
+		assert_int_equal(mig_write(&f, (uint8_t *)h, 8), -EINVAL);
+	}
 	fx_close(&f);
 	free(junk);
 }

@@ -499,7 +499,7 @@ static void test_migration(void **state)
 				 NULL, 0, NULL, 0), 0);
 	assert_int_equal(feature(&a, F_GET | VFIO_DEVICE_FEATURE_MIGRATION,
 				 NULL, 0, &mflags, 8), 0);
-	assert_int_equal(mflags, VFIO_MIGRATION_STOP_COPY);
+	assert_int_equal(mflags, VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY);
 	assert_int_equal(feature(&a, F_SET | VFIO_DEVICE_FEATURE_MIGRATION,
 				 &mflags, 8, NULL, 0), -EINVAL);
 	assert_int_equal(mig_state(&a), VFIO_DEVICE_STATE_RUNNING);
@@ -529,7 +529,6 @@ static void test_migration(void **state)
 	/* RUNNING -> STOP_COPY goes through STOP */
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_STOP_COPY), 0);
 	assert_int_equal(mig_state(&a), VFIO_DEVICE_STATE_STOP_COPY);
-	assert_int_equal(mig_set(&a, VFU_STATE_PRE_COPY), -EINVAL);
 	stream = mig_read_all(&a, &len);
 	assert_true(len > 4096);
 
@@ -552,25 +551,7 @@ static void test_migration(void **state)
 			 0);
 	assert_int_equal(v, 0xdeadbeef);
 
-	/* a bad stream: the SET fails, ERROR until a reset */
-	stream[len / 2] ^= 0xff;
-	stream[0] ^= 0xff;
-	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
-	mig_write_all(&b, stream, len);
-	assert_true(mig_set(&b, VFIO_DEVICE_STATE_STOP) < 0);
-	assert_int_equal(mig_state(&b), VFIO_DEVICE_STATE_ERROR);
-	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RUNNING), -EINVAL);
-	/* the device did not take any of it */
-	assert_int_equal(cfg_rd(&b, PCI_INTERRUPT_LINE) & 0xff, 11);
-	assert_int_equal(vfu_client_call(&b.cli, VFU_DEVICE_RESET, NULL, 0,
-					 NULL, 0, NULL, 0, NULL, NULL), 0);
-	assert_int_equal(mig_state(&b), VFIO_DEVICE_STATE_RUNNING);
-	/* a truncated stream, and data written outside RESUMING */
-	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
-	stream[0] ^= 0xff;
-	stream[len / 2] ^= 0xff;
-	mig_write_all(&b, stream, len - 1);
-	assert_true(mig_set(&b, VFIO_DEVICE_STATE_STOP) < 0);
+	/* data written outside RESUMING */
 	{
 		uint32_t q[3] = { 8, 4, 0 };
 
@@ -582,6 +563,230 @@ static void test_migration(void **state)
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING_P2P), -EINVAL);
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_ERROR), -EINVAL);
 	free(stream);
+	fx_close(&a);
+	fx_close(&b);
+}
+
+static int mig_write_some(struct fixture *f, const uint8_t *p, size_t len);
+
+/* MIG_DATA_READ of up to max bytes: how many came. */
+static size_t mig_read_some(struct fixture *f, uint8_t *out, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		uint8_t rep[8 + 4096];
+		uint32_t want = (uint32_t)(max - n > 4096 ? 4096 : max - n);
+		uint32_t q[2] = { 8 + want, want }, r[2];
+		size_t got = 0;
+
+		assert_int_equal(vfu_client_call(&f->cli, VFU_MIG_DATA_READ, q, 8,
+						 NULL, 0, rep, sizeof(rep),
+						 &got, NULL), 0);
+		memcpy(r, rep, 8);
+		memcpy(out + n, rep + 8, r[1]);
+		n += r[1];
+		if (r[1] < want)
+			break;
+	}
+	return n;
+}
+
+/*
+ * PRE_COPY: the image's BAR memory moves while the device runs; once it
+ * stops, only the pages the guest changed since move again.
+ */
+static void test_migration_pre_copy(void **state)
+{
+	struct fixture a, b;
+	size_t cap = 1u << 20, pre, rest;
+	uint8_t *stream = malloc(cap);
+	uint32_t v;
+
+	(void)state;
+	assert_non_null(stream);
+	fx_open(&a, true);
+	fx_open(&b, true);
+	cfg_wr(&a, PCI_BASE_ADDRESS_0, 0xfe000000);
+	cfg_wr(&a, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	/* data in 8 pages of BAR0 (the MSI-X pages are the core's) */
+	for (uint32_t pg = 4; pg < 12; pg++) {
+		v = 0x1000 + pg;
+		assert_int_equal(vfu_client_region_rw(&a.cli, 0, pg * 4096, &v,
+						      4, true), 0);
+	}
+	assert_int_equal(mig_set(&a, VFU_STATE_PRE_COPY), 0);
+	assert_int_equal(mig_state(&a), VFU_STATE_PRE_COPY);
+	pre = mig_read_some(&a, stream, cap);
+	assert_true(pre > 8 * 4096);
+	/* nothing more for now, and the device still runs */
+	assert_int_equal(mig_read_some(&a, stream + pre, cap - pre), 0);
+	v = 0xc0ffee;
+	assert_int_equal(vfu_client_region_rw(&a.cli, 0, 6 * 4096 + 8, &v, 4,
+					      true), 0);
+	cfg_wr(&a, PCI_INTERRUPT_LINE, 9);
+	/* PRE_COPY -> STOP_COPY: only the page that changed moves again */
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	rest = mig_read_some(&a, stream + pre, cap - pre);
+	assert_true(rest > 4096 && rest < 3 * 4096 + 4096 /* cfg, core */ + 2048);
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
+	assert_int_equal(mig_write_some(&b, stream, pre + rest), 0);
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RUNNING), 0);
+	assert_int_equal(cfg_rd(&b, PCI_INTERRUPT_LINE) & 0xff, 9);
+	for (uint32_t pg = 4; pg < 12; pg++) {
+		assert_int_equal(vfu_client_region_rw(&b.cli, 0, pg * 4096, &v,
+						      4, false), 0);
+		assert_int_equal(v, 0x1000 + pg);
+	}
+	assert_int_equal(vfu_client_region_rw(&b.cli, 0, 6 * 4096 + 8, &v, 4,
+					      false), 0);
+	assert_int_equal(v, 0xc0ffee);
+	/* leaving PRE_COPY for RUNNING drops what was being saved */
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING), 0);
+	assert_int_equal(mig_set(&a, VFU_STATE_PRE_COPY), 0);
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING), 0);
+	{
+		uint32_t q[2] = { 16, 8 };
+
+		assert_int_equal(vfu_client_call(&a.cli, VFU_MIG_DATA_READ, q, 8,
+						 NULL, 0, NULL, 0, NULL, NULL),
+				 -EINVAL);
+	}
+	free(stream);
+	fx_close(&a);
+	fx_close(&b);
+}
+
+/* MIG_DATA_WRITE of p in 1000-byte pieces; the first error. */
+static int mig_write_some(struct fixture *f, const uint8_t *p, size_t len)
+{
+	uint8_t req[8 + 1000];
+
+	for (size_t at = 0; at < len;) {
+		uint32_t n = (uint32_t)(len - at > 1000 ? 1000 : len - at);
+		uint32_t q[2] = { 8, n };
+		int rc;
+
+		memcpy(req, q, 8);
+		memcpy(req + 8, p + at, n);
+		rc = vfu_client_call(&f->cli, VFU_MIG_DATA_WRITE, req, 8 + n,
+				     NULL, 0, NULL, 0, NULL, NULL);
+		if (rc)
+			return rc;
+		at += n;
+	}
+	return 0;
+}
+
+/* The destination as it was: its guest-programmed line and BAR data. */
+static void assert_untouched(struct fixture *b)
+{
+	uint32_t v = 0;
+
+	assert_int_equal(cfg_rd(b, PCI_INTERRUPT_LINE) & 0xff, 5);
+	assert_int_equal(vfu_client_region_rw(&b->cli, 0, 0x100, &v, 4, false),
+			 0);
+	assert_int_equal(v, 0x5a5a5a5a);
+}
+
+/* Load stream[0, len) into b: the transition must fail, b unchanged, and
+ * only a reset leaves ERROR. */
+static void refused(struct fixture *b, const uint8_t *stream, size_t len)
+{
+	assert_int_equal(mig_set(b, VFIO_DEVICE_STATE_RESUMING), 0);
+	(void)mig_write_some(b, stream, len); /* may stop early: fine */
+	assert_true(mig_set(b, VFIO_DEVICE_STATE_RUNNING) < 0);
+	assert_int_equal(mig_state(b), VFIO_DEVICE_STATE_ERROR);
+	assert_int_equal(mig_set(b, VFIO_DEVICE_STATE_RUNNING), -EINVAL);
+	assert_untouched(b);
+	assert_int_equal(vfu_client_call(&b->cli, VFU_DEVICE_RESET, NULL, 0,
+					 NULL, 0, NULL, 0, NULL, NULL), 0);
+	assert_int_equal(mig_state(b), VFIO_DEVICE_STATE_RUNNING);
+	/* the reset put the BAR memory back too: program b again */
+	cfg_wr(b, PCI_BASE_ADDRESS_0, 0xfe000000);
+	cfg_wr(b, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	cfg_wr(b, PCI_INTERRUPT_LINE, 5);
+	{
+		uint32_t v = 0x5a5a5a5a;
+
+		assert_int_equal(vfu_client_region_rw(&b->cli, 0, 0x100, &v, 4,
+						      true), 0);
+	}
+}
+
+static void test_migration_bad_streams(void **state)
+{
+	struct fixture a, b, x;
+	struct th_cfg c;
+	struct ptdm_err err = { "" };
+	uint8_t *stream, *other, *mut;
+	size_t len, olen;
+	uint32_t v = 0xdeadbeef;
+	int sv[2];
+
+	(void)state;
+	fx_open(&a, true);
+	fx_open(&b, true);
+	cfg_wr(&a, PCI_BASE_ADDRESS_0, 0xfe000000);
+	cfg_wr(&a, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	cfg_wr(&a, PCI_INTERRUPT_LINE, 11);
+	assert_int_equal(vfu_client_region_rw(&a.cli, 0, 0x100, &v, 4, true), 0);
+	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	stream = mig_read_all(&a, &len);
+	cfg_wr(&b, PCI_BASE_ADDRESS_0, 0xfe000000);
+	cfg_wr(&b, PCI_COMMAND, PCI_COMMAND_MEMORY);
+	cfg_wr(&b, PCI_INTERRUPT_LINE, 5);
+	v = 0x5a5a5a5a;
+	assert_int_equal(vfu_client_region_rw(&b.cli, 0, 0x100, &v, 4, true), 0);
+
+	/* truncated: every record but the last bytes of END */
+	refused(&b, stream, len - 1);
+	refused(&b, stream, len / 2);
+	/* mutated: one byte in the middle (a BAR page) or at the start */
+	mut = malloc(len);
+	assert_non_null(mut);
+	memcpy(mut, stream, len);
+	mut[len / 2] ^= 0x01;
+	refused(&b, mut, len);
+	memcpy(mut, stream, len);
+	mut[0] ^= 0xff;
+	refused(&b, mut, len);
+	/* its end duplicated: data after END */
+	{
+		uint8_t *twice = malloc(2 * len);
+
+		assert_non_null(twice);
+		memcpy(twice, stream, len);
+		memcpy(twice + len, stream, len);
+		refused(&b, twice, 2 * len);
+		free(twice);
+	}
+	/* another device's: same shape, another device id */
+	nic(&c);
+	th_put(&c, PCI_DEVICE_ID, 2, 0x10d4);
+	x.d = th_dev(&c, NULL, &x.h);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vfu_conn_init(&x.srv, sv[0], x.d), 0);
+	vfu_client_init_fd(&x.cli, sv[1]);
+	x.cli.pump = pump;
+	x.cli.pump_opaque = &x;
+	assert_int_equal(vfu_client_version(&x.cli, NULL, &err), 0);
+	assert_int_equal(mig_set(&x, VFIO_DEVICE_STATE_STOP_COPY), 0);
+	other = mig_read_all(&x, &olen);
+	refused(&b, other, olen);
+	/* and the good stream still loads after all that */
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RESUMING), 0);
+	assert_int_equal(mig_write_some(&b, stream, len), 0);
+	assert_int_equal(mig_set(&b, VFIO_DEVICE_STATE_RUNNING), 0);
+	assert_int_equal(cfg_rd(&b, PCI_INTERRUPT_LINE) & 0xff, 11);
+	assert_int_equal(vfu_client_region_rw(&b.cli, 0, 0x100, &v, 4, false),
+			 0);
+	assert_int_equal(v, 0xdeadbeef);
+	free(mut);
+	free(stream);
+	free(other);
+	fx_close(&x);
 	fx_close(&a);
 	fx_close(&b);
 }
@@ -1382,6 +1587,8 @@ int main(void)
 		cmocka_unit_test(test_dma_maps),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_migration),
+		cmocka_unit_test(test_migration_bad_streams),
+		cmocka_unit_test(test_migration_pre_copy),
 		cmocka_unit_test(test_dma_logging),
 		cmocka_unit_test(test_write_multi),
 		cmocka_unit_test(test_version_json_strict),

@@ -307,9 +307,9 @@ struct rig {
 	struct xen_server *s;
 };
 
-static void rig_up(struct rig *r, bool real, bool cf8)
+static void rig_up_opts(struct rig *r, bool real,
+			const struct xen_server_opts *o)
 {
-	struct xen_server_opts o = { .guest_sbdf = SBDF, .cf8 = cf8 };
 	struct xen_host_res res = { 0 };
 	struct ptdm_err err = { "" };
 
@@ -322,8 +322,15 @@ static void rig_up(struct rig *r, bool real, bool cf8)
 		res.phys[0] = 0xd0000000;
 		res.phys[2] = 0xe000;
 	}
-	assert_int_equal(xen_server_new(&r->s, &r->f->hv, r->d, &res, &o, &err),
+	assert_int_equal(xen_server_new(&r->s, &r->f->hv, r->d, &res, o, &err),
 			 0);
+}
+
+static void rig_up(struct rig *r, bool real, bool cf8)
+{
+	struct xen_server_opts o = { .guest_sbdf = SBDF, .cf8 = cf8 };
+
+	rig_up_opts(r, real, &o);
 }
 
 static void rig_down(struct rig *r)
@@ -625,6 +632,27 @@ static void test_real_device_sequence(void **state)
 	rig_down(&r);
 }
 
+/* Behind ptdm-xen-dm libxl assigns the device after the device model's
+ * device_add (and deassigns it after device_del): ptdm must not, or
+ * libxl's xc_assign_device fails with EBUSY. */
+static void test_toolstack_assigns(void **state)
+{
+	struct xen_server_opts o = { .guest_sbdf = SBDF,
+				     .toolstack_assigns = true };
+	struct rig r;
+
+	(void)state;
+	rig_up_opts(&r, true, &o);
+	assert_true(find(r.f, 0, "enable 7 1") >= 0);
+	assert_true(find(r.f, 0, "pirq gsi 17 -> 100") >= 0);
+	assert_int_equal(find(r.f, 0, "assign 0x200 1"), -1);
+	xen_server_free(r.s);
+	r.s = NULL;
+	assert_int_equal(find(r.f, 0, "assign 0x200 0"), -1);
+	assert_true(find(r.f, 0, "pirq unmap 100") >= 0);
+	rig_down(&r);
+}
+
 static void test_domain_gone(void **state)
 {
 	struct rig r;
@@ -817,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_cf8_latch),
 		cmocka_unit_test(test_image_interrupts),
 		cmocka_unit_test(test_real_device_sequence),
+		cmocka_unit_test(test_toolstack_assigns),
 		cmocka_unit_test(test_domain_gone),
 		cmocka_unit_test(test_quirk_window_on_real_mmio),
 		cmocka_unit_test(test_romfile_and_rombar),

@@ -4,6 +4,12 @@
 # driver.  See tests/vm/README.md.
 #
 #   tests/vm/run.sh --kernel 6.1|6.12 --guest PATH/vfio_guest_test
+#   tests/vm/run.sh --kernel 6.1|6.12 --guest PATH/mig_guest_test \
+#                   --machine mig --kmod tests/vm/edu_mig
+#
+# --machine mig: three edus only (00:02.0, 00:06.0, 00:07.0) for the
+# migration test; --kmod DIR: a module built by kmod.sh against the
+# booted kernel's headers, put in /lib/modules (the guest loads it).
 #
 # PATH/vfio_guest_test must be static (meson builds it with -Dvm_tests=true).
 # Exits 0 only if QEMU left through isa-debug-exit with guest status 0 and
@@ -15,10 +21,14 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 series=""
 guest=""
+machine=default
+kmod=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) series=${2:-}; shift 2 ;;
 	--guest) guest=${2:-}; shift 2 ;;
+	--machine) machine=${2:-}; shift 2 ;;
+	--kmod) kmod=${2:-}; shift 2 ;;
 	*) echo "usage: run.sh --kernel 6.1|6.12 --guest PATH" >&2; exit 2 ;;
 	esac
 done
@@ -51,6 +61,11 @@ mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
 cp "$(command -v busybox)" "$root/bin/busybox"
 cp "$mods"/*.ko "$mods/load-order" "$root/lib/modules/"
 cp "$guest" "$root/bin/vfio_guest_test"
+if [ -n "$kmod" ]; then
+	ko=$("$here/kmod.sh" "$series" "$kmod") ||
+		{ echo "$tag: FAIL: module $kmod does not build" >&2; exit 1; }
+	cp "$ko" "$root/lib/modules/"
+fi
 cat >"$root/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -90,16 +105,25 @@ t2=$(now)
 # behind it, edu + nvme: one IOMMU group, no function reset for edu (the
 # bus is shared), so the hot-reset path.  The NIC's netdev is a hub port
 # leading nowhere: no network.
+case $machine in
+default)
+	devices=(-device edu,addr=02.0
+		-netdev hubport,id=n0,hubid=0
+		-device e1000e,netdev=n0,addr=03.0
+		-device pcie-root-port,id=rp1,chassis=1,addr=05.0,x-speed=2_5,x-width=1
+		-device edu,bus=rp1,addr=00.0,multifunction=on
+		-device nvme,serial=ptdm0,bus=rp1,addr=00.1,multifunction=on) ;;
+mig)
+	# plain vfio-pci edu, then the migration source and destination
+	devices=(-device edu,addr=02.0 -device edu,addr=06.0
+		-device edu,addr=07.0) ;;
+*) echo "$tag: unknown machine $machine" >&2; exit 2 ;;
+esac
 timeout -k 10 "$tmo" qemu-system-x86_64 -accel tcg -machine q35 -cpu max \
 	-smp 1 -m 512M -nographic -no-reboot -nodefaults -display none \
 	-serial stdio \
 	-device intel-iommu,intremap=on,aw-bits=48 \
-	-device edu,addr=02.0 \
-	-netdev hubport,id=n0,hubid=0 \
-	-device e1000e,netdev=n0,addr=03.0 \
-	-device pcie-root-port,id=rp1,chassis=1,addr=05.0,x-speed=2_5,x-width=1 \
-	-device edu,bus=rp1,addr=00.0,multifunction=on \
-	-device nvme,serial=ptdm0,bus=rp1,addr=00.1,multifunction=on \
+	"${devices[@]}" \
 	-device isa-debug-exit,iobase=0xf4,iosize=4 \
 	-kernel "$mods/vmlinuz" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4${PTDM_VM_DEBUG:+ ptdm.debug}" \

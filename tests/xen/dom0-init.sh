@@ -19,36 +19,127 @@ IMG=/images/dev.lspci-x4.txt
 
 if [ "${SCENARIO:-image}" = real ]; then
 	# -- real devices: the outer QEMU's edu and e1000e, through sysfs ------
-	E= N=
+	# two of each: E and N for ptdm's guest, E2 and N2 for the xen_pt one
+	# (once a domain has used an e1000e's MSI-X, the next domain to use it
+	# gets no MSI-X from it, whichever device model serves either: each
+	# guest gets devices nobody used before, as on a host with two NICs)
+	# and at 00:07 a multi-function device (e1000e at .0, edu at .1) for
+	# BB:DD.* in pci=[...]
+	E= N= E2= N2=
 	for p in /sys/bus/pci/devices/*; do
+		case $(basename $p) in 0000:00:07.*) continue ;; esac
 		case "$(cat $p/vendor):$(cat $p/device)" in
-		0x1234:0x11e8) E=$(basename $p) ;;
-		0x8086:0x10d3) N=$(basename $p) ;;
+		0x1234:0x11e8) if [ -z "$E" ]; then E=$(basename $p); elif [ -z "$E2" ]; then E2=$(basename $p); fi ;;
+		0x8086:0x10d3) if [ -z "$N" ]; then N=$(basename $p); elif [ -z "$N2" ]; then N2=$(basename $p); fi ;;
 		esac
 	done
+	M=0000:00:07
 	say "REAL: edu at ${E:-nowhere}, e1000e at ${N:-nowhere}; $(xl dmesg | grep -c 'VT-d.*enabled') VT-d features enabled"
-	for d in $E $N; do
+	say "REAL: for xen_pt: edu at ${E2:-nowhere}, e1000e at ${N2:-nowhere}"
+	for d in $E $N $E2 $N2 $M.0 $M.1; do
 		xl pci-assignable-add $d
 		say "REAL: pci-assignable-add $d rc=$? driver=$(basename $(readlink /sys/bus/pci/devices/$d/driver))"
 	done
-	printf '%s@3\n%s@4\n' $E $N > /etc/xen/ptdm.args
-	: > /var/log/ptdm-1.log; : > /var/log/ptdm-2.log
-	export PTDM_LOG=debug # ptdm's Xen calls, one line each
-	xl create /etc/xen/hvm-real.cfg >/tmp/xl-real.log 2>&1 || { say "REAL: xl create failed"; sed 's/^/XENTEST: REAL-XL: /' /tmp/xl-real.log; }
+	# guest view of one slot, from guestbios's watch loop: the last
+	# "slot4 XXXXXXXX" line of domain $1
+	# (through a file and one awk: busybox sh here crashes now and then in
+	# a pipeline inside $(...) run in a loop)
+	slot4() {
+		xl dmesg >/tmp/dmesg.txt
+		awk -v p="(d$1) guestbios: slot4 " 'index($0, p) { v = substr($0, index($0, p) + length(p)) } END { print v }' /tmp/dmesg.txt
+	}
+	wait_slot4() { # domid value
+		i=0; v=
+		while [ $i -lt 300 ]; do
+			v=$(slot4 $1); [ "$v" = "$2" ] && break
+			sleep 0.1; i=$((i+1))
+		done
+		say "REAL: guest sees slot 4 as $v at $(t)s"
+	}
+	cmdreg() { # the device's COMMAND register, as dom0 reads it
+		hexdump -s 4 -n 2 -e '1/2 "%04x"' /sys/bus/pci/devices/$1/config
+	}
+	# -- first the guest with stock xen-pci-passthrough: the baseline ----
+	echo "pci = [ '$E2@3', '$N2@4' ]" >> /etc/xen/hvm-xenpt.cfg
+	say "XENPT: xl create at $(t)s"
+	xl create /etc/xen/hvm-xenpt.cfg >/tmp/xl-xenpt.log 2>&1 || { say "XENPT: xl create failed"; sed 's/^/XENTEST: XENPT-XL: /' /tmp/xl-xenpt.log; }
+	D2=$(xl domid hvmxenpt)
+	say "XENPT: domid $D2"
 	i=0
-	while [ $i -lt 900 ] && ! xl dmesg | grep -q "guestbios: done"; do sleep 0.1; i=$((i+1)); done
-	xl dmesg | grep -E "\(d[0-9]+\) (pci dev|guestbios|edu|nic)" | sed 's/^/XENTEST: REAL-LOG: /'
+	while [ $i -lt 900 ] && ! xl dmesg | grep -q "(d$D2) guestbios: slot4"; do sleep 0.1; i=$((i+1)); done
+	xl dmesg | grep "(d$D2) " | sed 's/^/XENTEST: XENPT-LOG: /'
+	L=/var/log/xen/qemu-dm-hvmxenpt.log
+	# the ioreqs QEMU handled for each device until guestbios was done
+	# (and had read both config spaces once)
+	for sbdf in 0x18 0x20; do
+		say "XENPT: ioreqs sbdf=$sbdf config=$(grep -c "cpu_ioreq_config_[a-z]* .*sbdf=$sbdf " $L)"
+	done
+	grep -E "handle_ioreq .*type=1 " $L | sed 's/.*port=\(0x[0-9a-f]*\).*/\1/' | sort | uniq -c | sed 's/^/XENTEST: XENPT-MMIO: /'
+	s0=$(t); xl destroy hvmxenpt 2>/dev/null
+	say "XENPT: destroy in $(echo "$(t) $s0" | awk '{printf "%.1f", $1 - $2}') s (the guest never ejects: libxl waits for QEMU)"
+	grep -vE "cpu_ioreq|handle_ioreq" $L | tail -40 | sed 's/^/XENTEST: XENPT-DM: /'
+
+	# -- ptdm through ptdm-xen-dm: an ordinary config + pci=[...] --------
+	echo "pci = [ '$E@3', '$N@4' ]" >> /etc/xen/hvm-real.cfg
+	export PTDM_LOG=debug # ptdm's Xen calls, one line each
+	export PTDM_XEN_DM_PTDM=/bin/ptdm
+	say "REAL: xl create at $(t)s"
+	xl create /etc/xen/hvm-real.cfg >/tmp/xl-real.log 2>&1 || { say "REAL: xl create failed"; sed 's/^/XENTEST: REAL-XL: /' /tmp/xl-real.log; }
+	D=$(xl domid hvmreal)
+	say "REAL: domid $D"
+	i=0
+	# until guestbios has dumped both devices' config space and watches
+	while [ $i -lt 900 ] && ! xl dmesg | grep -q "(d$D) guestbios: slot4"; do sleep 0.1; i=$((i+1)); done
+	CTL=/var/run/xen/ptdm-dm-ctl-$D
+	xl dmesg | grep "(d$D) " | sed 's/^/XENTEST: REAL-LOG: /'
+	ptdm ctl $CTL --json query-devices | sed 's/^/XENTEST: REAL-QUERY: /'
+	say "REAL: ptdm processes: $(pidof ptdm | wc -w); device model: $(pidof ptdm-xen-dm | wc -w) wrapper, $(pidof xen-qemu-system-i386 | wc -w) qemu"
 	xl dmesg | grep -iE "dmar|iommu.*fault|fault.*iommu" | tail -5 | sed 's/^/XENTEST: REAL-XEN: /'
 	if xl dmesg | grep -qE "(guestbios|edu|nic): .*FAILED"; then
 		xl debug-keys M; xl debug-keys i
 		xl dmesg | tail -60 | sed 's/^/XENTEST: REAL-DIAG: /'
 	fi
-	xl destroy hvmreal 2>/dev/null
-	i=0; while [ $i -lt 50 ] && pidof ptdm >/dev/null; do sleep 0.1; i=$((i+1)); done
+	wait_slot4 $D 10d38086
+	say "REAL: log-dirty with edu and e1000e assigned: $(logdirty $D)"
+	xl pci-list hvmreal | sed 's/^/XENTEST: REAL-PCILIST1: /'
+	# -- xl pci-detach / pci-attach of e1000e while the guest runs -------
+	s0=$(t); xl pci-detach hvmreal $N >/tmp/xl-detach.log 2>&1
+	say "REAL: pci-detach $N rc=$? in $(echo "$(t) $s0" | awk '{printf "%.1f", $1 - $2}') s"
+	sed 's/^/XENTEST: REAL-XL: /' /tmp/xl-detach.log
+	wait_slot4 $D ffffffff
+	xl pci-list hvmreal | sed 's/^/XENTEST: REAL-PCILIST2: /'
+	say "REAL: after detach: $N COMMAND=$(cmdreg $N) driver=$(basename $(readlink /sys/bus/pci/devices/$N/driver)) assignable=$(xl pci-assignable-list | grep -c $N) ptdm-devices=$(ptdm ctl $CTL query-devices | grep -c "$N")"
+	s0=$(t); xl pci-attach hvmreal $N@4 >/tmp/xl-attach.log 2>&1
+	say "REAL: pci-attach $N@4 rc=$? in $(echo "$(t) $s0" | awk '{printf "%.1f", $1 - $2}') s"
+	sed 's/^/XENTEST: REAL-XL: /' /tmp/xl-attach.log
+	wait_slot4 $D 10d38086
+	xl pci-list hvmreal | sed 's/^/XENTEST: REAL-PCILIST3: /'
+	s0=$(t); xl destroy hvmreal 2>/dev/null
+	say "REAL: destroy in $(echo "$(t) $s0" | awk '{printf "%.1f", $1 - $2}') s"
+	i=0; while [ $i -lt 100 ] && pidof ptdm ptdm-xen-dm >/dev/null; do sleep 0.1; i=$((i+1)); done
 	pidof ptdm >/dev/null && say "REAL: ptdm still running"
-	sed 's/^/XENTEST: REAL-PTDM1: /' /var/log/ptdm-1.log
-	sed 's/^/XENTEST: REAL-PTDM2: /' /var/log/ptdm-2.log
-	for d in $E $N; do xl pci-assignable-remove $d; say "REAL: pci-assignable-remove $d rc=$?"; done
+	pidof ptdm-xen-dm >/dev/null && say "REAL: ptdm-xen-dm still running"
+	for d in $E $N; do say "REAL: after destroy: $d COMMAND=$(cmdreg $d) driver=$(basename $(readlink /sys/bus/pci/devices/$d/driver))"; done
+	sed 's/^/XENTEST: REAL-DM: /' /var/log/xen/qemu-dm-hvmreal.log
+	xl dmesg | grep -E "memory_map|ioport_map" | sed 's/^/XENTEST: REAL-MAP: /'
+
+	# -- BB:DD.* of the multi-function device ---------------------------
+	sed -e 's/^name = .*/name = "hvmmf"/' /etc/xen/hvm-real.cfg | grep -v "^pci = " >/etc/xen/hvm-mf.cfg
+	echo "pci = [ '$M.*@5' ]" >> /etc/xen/hvm-mf.cfg
+	xl create /etc/xen/hvm-mf.cfg >/tmp/xl-mf.log 2>&1 || { say "MF: xl create failed"; sed 's/^/XENTEST: MF-XL: /' /tmp/xl-mf.log; }
+	D3=$(xl domid hvmmf)
+	say "MF: domid $D3"
+	i=0
+	while [ $i -lt 900 ] && ! xl dmesg | grep -q "(d$D3) guestbios: slot4"; do sleep 0.1; i=$((i+1)); done
+	xl dmesg | grep "(d$D3) pci dev" | sed 's/^/XENTEST: MF-LOG: /'
+	xl pci-list hvmmf | sed 's/^/XENTEST: MF-PCILIST: /'
+	ptdm ctl /var/run/xen/ptdm-dm-ctl-$D3 query-devices | sed 's/^/XENTEST: MF-QUERY: /'
+	xl destroy hvmmf 2>/dev/null
+	i=0; while [ $i -lt 100 ] && pidof ptdm ptdm-xen-dm >/dev/null; do sleep 0.1; i=$((i+1)); done
+	pidof ptdm ptdm-xen-dm >/dev/null && say "MF: still running"
+	grep "ptdm-xen-dm" /var/log/xen/qemu-dm-hvmmf.log | sed 's/^/XENTEST: MF-DM: /'
+
+	for d in $E $N $E2 $N2 $M.0 $M.1; do xl pci-assignable-remove $d; say "REAL: pci-assignable-remove $d rc=$?"; done
 	say "END"
 	sync
 	reboot -f

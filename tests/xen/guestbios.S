@@ -2,7 +2,8 @@
  * guestbios.S - a 64 KiB "BIOS" for the HVM guest of tests/xen/run.sh's
  * real-device scenario (hvmloader loads it so that it ends at 1 MiB and
  * enters it at f000:fff0 after placing the BARs).  It uses two devices of
- * the outer QEMU that two ptdm servers in dom0 pass through.
+ * the outer QEMU that dom0 passes through (one ptdm behind ptdm-xen-dm, or
+ * stock xen-pci-passthrough for the comparison).
  * edu at 00:03.0:
  *   BAR0 from config space (0xcf8/0xcfc: ioreqs to ptdm),
  *   liveness and factorial through BAR0 (Xen's p2m mapping: no ioreqs),
@@ -14,7 +15,10 @@
  *   through BAR3's table page (trapped: ptdm's emulated table), MSI-X
  *   enabled; the NIC's RXQ0 cause then arrives on vector 0x41 (a pirq
  *   for MSI-X entry 0, bound by ptdm).
- * Each result is a line on Xen's debug port 0xe9 ("(dN) edubios: ...").
+ * Each result is a line on Xen's debug port 0xe9 ("(dN) guestbios: ...").
+ * Then it prints both devices' config space ("cfg SS RR DWORD") and
+ * watches slot 4's ID register, a line "slot4 XXXXXXXX" at each change
+ * (xl pci-detach / pci-attach from dom0).
  * Build: as --32; ld -m elf_i386 -Ttext=0 -e _start --oformat binary.
  */
 	.code16
@@ -197,8 +201,48 @@ nic:	mov	$0x2010, %edi
 
 done:	mov	$(m_done + 0xf0000), %esi
 	call	puts
-6:	cli
-	hlt
+	/* what the guest sees: the config space of slots 3 and 4, a line
+	 * "guestbios: cfg SS RR XXXXXXXX" per dword (run.sh's xen_pt table) */
+	mov	$0x1800, %edi
+16:	mov	$(m_cfg + 0xf0000), %esi
+	call	puts
+	mov	%edi, %eax
+	shr	$11, %eax
+	mov	$2, %ecx
+	call	puthexn
+	call	putsp
+	mov	%edi, %eax
+	and	$0xff, %eax
+	mov	$2, %ecx
+	call	puthexn
+	call	putsp
+	call	cfg_rd
+	mov	$8, %ecx
+	call	puthexn
+	call	putnl
+	add	$4, %edi
+	test	$0xff, %edi
+	jnz	16b
+	cmp	$0x2100, %edi
+	jae	17f
+	mov	$0x2000, %edi
+	jmp	16b
+17:
+	/* then watch slot 4 (xl pci-detach / pci-attach from dom0): each
+	 * change of its vendor:device dword is a line "slot4: XXXXXXXX" */
+	mov	$0xdeadbeef, %ebp
+6:	mov	$0x2000, %edi
+	call	cfg_rd
+	cmp	%eax, %ebp
+	je	12f
+	mov	%eax, %ebp
+	mov	$(m_slot4 + 0xf0000), %esi
+	call	puts
+	mov	%ebp, %eax		/* puts leaves %al 0 */
+	call	puthex
+12:	mov	$20000000, %ecx
+13:	pause
+	loop	13b
 	jmp	6b
 
 nobar:	mov	$(m_nobar + 0xf0000), %esi
@@ -249,6 +293,37 @@ dma_wait:
 	loop	7b
 8:	ret
 
+/* the low %ecx hex digits of %eax on port 0xe9 */
+puthexn:
+	mov	%eax, %ebx
+	push	%ecx
+	neg	%ecx
+	add	$8, %ecx
+	shl	$2, %ecx
+	shl	%cl, %ebx
+	pop	%ecx
+	mov	$0xe9, %dx
+14:	rol	$4, %ebx
+	mov	%ebx, %eax
+	and	$0xf, %eax
+	add	$'0', %al
+	cmp	$'9', %al
+	jbe	15f
+	add	$('a' - '9' - 1), %al
+15:	outb	%al, %dx
+	loop	14b
+	ret
+putsp:	mov	$' ', %al
+	jmp	18f
+putnl:	mov	$'\n', %al
+18:	mov	$0xe9, %dx
+	outb	%al, %dx
+	ret
+/* %eax as 8 hex digits and a newline */
+puthex:	mov	$8, %ecx
+	call	puthexn
+	jmp	putnl
+
 puts:	mov	$0xe9, %dx
 9:	lodsb
 	test	%al, %al
@@ -285,6 +360,8 @@ m_nic_nomsix:	.asciz "nic: no MSI-X capability at 0xa0\n"
 m_nic_msix_ok:	.asciz "nic: msi-x ok\n"
 m_nic_msix_bad:	.asciz "nic: msi-x FAILED\n"
 m_done:		.asciz "guestbios: done\n"
+m_slot4:	.asciz "guestbios: slot4 "
+m_cfg:		.asciz "guestbios: cfg "
 
 	.code16
 	.org	0xfff0
