@@ -10,12 +10,13 @@
  *
  * Kept capability: CAP_IPC_LOCK, and only when a VFIO device is served or
  * a control socket may hot-add one - VFIO pins guest RAM it maps for the
- * device's DMA, accounted against RLIMIT_MEMLOCK without it.  Nothing else:
- * a hot-add after the sandbox opens what the sandbox user may open (for
- * VFIO /dev/vfio/vfio, which is 0666, and /dev/vfio/N, which the admin
- * gives that user as for any unprivileged VMM), and a Xen device (which
- * needs CAP_SYS_ADMIN for full sysfs config reads and root's /dev/xen)
- * must be served from the start, or with --sandbox=off.
+ * device's DMA, accounted against RLIMIT_MEMLOCK without it.  A hot-add
+ * after the sandbox opens what the sandbox user may open (for VFIO
+ * /dev/vfio/vfio, which is 0666, and /dev/vfio/N, which the admin gives
+ * that user as for any unprivileged VMM).  With a control socket in a
+ * build with Xen (ptdm-xen-dm hot-adds every device of its domain) the
+ * filter also allows libxen's ioctls and CAP_SYS_ADMIN is kept too: a Xen
+ * device's sysfs config reads stop at 64 bytes without it.
  *
  * The filter is an allow-list in one table, allowed[] below: one line a
  * syscall, each tagged with what needs it (the loop itself, a control
@@ -125,6 +126,12 @@ static unsigned needs_of(const struct server *s, bool child)
 
 	if (s->control)
 		need |= NEED_HOTADD | NEED_VFIO | NEED_DUMPS;
+#ifdef PTDM_HAVE_XEN
+	/* ptdm-xen-dm starts `serve --control` and device-adds the domain's
+	 * devices: a Xen hot-add needs libxen's ioctls */
+	if (s->control)
+		need |= NEED_XEN;
+#endif
 	for (const struct served *d = s->devs; d; d = d->next) {
 		if (!strcmp(d->od.backend, "vfio"))
 			need |= NEED_VFIO;
@@ -531,6 +538,12 @@ int sandbox_enter(struct server *s, bool child)
 	char name[128];
 	uint64_t keep = need & NEED_VFIO ? 1ull << CAP_IPC_LOCK : 0;
 
+	/* a Xen device hot-added later reads its config through sysfs, past
+	 * 64 bytes only with CAP_SYS_ADMIN (a device served from the start
+	 * opened that file as root and keeps it) */
+	if (s->control && (need & NEED_XEN))
+		keep |= 1ull << CAP_SYS_ADMIN;
+
 	if (add_test_trigger(s))
 		return -1;
 	if (sandbox_off) {
@@ -558,7 +571,8 @@ int sandbox_enter(struct server *s, bool child)
 		return -1;
 	ptdm_log(PTDM_LOG_INFO, "sandbox: uid %u, %s, no new privileges, "
 		 "%s%s%s%s%s", (unsigned)getuid(),
-		 keep ? "CAP_IPC_LOCK only" : "no capabilities",
+		 keep & (1ull << CAP_SYS_ADMIN) ? "CAP_IPC_LOCK and CAP_SYS_ADMIN"
+		 : keep ? "CAP_IPC_LOCK only" : "no capabilities",
 #ifdef PTDM_HAVE_SECCOMP
 		 "syscall filter for the loop",
 #else
