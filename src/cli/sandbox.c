@@ -286,6 +286,7 @@ static const struct {
 	{ "openat", NEED_DUMPS | NEED_HOTADD | NEED_VFIO | NEED_XEN },
 	{ "open", NEED_DUMPS | NEED_HOTADD },
 	/* device-add through the control socket: open, check, listen */
+	{ "epoll_create1", NEED_HOTADD }, /* a hot-added Xen front end */
 	{ "socket", NEED_HOTADD },
 	{ "bind", NEED_HOTADD },
 	{ "listen", NEED_HOTADD },
