@@ -4,9 +4,11 @@
 #   build  what `meson setup build && ninja -C build` needs with the default
 #          options: compiler, meson, json-c, libpci; cmocka and lspci
 #          because the default build compiles the unit tests and finds
-#          lspci for the golden ones; libxen-dev for the Xen front end and
-#          scdoc for ptdm(1) (the build works without either, -Dxen=auto
-#          and -Dman=auto, and then has no Xen or no man page)      - `make`
+#          lspci for the golden ones; libxen-dev for the Xen front end,
+#          scdoc for ptdm(1) and libseccomp-dev for the serve sandbox's
+#          syscall filter (the build works without any of them, -Dxen=auto,
+#          -Dman=auto, -Dseccomp=auto, and then has no Xen, no man page or
+#          no syscall filter)                                       - `make`
 #   demo   build + QEMU and busybox for the demo guest           - `make demo`
 #   test   build + clang/libFuzzer, QEMU, SeaBIOS, busybox, kmod, xz and
 #          python3 for the guest, VM and Xen tests, Debian's qemu-xen (the
@@ -20,7 +22,7 @@
 set -eu
 
 BUILD="gcc libc6-dev meson ninja-build pkg-config libjson-c-dev libpci-dev
-libcmocka-dev pciutils libxen-dev scdoc"
+libcmocka-dev pciutils libxen-dev scdoc libseccomp-dev"
 DEMO="qemu-system-x86 busybox-static"
 TEST="clang libclang-rt-14-dev qemu-system-x86 seabios busybox-static kmod
 xz-utils python3 make gcc-12 libelf1 libssl3 zlib1g libdw1 libbpf1

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/sandbox.h"
 #include "cli/serve.h"
 #include "cli/view.h"
 #include "ptdm/image.h"
@@ -292,6 +293,8 @@ static int serve_exec(int argc, char **argv)
 		_exit(127);
 	}
 	close(sv[1]);
+	if (sandbox_enter(&s, true)) /* sandbox.c: after setup, before the loop */
+		stop = 1;
 	/* serve until the VMM closes its end (or we are told to stop); the
 	 * device leaves with its --dump-guest written */
 	server_run(&s);
@@ -311,6 +314,8 @@ int cmd_serve(int argc, char **argv)
 	struct server s;
 	int nwords = 0, rc = 1;
 
+	if (sandbox_take_options(&argc, argv)) /* --sandbox, --user */
+		return EXIT_USAGE;
 	for (int i = 2; i < argc && i < 5; i++)
 		if (!strcmp(argv[i], "--mpqemu-exec")) {
 			free(words);
@@ -352,6 +357,8 @@ int cmd_serve(int argc, char **argv)
 		}
 	}
 	if (config ? read_config(&s, config) : add_words(&s, words, nwords))
+		goto out;
+	if (sandbox_enter(&s, false)) /* sandbox.c: after setup, before the loop */
 		goto out;
 	for (struct served *d = s.devs; d; d = d->next)
 		fprintf(stderr, "ptdm serve: %s on %s\n", d->od.host->name,

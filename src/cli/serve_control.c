@@ -430,7 +430,8 @@ static int feed(struct ctl_conn *c, const char *p, size_t len)
 	while (len) {
 		struct json_object *o;
 		enum json_tokener_error e;
-		size_t used;
+		const char *close_at;
+		size_t used, chunk;
 
 		/* whitespace between requests */
 		if (!c->req_bytes && strchr(" \t\r\n", *p)) {
@@ -438,17 +439,25 @@ static int feed(struct ctl_conn *c, const char *p, size_t len)
 			len--;
 			continue;
 		}
-		o = json_tokener_parse_ex(c->tok, p, (int)len);
+		/* strict json-c refuses bytes after a value in the same call,
+		 * so two requests in one read would be "not JSON": feed it up
+		 * to each '}' (a request is an object), one object at a time */
+		close_at = memchr(p, '}', len);
+		chunk = close_at ? (size_t)(close_at - p) + 1 : len;
+		o = json_tokener_parse_ex(c->tok, p, (int)chunk);
 		e = json_tokener_get_error(c->tok);
-		used = e == json_tokener_continue ? len
+		used = e == json_tokener_continue ? chunk
 						  : json_tokener_get_parse_end(c->tok);
 		c->req_bytes += used;
 		if (c->req_bytes > CTL_MAX_REQ) {
 			json_object_put(o);
 			return -EMSGSIZE;
 		}
-		if (e == json_tokener_continue)
-			return 0;
+		if (e == json_tokener_continue) {
+			p += chunk;
+			len -= chunk;
+			continue;
+		}
 		if (e != json_tokener_success)
 			return -EPROTO;
 		p += used;

@@ -188,6 +188,15 @@ for b in json.dumps({"execute": "query-devices", "id": 7}).encode():
     x.s.send(bytes([b]))
 r = x.next()
 check("a request sent byte by byte", r.get("id") == 7 and "return" in r, r)
+# requests pipelined in one write (strict json-c alone refused the bytes
+# after the first object: "not JSON", connection closed); a '}' in a string
+x.s.sendall(b'{"execute":"query-devices","id":8}{"execute":"nope}","id":9}'
+            b'\n{"execute":"query-devices","id":10}')
+r8, r9, r10 = x.next(), x.next(), x.next()
+check("three requests in one write, each answered",
+      r8.get("id") == 8 and r9.get("id") == 9 and r10.get("id") == 10 and
+      "return" in r8 and r9.get("error", {}).get("class") == "CommandNotFound",
+      (r8, r9, r10))
 
 # ptdm ctl, the command line
 out = subprocess.run([PTDM, "ctl", CTL, "query-devices"], capture_output=True, text=True)
