@@ -287,6 +287,8 @@ static const struct {
 	{ "open", NEED_DUMPS | NEED_HOTADD },
 	/* device-add through the control socket: open, check, listen */
 	{ "epoll_create1", NEED_HOTADD }, /* a hot-added Xen front end */
+	{ "timerfd_create", NEED_HOTADD }, /* its 500 ms domain-death tick */
+	{ "timerfd_settime", NEED_HOTADD },
 	{ "socket", NEED_HOTADD },
 	{ "bind", NEED_HOTADD },
 	{ "listen", NEED_HOTADD },
