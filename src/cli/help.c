@@ -59,7 +59,11 @@ const struct cli_help cli_helps[] = {
 	  "becomes its end\n"
 	  "  --config FILE      one \"DEVICE WHERE\" a line; # comments\n"
 	  "  --control PATH     a control socket (ptdm ctl): add and remove "
-	  "devices while serving\n" },
+	  "devices while serving\n"
+	  "  --user NAME        after setup, run as NAME (its groups too)\n"
+	  "  --sandbox on|off   the sandbox after setup (default on: no "
+	  "capabilities, no new privileges, a seccomp filter); off is for "
+	  "debugging\n" },
 	{ "ctl",
 	  "ptdm ctl PATH device-add SPEC (--vfio-user SOCK | --xen-domid N "
 	  "[--xen-cf8]) [--id ID]\n"
