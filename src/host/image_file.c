@@ -167,6 +167,10 @@ static int apply_native(struct host_dev *h, const struct native *nv,
 					 b->prefetch ? " prefetch" : "");
 		if (!dv->known)
 			continue;
+		if (!dv->size && i != PTDM_ROM_INDEX)
+			return ptdm_errf(err, -EINVAL, "%s:%u: BAR %d is "
+					 "implemented in the config bytes but "
+					 "has size 0", nv->name, dv->line, i);
 		rc = image_set_bar_size(h, i, dv->size, &e);
 		if (rc)
 			return ptdm_errf(err, rc, "%s:%u: %s", nv->name,
@@ -201,6 +205,13 @@ static int apply_sizes(struct host_dev *h, const char *vname,
 					 i, i - 1);
 		if (!sz->known[i])
 			continue;
+		/* size 0 for a BAR the config implements would drop the BAR
+		 * but keep its bytes: an image ptdm could not write back */
+		if (!sz->size[i] && i != PTDM_ROM_INDEX)
+			return ptdm_errf(err, -EINVAL, "%s:%u: BAR %d is "
+					 "implemented in the config bytes but "
+					 "the sizes give it size 0", vname,
+					 sz->line[i], i);
 		rc = image_set_bar_size(h, i, sz->size[i], &e);
 		if (rc)
 			return ptdm_errf(err, rc, "%s:%u: %s", vname,
