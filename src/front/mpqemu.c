@@ -36,7 +36,6 @@
 #include "util/evfd.h"
 #include "util/guestmem.h"
 #include "util/msgio.h"
-#include <poll.h>
 
 #define HDR MPQ_HDR
 #define MAX_PAYLOAD MPQ_MAX_PAYLOAD
@@ -433,20 +432,14 @@ int mpq_conn_output(struct mpq_conn *c)
 int mpq_conn_handle(struct mpq_conn *c)
 {
 	for (;;) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
 		int rc = mpq_conn_input(c, 1);
 
 		if (rc < 0)
 			return rc;
-		if (rc > 0) {
-			while ((rc = msgio_flush(&c->io)) == 1) {
-				p.events = POLLOUT;
-				if (poll(&p, 1, -1) < 0 && errno != EINTR)
-					return -errno;
-			}
+		if (rc > 0)
+			return msgio_flush_wait(&c->io);
+		rc = msgio_wait_readable(&c->io);
+		if (rc)
 			return rc;
-		}
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			return -errno;
 	}
 }

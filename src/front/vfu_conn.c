@@ -26,7 +26,6 @@
  * so the loop never waits for it.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -346,27 +345,6 @@ int vfu_conn_output(struct vfu_conn *c)
 	return rc < 0 ? rc : 0;
 }
 
-static int wait_fd(int fd, short ev)
-{
-	struct pollfd p = { .fd = fd, .events = ev };
-
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return 0;
-}
-
-/* Write out everything queued, waiting for the socket (tools and tests). */
-static int flush_wait(struct vfu_conn *c)
-{
-	int rc;
-
-	while ((rc = msgio_flush(&c->io)) == 1)
-		if ((rc = wait_fd(c->fd, POLLOUT)))
-			return rc;
-	return rc;
-}
-
 int vfu_conn_handle(struct vfu_conn *c)
 {
 	for (;;) {
@@ -375,8 +353,8 @@ int vfu_conn_handle(struct vfu_conn *c)
 		if (rc < 0)
 			return rc;
 		if (rc > 0)
-			return flush_wait(c);
-		rc = wait_fd(c->fd, POLLIN);
+			return msgio_flush_wait(&c->io);
+		rc = msgio_wait_readable(&c->io);
 		if (rc)
 			return rc;
 	}
@@ -465,7 +443,7 @@ int vfu_conn_dma_rw(struct vfu_conn *c, uint64_t iova, void *buf, size_t len,
 		return rc;
 	/* commands that arrive meanwhile are served */
 	while (!w.done) {
-		rc = flush_wait(c);
+		rc = msgio_flush_wait(&c->io);
 		if (!rc)
 			rc = vfu_conn_handle(c);
 		if (rc && !w.done) {

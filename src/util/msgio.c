@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -263,4 +264,29 @@ int msgio_send(struct msgio *m, const struct iovec *iov, unsigned niov,
 	m->out_tail = c;
 	m->out_bytes += c->len;
 	return 0;
+}
+
+static int wait_fd(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+int msgio_wait_readable(const struct msgio *m)
+{
+	return wait_fd(m->fd, POLLIN);
+}
+
+int msgio_flush_wait(struct msgio *m)
+{
+	int rc;
+
+	while ((rc = msgio_flush(m)) == 1)
+		if ((rc = wait_fd(m->fd, POLLOUT)))
+			return rc;
+	return rc;
 }

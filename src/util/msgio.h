@@ -69,6 +69,14 @@ static inline bool msgio_pending(const struct msgio *m)
 	return m->out != NULL;
 }
 
+/*
+ * For tools and tests that own one connection (never the serving loop):
+ * wait until the socket is readable, or write out everything queued,
+ * waiting for the socket.  0 or -errno.
+ */
+int msgio_wait_readable(const struct msgio *m);
+int msgio_flush_wait(struct msgio *m);
+
 /* Put a socket or pipe in non-blocking mode; 0 or -errno. */
 int msgio_nonblock(int fd);
 
