@@ -81,6 +81,7 @@ struct vfu_conn {
 	struct vfu_dma_req dma_req;
 	struct msgio io;
 	uint8_t *rx, *tx;   /* one message in, one reply out */
+	unsigned hot;       /* small messages left before a big one's pages go */
 	bool draining;      /* throwing away a payload too large to take */
 	bool reset_none_noted; /* said once: this device has no reset */
 	struct ptdm_ratelimit rl;

@@ -5,8 +5,11 @@
  *
  *   dirty report   DMA_LOGGING_REPORT over 64 GiB of mapped guest memory
  *                  (16 M pages, one in 4096 written by the device) in
- *                  1 MiB-bitmap pieces, against the floor: memset and
- *                  popcount over a bitmap of the same size;
+ *                  1 MiB-bitmap pieces, against two floors: memset and
+ *                  popcount over a bitmap of the same size (the issue's),
+ *                  and the same requests answered with replies of the
+ *                  same size over a bare socketpair (the protocol's: the
+ *                  bitmap has to cross the socket);
  *   stop-copy      MIG_DATA_READ of an image's stream (64 MiB of BAR data)
  *                  over the socket, 1 MiB a read, against the floor: the
  *                  same request and reply sizes over a bare socketpair;
@@ -187,6 +190,77 @@ static int mig_set(struct vfu_client *c, uint32_t to)
 		       NULL, 0);
 }
 
+/* ---- the socket floor: a reply of a fixed size to every request ---- */
+
+struct echo {
+	int fd;
+	uint8_t *buf;
+	uint32_t reply; /* payload bytes a reply */
+	pthread_t t;
+	bool on;
+};
+
+static void *echo_thread(void *arg)
+{
+	struct echo *e = arg;
+
+	for (;;) {
+		struct vfu_hdr h;
+		uint8_t req[64];
+		uint32_t q[2] = { e->reply, e->reply - 8 };
+
+		if (recv(e->fd, &h, sizeof(h), MSG_WAITALL) != sizeof(h) ||
+		    h.msg_size < sizeof(h) || h.msg_size > sizeof(h) + sizeof(req))
+			break;
+		if (recv(e->fd, req, h.msg_size - sizeof(h), MSG_WAITALL) !=
+		    (ssize_t)(h.msg_size - sizeof(h)))
+			break;
+		h.flags = VFU_F_REPLY;
+		h.msg_size = (uint32_t)sizeof(h) + e->reply;
+		memcpy(e->buf, &h, sizeof(h));
+		memcpy(e->buf + sizeof(h), q, 8);
+		if (send(e->fd, e->buf, h.msg_size, MSG_NOSIGNAL) !=
+		    (ssize_t)h.msg_size)
+			break;
+	}
+	return NULL;
+}
+
+/* An echo server on a socketpair, its client in fc. */
+static int echo_start(struct echo *e, struct vfu_client *fc, uint32_t reply)
+{
+	int sv[2];
+
+	*e = (struct echo){ .fd = -1, .reply = reply };
+	e->buf = malloc(sizeof(struct vfu_hdr) + reply);
+	if (!e->buf ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		free(e->buf);
+		return -ENOMEM;
+	}
+	e->fd = sv[0];
+	vfu_client_init_fd(fc, sv[1]);
+	e->on = !pthread_create(&e->t, NULL, echo_thread, e);
+	if (!e->on) {
+		vfu_client_close(fc);
+		close(e->fd);
+		free(e->buf);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static void echo_stop(struct echo *e, struct vfu_client *fc)
+{
+	if (!e->on)
+		return;
+	vfu_client_close(fc);
+	pthread_join(e->t, NULL);
+	close(e->fd);
+	free(e->buf);
+	e->on = false;
+}
+
 /* ---- 1. the dirty report ---- */
 
 static void dirty_some(struct server *s)
@@ -198,7 +272,8 @@ static void dirty_some(struct server *s)
 }
 
 /* Seconds for the whole 64 GiB report; the dirty pages it found. */
-static double report_time(struct server *s, uint8_t *rep, uint64_t *found)
+static double report_time(struct vfu_client *c, uint8_t *rep,
+			  uint64_t *found)
 {
 	const uint64_t piece = (uint64_t)CHUNK * 8 * 4096; /* bytes a report */
 	double t0 = now_s();
@@ -208,8 +283,7 @@ static double report_time(struct server *s, uint8_t *rep, uint64_t *found)
 		uint64_t q[3] = { at, piece, 4096 };
 		const uint64_t *bm = (const uint64_t *)(rep + 8 + 24);
 
-		if (feature(&s->cli, F_GET |
-					     VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+		if (feature(c, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 			    q, sizeof(q), rep, 8 + 24 + CHUNK))
 			return -1;
 		for (size_t w = 0; w < CHUNK / 8; w++)
@@ -243,7 +317,11 @@ static int bench_dirty(void)
 	size_t words = GUEST_RAM / 4096 / 64;
 	uint8_t *rep = malloc(8 + 24 + CHUNK);
 	uint64_t *bm = malloc(words * 8), sink = 0, found = 0;
-	double r[PAIRS], t[PAIRS], f[PAIRS], lo, hi;
+	double r[PAIRS], t[PAIRS], f[PAIRS], w[PAIRS], rw[PAIRS], lo, hi;
+	double wlo, whi;
+	struct echo e = { .on = false };
+	struct vfu_client fc;
+	uint64_t wfound;
 	int mfd = memfd_create("bench-guest-ram",
 			       MFD_CLOEXEC | MFD_ALLOW_SEALING), rc;
 
@@ -256,27 +334,38 @@ static int bench_dirty(void)
 	rc = rc ? rc : feature(&s.cli, F_SET |
 					       VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 			       &start, sizeof(start), NULL, 0);
+	rc = rc ? rc : echo_start(&e, &fc, 8 + 24 + CHUNK);
 	for (int i = 0; !rc && i < PAIRS; i++) {
 		dirty_some(&s);
-		t[i] = report_time(&s, rep, &found);
+		t[i] = report_time(&s.cli, rep, &found);
 		f[i] = floor_bitmap(bm, words, &sink);
-		if (t[i] < 0 || found != GUEST_RAM / 4096 / DIRTY_STRIDE)
+		w[i] = report_time(&fc, rep, &wfound);
+		if (t[i] < 0 || w[i] < 0 ||
+		    found != GUEST_RAM / 4096 / DIRTY_STRIDE)
 			rc = -EIO;
 		r[i] = t[i] / f[i];
+		rw[i] = t[i] / w[i];
 	}
 	if (!rc) {
 		double tm = median(t, NULL, NULL), fm = median(f, NULL, NULL);
+		double wm = median(w, NULL, NULL);
 
 		median(r, &lo, &hi);
+		median(rw, &wlo, &whi);
 		printf("  dirty report, 64 GiB mapped, %llu of %llu pages dirty:"
 		       " %.2f ms / floor (memset+popcount) %.2f ms   ratio %.2f "
-		       "(%.2f .. %.2f)\n",
+		       "(%.2f .. %.2f)\n"
+		       "    the same bitmap bytes over a bare socketpair %.2f ms"
+		       "   ratio %.2f (%.2f .. %.2f): what the protocol's reply "
+		       "costs\n",
 		       (unsigned long long)(GUEST_RAM / 4096 / DIRTY_STRIDE),
 		       (unsigned long long)(GUEST_RAM / 4096), tm * 1e3,
-		       fm * 1e3, median(r, NULL, NULL), lo, hi);
+		       fm * 1e3, median(r, NULL, NULL), lo, hi, wm * 1e3,
+		       median(rw, NULL, NULL), wlo, whi);
 	} else {
 		fprintf(stderr, "ptdm bench: dirty report: %s\n", strerror(-rc));
 	}
+	echo_stop(&e, &fc);
 	server_close(&s);
 	if (mfd >= 0)
 		close(mfd);
@@ -286,38 +375,6 @@ static int bench_dirty(void)
 }
 
 /* ---- 2. stop-copy data rate ---- */
-
-struct echo {
-	int fd;
-	uint8_t *buf;
-};
-
-/* The floor: a MIG_DATA_READ-sized reply to every request. */
-static void *echo_thread(void *arg)
-{
-	struct echo *e = arg;
-
-	for (;;) {
-		struct vfu_hdr h;
-		uint8_t req[64];
-		uint32_t q[2] = { 8 + CHUNK, CHUNK };
-
-		if (recv(e->fd, &h, sizeof(h), MSG_WAITALL) != sizeof(h) ||
-		    h.msg_size < sizeof(h) || h.msg_size > sizeof(h) + sizeof(req))
-			break;
-		if (recv(e->fd, req, h.msg_size - sizeof(h), MSG_WAITALL) !=
-		    (ssize_t)(h.msg_size - sizeof(h)))
-			break;
-		h.flags = VFU_F_REPLY;
-		h.msg_size = (uint32_t)(sizeof(h) + 8 + CHUNK);
-		memcpy(e->buf, &h, sizeof(h));
-		memcpy(e->buf + sizeof(h), q, 8);
-		if (send(e->fd, e->buf, h.msg_size, MSG_NOSIGNAL) !=
-		    (ssize_t)h.msg_size)
-			break;
-	}
-	return NULL;
-}
 
 /* Seconds to read n bytes by 1 MiB MIG_DATA_READs (the stream's end: a
  * short read). */
@@ -345,25 +402,16 @@ static double read_time(struct vfu_client *c, uint8_t *rep, uint64_t *bytes,
 static int bench_stop_copy(void)
 {
 	struct server s;
-	struct echo e = { -1, NULL };
+	struct echo e = { .on = false };
 	struct vfu_client fc;
-	pthread_t t;
 	uint8_t *rep = malloc(8 + CHUNK);
 	double pt[PAIRS], ft[PAIRS], r[PAIRS], lo, hi;
 	uint64_t bytes = 0, fbytes = 0;
-	int sv[2] = { -1, -1 }, rc;
-	bool echoing = false;
+	int rc;
 
-	e.buf = malloc(16 + 8 + CHUNK);
-	rc = !rep || !e.buf ? -ENOMEM : server_open(&s, BAR_DATA);
+	rc = !rep ? -ENOMEM : server_open(&s, BAR_DATA);
 	rc = rc ? rc : fill_bar(&s, BAR_DATA);
-	if (!rc && !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		e.fd = sv[0];
-		vfu_client_init_fd(&fc, sv[1]);
-		echoing = !pthread_create(&t, NULL, echo_thread, &e);
-	}
-	if (!echoing && !rc)
-		rc = -EAGAIN;
+	rc = rc ? rc : echo_start(&e, &fc, 8 + CHUNK);
 	for (int i = 0; !rc && i < PAIRS; i++) {
 		rc = mig_set(&s.cli, VFIO_DEVICE_STATE_STOP_COPY);
 		pt[i] = rc ? -1 : read_time(&s.cli, rep, &bytes, UINT64_MAX);
@@ -386,15 +434,9 @@ static int bench_stop_copy(void)
 	} else {
 		fprintf(stderr, "ptdm bench: stop-copy: %s\n", strerror(-rc));
 	}
-	if (echoing) {
-		vfu_client_close(&fc);
-		pthread_join(t, NULL);
-	}
-	if (sv[0] >= 0)
-		close(sv[0]);
+	echo_stop(&e, &fc);
 	server_close(&s);
 	free(rep);
-	free(e.buf);
 	return rc;
 }
 

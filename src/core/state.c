@@ -723,6 +723,30 @@ int ptdm_mig_read(struct ptdm_dev *d, void *buf, size_t len, size_t *got)
 		size_t n;
 		bool more;
 
+		if (m->out_pos == m->out_len && m->phase == OUT_HOST &&
+		    len - total > 8 + 4096) {
+			/* the backend's bytes straight into the reply, one
+			 * record as large as the reader takes */
+			uint8_t *dst = (uint8_t *)buf + total;
+			size_t cap = len - total - 8, n_host = 0;
+
+			if (cap > REC_IN_MAX)
+				cap = REC_IN_MAX;
+			rc = host_mig_data_read(d->host, dst + 8, cap, &n_host);
+			if (rc)
+				return rc == PTDM_HOST_ENOTSUP ? -ENOTSUP : rc;
+			if (n_host > cap)
+				return -EIO;
+			if (n_host) {
+				rec_head(dst, REC_HOST, (uint32_t)n_host);
+				sum_feed(&m->sum, dst, 8 + n_host);
+				total += 8 + n_host;
+				continue;
+			}
+			if (m->state != VFIO_DEVICE_STATE_STOP_COPY)
+				break; /* pre-copy: nothing more for now */
+			m->phase = OUT_CORE;
+		}
 		if (m->out_pos == m->out_len) {
 			rc = next_record(d, m, &more);
 			if (rc)

@@ -37,7 +37,8 @@
 #define HDR sizeof(struct vfu_hdr)
 #define MAX_DRAIN (64u << 20)
 #define BUF_SIZE (HDR + MAX_PAYLOAD)
-#define BUF_KEEP (64u << 10) /* resident bytes kept after a big message */
+#define BUF_KEEP (64u << 10) /* resident bytes kept when idle */
+#define TRIM_AFTER 64u /* small messages after a big one before its pages go */
 
 void vfu_conn_warn(struct vfu_conn *c, const char *what, int err)
 {
@@ -47,11 +48,14 @@ void vfu_conn_warn(struct vfu_conn *c, const char *what, int err)
 
 /* ---- transport ---- */
 
+/* A reply's payload in c->tx is sent without a copy (msgio_send_ref). */
 static int send_msg(struct vfu_conn *c, const struct vfu_hdr *h,
 		    const void *payload, uint32_t len, int fd)
 {
 	struct iovec iov[2] = { { (void *)h, HDR }, { (void *)payload, len } };
-	int rc = msgio_send(&c->io, iov, len ? 2 : 1, fd);
+	int rc = len && payload == c->tx
+			 ? msgio_send_ref(&c->io, iov, 2, fd)
+			 : msgio_send(&c->io, iov, len ? 2 : 1, fd);
 
 	if (rc == -ENOBUFS)
 		ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "vfio-user: the "
@@ -190,11 +194,27 @@ void vfu_conn_close(struct vfu_conn *c)
 	c->rx = c->tx = NULL;
 }
 
-/* Give back the pages a large message touched. */
-static void trim(uint8_t *buf, size_t used)
+/*
+ * Give back the pages large messages touched - but not after each one: a
+ * migration or a big region access comes as a run of 1 MiB messages, and
+ * faulting 2 MiB of buffers in again for every one of them costs more
+ * than the copy itself.  The pages go after TRIM_AFTER small messages in
+ * a row (and never while a reply still sends from tx).
+ */
+static void note_size(struct vfu_conn *c, size_t rx_used, size_t tx_used)
 {
-	if (used > BUF_KEEP)
-		madvise(buf + BUF_KEEP, BUF_SIZE - BUF_KEEP, MADV_DONTNEED);
+	if (rx_used > BUF_KEEP || tx_used > BUF_KEEP) {
+		c->hot = TRIM_AFTER;
+		return;
+	}
+	if (!c->hot || --c->hot)
+		return;
+	if (msgio_ref_busy(&c->io)) {
+		c->hot = 1; /* next time */
+		return;
+	}
+	madvise(c->rx + BUF_KEEP, BUF_SIZE - BUF_KEEP, MADV_DONTNEED);
+	madvise(c->tx + BUF_KEEP, BUF_SIZE - BUF_KEEP, MADV_DONTNEED);
 }
 
 /* Act on one command and queue the reply. */
@@ -228,7 +248,7 @@ static int process(struct vfu_conn *c, struct msg *m)
 	else
 		rc = send_reply(c, hdr, rc < 0 ? -rc : 0, m->r, m->rlen,
 				m->rfd);
-	trim(c->tx, m->rlen);
+	note_size(c, HDR + m->len, m->rlen);
 	return rc;
 }
 
@@ -326,12 +346,14 @@ int vfu_conn_input(struct vfu_conn *c, unsigned budget)
 			vfu_conn_warn(c, "neither command nor reply", EINVAL);
 			rc = h.flags & VFU_F_NO_REPLY
 				     ? 0 : send_reply(c, &h, EINVAL, NULL, 0, -1);
-		} else {
+		} else if (!(rc = msgio_unref(&c->io))) {
+			/* tx is the handler's again: the reply still sending
+			 * from it (a client that sent before reading) is
+			 * copied into the queue first */
 			rc = process(c, &m);
 		}
 		/* fds a handler kept are -1 now; msgio closes the rest */
 		msgio_next(&c->io);
-		trim(c->rx, HDR + plen);
 		if (rc)
 			return rc;
 	}

@@ -13,6 +13,7 @@
 #include <linux/vfio.h>
 
 #include "ptdm/host.h"
+#include "util/bigbuf.h"
 
 const char *host_bar_kind_name(enum host_bar_kind k)
 {
@@ -181,6 +182,7 @@ static int reserve(struct sink *k, size_t len)
 		return -ENOMEM;
 	k->p = n;
 	k->cap = k->len + len;
+	bigbuf_advise(n, k->cap);
 	return 0;
 }
 
@@ -414,6 +416,8 @@ static int blob_write(struct host_dev *h, struct host_blob_mig *b,
 			b->s = malloc(max + 1);
 			if (!b->p || !b->s)
 				return -ENOMEM;
+			bigbuf_advise(b->p, b->p_len + 1);
+			bigbuf_advise(b->s, max + 1);
 			continue;
 		}
 		if (b->p_have < b->p_len) {

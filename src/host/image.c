@@ -23,6 +23,7 @@
 #include "host/image_priv.h"
 #include "util/pci.h"
 #include "ptdm/image.h"
+#include "util/bigbuf.h"
 #include "util/evfd.h"
 
 static struct image_dev *to_image(struct host_dev *h)
@@ -319,12 +320,21 @@ static bool page_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+static uint64_t image_state_max(struct host_dev *h);
+
 static int image_state_save(struct host_dev *h, uint8_t **out, size_t *len)
 {
 	struct image_dev *im = to_image(h);
-	struct blob b = { 0 };
+	/* room for the largest state at once: no regrowth, huge pages */
+	struct blob b = { .cap = image_state_max(h) };
 	uint32_t head[2] = { STATE_MAGIC, h->cfg_size };
-	int rc = blob_put(&b, head, sizeof(head));
+	int rc;
+
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return -ENOMEM;
+	bigbuf_advise(b.p, b.cap);
+	rc = blob_put(&b, head, sizeof(head));
 
 	rc = rc ? rc : blob_put(&b, im->cfg, h->cfg_size);
 	for (int i = 0; !rc && i <= PTDM_ROM_INDEX; i++) {
@@ -386,8 +396,38 @@ static uint64_t image_state_max(struct host_dev *h)
 	return max;
 }
 
+/*
+ * The chunks from at on that continue one another in the same BAR (a
+ * run), faulted in with one call before they are copied: a BAR of 64 MiB
+ * would otherwise take 16 K page faults.  Only what the stream writes is
+ * populated: a sparse BAR stays sparse.
+ */
+static void populate_run(const uint8_t *buf, size_t len, size_t at,
+			 uint8_t *dst, size_t *run, uint8_t **run_end)
+{
+	struct {
+		uint32_t bar, len;
+		uint64_t off;
+	} c, first;
+	size_t n = 0;
+
+	memcpy(&first, buf + at, sizeof(first));
+	while (len - at >= sizeof(c)) {
+		memcpy(&c, buf + at, sizeof(c));
+		if (c.bar != first.bar || c.off != first.off + n)
+			break;
+		n += c.len;
+		at += sizeof(c) + c.len;
+	}
+	bigbuf_populate(dst, n);
+	*run = n;
+	*run_end = dst + n;
+}
+
 static int image_state_load(struct host_dev *h, const uint8_t *buf, size_t len)
 {
+	uint8_t *run_end = NULL;
+	size_t run = 0;
 	struct image_dev *im = to_image(h);
 	uint32_t head[2];
 	size_t at;
@@ -444,6 +484,9 @@ static int image_state_load(struct host_dev *h, const uint8_t *buf, size_t len)
 		rc = bar_mem(im, (int)c.bar, c.off, c.len, &dst);
 		if (rc)
 			return rc;
+		if (dst >= run_end || dst < run_end - run)
+			populate_run(buf, len, at - sizeof(c), dst, &run,
+				     &run_end);
 		memcpy(dst, buf + at, c.len);
 		at += c.len;
 	}

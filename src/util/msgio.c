@@ -40,7 +40,7 @@ void msgio_fini(struct msgio *m)
 			close(c->fd);
 		free(c);
 	}
-	m->out_tail = NULL;
+	m->out_tail = m->out_ref = NULL;
 	m->out_bytes = 0;
 }
 
@@ -187,7 +187,7 @@ int msgio_flush(struct msgio *m)
 {
 	while (m->out) {
 		struct msgio_chunk *c = m->out;
-		struct iovec iov = { c->data + c->off, c->len - c->off };
+		struct iovec iov = { (void *)(c->data + c->off), c->len - c->off };
 		ssize_t n = send_iov(m, &iov, 1, c->off ? -1 : c->fd);
 
 		if (n < 0)
@@ -205,17 +205,58 @@ int msgio_flush(struct msgio *m)
 		m->out = c->next;
 		if (!m->out)
 			m->out_tail = NULL;
+		if (m->out_ref == c)
+			m->out_ref = NULL;
 		free(c);
 	}
 	return 0;
 }
 
-int msgio_send(struct msgio *m, const struct iovec *iov, unsigned niov,
-	       int fd)
+/* Queue len bytes: a copy, or (ref) a pointer into the caller's buffer. */
+static int enqueue(struct msgio *m, const uint8_t *p, size_t len, int fd,
+		   bool ref)
 {
-	size_t total = 0, sent = 0, at = 0;
-	struct msgio_chunk *c;
+	struct msgio_chunk *c = malloc(sizeof(*c) + (ref ? 0 : len));
 
+	if (!c)
+		return -ENOMEM;
+	c->next = NULL;
+	c->len = len;
+	c->off = 0;
+	c->fd = -1;
+	if (fd >= 0) {
+		c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* ours until it goes */
+		if (c->fd < 0) {
+			int e = -errno;
+
+			free(c);
+			return e;
+		}
+	}
+	if (ref) {
+		c->data = p;
+		m->out_ref = c;
+	} else {
+		memcpy(c->own, p, len);
+		c->data = c->own;
+	}
+	if (m->out_tail)
+		m->out_tail->next = c;
+	else
+		m->out = c;
+	m->out_tail = c;
+	m->out_bytes += len;
+	return 0;
+}
+
+static int send_common(struct msgio *m, const struct iovec *iov,
+		       unsigned niov, int fd, bool ref)
+{
+	size_t total = 0, sent = 0;
+	int rc = 0;
+
+	if (ref && m->out_ref)
+		return -EBUSY; /* one referenced buffer at a time */
 	for (unsigned i = 0; i < niov; i++)
 		total += iov[i].iov_len;
 	if (!m->out) {
@@ -226,26 +267,13 @@ int msgio_send(struct msgio *m, const struct iovec *iov, unsigned niov,
 		sent = (size_t)n;
 		if (sent == total)
 			return 0;
+		if (sent)
+			fd = -1; /* it went with the first byte */
 	}
 	if (m->out_bytes + (total - sent) > m->out_max)
 		return -ENOBUFS;
-	c = malloc(sizeof(*c) + (total - sent));
-	if (!c)
-		return -ENOMEM;
-	c->next = NULL;
-	c->len = total - sent;
-	c->off = 0;
-	c->fd = -1;
-	if (!sent && fd >= 0) {
-		c->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* ours until it goes */
-		if (c->fd < 0) {
-			int e = -errno;
-
-			free(c);
-			return e;
-		}
-	}
-	for (unsigned i = 0; i < niov; i++) {
+	/* what is left of each piece; only the last may stay referenced */
+	for (unsigned i = 0; i < niov && !rc; i++) {
 		size_t len = iov[i].iov_len;
 		const uint8_t *p = iov[i].iov_base;
 
@@ -253,16 +281,49 @@ int msgio_send(struct msgio *m, const struct iovec *iov, unsigned niov,
 			sent -= len;
 			continue;
 		}
-		memcpy(c->data + at, p + sent, len - sent);
-		at += len - sent;
+		rc = enqueue(m, p + sent, len - sent, fd, ref && i == niov - 1);
+		fd = -1;
 		sent = 0;
 	}
-	if (m->out_tail)
-		m->out_tail->next = c;
-	else
-		m->out = c;
-	m->out_tail = c;
-	m->out_bytes += c->len;
+	return rc;
+}
+
+int msgio_send(struct msgio *m, const struct iovec *iov, unsigned niov,
+	       int fd)
+{
+	return send_common(m, iov, niov, fd, false);
+}
+
+int msgio_send_ref(struct msgio *m, const struct iovec *iov, unsigned niov,
+		   int fd)
+{
+	return send_common(m, iov, niov, fd, true);
+}
+
+int msgio_unref(struct msgio *m)
+{
+	struct msgio_chunk *r = m->out_ref, *c, **at = &m->out;
+	size_t left;
+
+	if (!r)
+		return 0;
+	left = r->len - r->off;
+	c = malloc(sizeof(*c) + left);
+	if (!c)
+		return -ENOMEM;
+	c->next = r->next;
+	c->len = left;
+	c->off = 0;
+	c->fd = r->fd; /* -1 once its first byte went */
+	c->data = c->own;
+	memcpy(c->own, r->data + r->off, left);
+	while (*at != r)
+		at = &(*at)->next;
+	*at = c;
+	if (m->out_tail == r)
+		m->out_tail = c;
+	m->out_ref = NULL;
+	free(r);
 	return 0;
 }
 

@@ -16,8 +16,9 @@
  * Output: msgio_send() tries to write at once; what the socket does not
  * take is copied to a queue bounded by out_max (-ENOBUFS when it would
  * overflow: the peer is not reading, drop it) and written by msgio_flush()
- * when the socket is writable.  An fd goes with the first byte of its
- * message.  Nothing here ever blocks.
+ * when the socket is writable (msgio_send_ref: without copying the
+ * payload, below).  An fd goes with the first byte of its message.
+ * Nothing here ever blocks.
  */
 #ifndef PTDM_MSGIO_H
 #define PTDM_MSGIO_H
@@ -33,7 +34,8 @@ struct msgio_chunk {
 	struct msgio_chunk *next;
 	size_t len, off;
 	int fd; /* sent with byte 0 of the chunk, then closed; -1: none */
-	uint8_t data[];
+	const uint8_t *data; /* own, or the caller's buffer (msgio_send_ref) */
+	uint8_t own[];
 };
 
 struct msgio {
@@ -48,6 +50,7 @@ struct msgio {
 	bool rx_ctrunc;    /* the kernel dropped fds: the message is bad */
 	/* output */
 	struct msgio_chunk *out, *out_tail;
+	struct msgio_chunk *out_ref; /* the queued chunk in the caller's buffer */
 	size_t out_bytes, out_max;
 	unsigned long bytes_in, bytes_out;
 };
@@ -62,6 +65,22 @@ void msgio_skip(struct msgio *m, uint64_t len);
 void msgio_next(struct msgio *m);
 int msgio_send(struct msgio *m, const struct iovec *iov, unsigned niov,
 	       int fd);
+/*
+ * msgio_send() without the copy of the last piece: what the socket does
+ * not take of it stays in the caller's buffer, which must not change
+ * until msgio_ref_busy() is false (the flush wrote it) or msgio_unref()
+ * copied it into the queue.  One such buffer at a time (-EBUSY).  The
+ * common case - a peer that reads its replies - never copies a large
+ * reply; a peer that sends more before reading costs one copy, bounded
+ * like every queued byte.
+ */
+int msgio_send_ref(struct msgio *m, const struct iovec *iov, unsigned niov,
+		   int fd);
+int msgio_unref(struct msgio *m);
+static inline bool msgio_ref_busy(const struct msgio *m)
+{
+	return m->out_ref != NULL;
+}
 /* 0: all written, 1: some left (wait for EPOLLOUT), or -errno */
 int msgio_flush(struct msgio *m);
 static inline bool msgio_pending(const struct msgio *m)

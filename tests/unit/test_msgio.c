@@ -3,7 +3,9 @@
  * through (src/util/msgio.c) and the event loop (src/util/loop.c): a
  * message that arrives in pieces, fds that travel with the first byte and
  * never with the next message's, a queue that overflows into -ENOBUFS
- * instead of blocking, an fd that waits in the queue, and watches removed
+ * instead of blocking, an fd that waits in the queue, a reply sent from
+ * the caller's buffer without a copy (and copied when the caller needs the
+ * buffer back before the peer read it), and watches removed
  * from inside a round.
  */
 #include <errno.h>
@@ -168,6 +170,91 @@ static void on_b(struct ptdm_watch *w, uint32_t ev)
 	ptdm_loop_del(&t->l, &t->b);
 }
 
+/* Read everything the peer has, with flushes between, into out. */
+static size_t drain(struct msgio *m, int peer, uint8_t *out, size_t cap)
+{
+	size_t have = 0;
+
+	for (int idle = 0; idle < 3;) {
+		ssize_t k = recv(peer, out + have, cap - have, MSG_DONTWAIT);
+
+		idle = k > 0 ? 0 : idle + 1;
+		if (k > 0)
+			have += (size_t)k;
+		msgio_flush(m);
+	}
+	return have;
+}
+
+/*
+ * msgio_send_ref: a reply larger than the socket takes stays in the
+ * caller's buffer (nothing copied) until the flush wrote it; the caller
+ * needing the buffer again first has it copied into the queue
+ * (msgio_unref), after which changing the buffer changes nothing sent;
+ * messages queued behind it keep their order; one such buffer at a time.
+ */
+static void test_send_ref(void **state)
+{
+	static uint8_t tx[1u << 20], want[(1u << 20) + 64], got[(1u << 20) + 64];
+	struct iovec iov[2] = { { (void *)"HEAD", 4 }, { tx, sizeof(tx) } };
+	uint8_t rx[16];
+	struct msgio m;
+	int sv[2];
+
+	for (size_t i = 0; i < sizeof(tx); i++)
+		tx[i] = (uint8_t)(i * 7 + 1);
+	memcpy(want, "HEAD", 4);
+	memcpy(want + 4, tx, sizeof(tx));
+	memcpy(want + 4 + sizeof(tx), "NEXT", 4);
+
+	/* 1: the peer reads; the rest goes from tx itself */
+	pair(sv);
+	msgio_init(&m, sv[0], rx, sizeof(rx), 4u << 20);
+	assert_int_equal(msgio_send_ref(&m, iov, 2, -1), 0);
+	assert_true(msgio_ref_busy(&m)); /* 1 MiB is more than a socket takes */
+	assert_int_equal(msgio_send_ref(&m, iov, 2, -1), -EBUSY);
+	assert_int_equal(msgio_send(&m, &(struct iovec){ (void *)"NEXT", 4 },
+				    1, -1), 0);
+	assert_int_equal(drain(&m, sv[1], got, sizeof(got)), 4 + sizeof(tx) + 4);
+	assert_memory_equal(got, want, 4 + sizeof(tx) + 4);
+	assert_false(msgio_ref_busy(&m));
+	assert_false(msgio_pending(&m));
+	assert_int_equal(m.out_bytes, 0);
+	msgio_fini(&m);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* 2: the caller needs tx back before the peer read: copied once,
+	 * what was sent is what tx held then */
+	pair(sv);
+	msgio_init(&m, sv[0], rx, sizeof(rx), 4u << 20);
+	assert_int_equal(msgio_send_ref(&m, iov, 2, -1), 0);
+	assert_true(msgio_ref_busy(&m));
+	assert_int_equal(msgio_send(&m, &(struct iovec){ (void *)"NEXT", 4 },
+				    1, -1), 0);
+	assert_int_equal(msgio_unref(&m), 0);
+	assert_false(msgio_ref_busy(&m));
+	assert_true(msgio_pending(&m));
+	memset(tx, 0xee, sizeof(tx)); /* the next reply */
+	assert_int_equal(drain(&m, sv[1], got, sizeof(got)), 4 + sizeof(tx) + 4);
+	assert_memory_equal(got, want, 4 + sizeof(tx) + 4);
+	assert_int_equal(m.out_bytes, 0);
+	assert_int_equal(msgio_unref(&m), 0); /* nothing referenced: no-op */
+	msgio_fini(&m);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* 3: gone with a referenced chunk queued: fini frees it, no leak */
+	pair(sv);
+	msgio_init(&m, sv[0], rx, sizeof(rx), 4u << 20);
+	assert_int_equal(msgio_send_ref(&m, iov, 2, -1), 0);
+	assert_true(msgio_ref_busy(&m));
+	msgio_fini(&m);
+	assert_false(msgio_ref_busy(&m));
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void test_loop_del_in_round(void **state)
 {
 	struct two t = { 0 };
@@ -192,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pieces_and_fds),
 		cmocka_unit_test(test_queue_bounded),
+		cmocka_unit_test(test_send_ref),
 		cmocka_unit_test(test_loop_del_in_round),
 	};
 
