@@ -23,7 +23,7 @@
 
 #define PC_MAX_FDS 32
 #define PC_MAX_REPLY (64u * 1024)
-#define PC_NUM_REGIONS 9
+#define PC_NUM_REGIONS 10 /* VFIO's 9 and an IGD's OpRegion */
 
 struct pc_reply {
 	struct vfu_hdr h;
