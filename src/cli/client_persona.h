@@ -56,6 +56,7 @@ struct pc {
 	uint64_t max_xfer;
 	bool write_multiple;
 	uint32_t dev_flags, num_regions, num_irqs;
+	bool igd_opregion;       /* QEMU: found and read the OpRegion */
 	struct pc_region reg[PC_NUM_REGIONS];
 	uint8_t cfg[4096];
 	unsigned cfg_size;
