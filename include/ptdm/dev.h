@@ -225,7 +225,8 @@ int ptdm_rom_check(const uint8_t *rom, size_t len, uint16_t vendor,
 #define PTDM_IGD_OPREGION_PAGES 3 /* 8 KiB at any offset in its page */
 /*
  * The host's OpRegion address (its ASLS) and the guest's ASLS (0: not
- * placed yet; else the guest's page with the host's offset in it), for a
+ * placed yet; else, after ptdm_dev_igd_map_host_opregion, the guest's page
+ * with the host's offset in it), for a
  * front end that maps the host's OpRegion pages into the guest (Xen, as
  * xen_pt does).  -ENOENT: no active IGD quirk or no host OpRegion.
  */
