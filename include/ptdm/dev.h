@@ -225,12 +225,37 @@ int ptdm_rom_check(const uint8_t *rom, size_t len, uint16_t vendor,
 #define PTDM_IGD_OPREGION_PAGES 3 /* 8 KiB at any offset in its page */
 /*
  * The host's OpRegion address (its ASLS) and the guest's ASLS (0: not
- * placed yet; else the guest's page with the host's offset in it), for a
+ * placed yet; else, after ptdm_dev_igd_map_host_opregion, the guest's page
+ * with the host's offset in it), for a
  * front end that maps the host's OpRegion pages into the guest (Xen, as
  * xen_pt does).  -ENOENT: no active IGD quirk or no host OpRegion.
  */
 int ptdm_dev_igd_opregion(const struct ptdm_dev *d, uint64_t *host_addr,
 			  uint64_t *guest_addr);
+/*
+ * A front end that maps the host's OpRegion pages at the guest's ASLS
+ * (Xen) says so before the guest runs: ASLS then keeps the host's offset
+ * in the guest's page (xen_pt's rule).  Otherwise the guest's ASLS is what
+ * it wrote: the address of its copy of the OpRegion (QEMU's firmware
+ * writes where it put etc/igd-opregion).
+ */
+void ptdm_dev_igd_map_host_opregion(struct ptdm_dev *d);
+
+/*
+ * The OpRegion copy a VMM gives the guest (vfio-user: the read-only region
+ * of type VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0x8086, subtype
+ * VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION), taken from the host at attach
+ * and checked (src/core/igd_opregion.c), at most PTDM_IGD_OPREGION_MAX
+ * (host.h).  Its size, 0: none.
+ */
+uint64_t ptdm_dev_igd_opregion_size(const struct ptdm_dev *d);
+/* Bytes [off, off+len) of it: -ENXIO none, -EINVAL outside. */
+int ptdm_igd_opregion_read(const struct ptdm_dev *d, uint64_t off, void *buf,
+			   size_t len);
+/* Is op[0..len) a whole OpRegion as vfio-pci lays it out (signature,
+ * header size, extended VBT)?  0, or -EINVAL / -EFBIG with err. */
+int ptdm_igd_opregion_check(const uint8_t *op, size_t len,
+			    struct ptdm_err *err);
 
 /* ---- device quirks (docs/quirks.md), for inspect ---- */
 /* A BAR range a quirk traps, or a config register it virtualizes. */

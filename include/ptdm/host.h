@@ -26,6 +26,8 @@
 #define PTDM_CFG_LEGACY_SIZE 256u
 #define PTDM_NUM_BARS 6
 #define PTDM_ROM_INDEX 6 /* struct host_dev.bars[PTDM_ROM_INDEX] is the ROM */
+/* the largest IGD OpRegion copy: 8 KiB and an extended VBT (64 KiB) */
+#define PTDM_IGD_OPREGION_MAX (128u << 10)
 
 /* BAR kinds as the host has them (the low flag bits come from config). */
 enum host_bar_kind {
@@ -174,6 +176,13 @@ struct host_ops {
 	 */
 	int (*vga_rw)(struct host_dev *h, uint64_t off, void *buf, size_t len,
 		      bool write);
+	/*
+	 * Optional: a malloc'ed copy of an Intel IGD's OpRegion as the host
+	 * offers it (vfio-pci's OpRegion region, the file an image
+	 * recorded), *len at most PTDM_IGD_OPREGION_MAX; the core
+	 * checks it.  -ENOENT: the host has none.
+	 */
+	int (*igd_opregion)(struct host_dev *h, uint8_t **buf, size_t *len);
 	void (*close)(struct host_dev *h);
 };
 

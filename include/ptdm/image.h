@@ -11,6 +11,8 @@
  *   bar 0 mem64 prefetch size 0x10000000
  *   bar 2 io size 0x20
  *   rom size 0x40000
+ *   opregion 0000: 49 6e 74 ...  (optional: an IGD's OpRegion, 16 bytes a
+ *                                 line, offsets in order from 0)
  *   00: 86 80 ...      (lspci -xxxx hex lines; 16 or 256 of them)
  */
 #ifndef PTDM_IMAGE_H
@@ -43,7 +45,15 @@ int image_new(struct host_dev **out, const char *name, const uint8_t *cfg,
 /* Give or change one BAR's size by hand (bar 0..5 or PTDM_ROM_INDEX). */
 int image_set_bar_size(struct host_dev *h, int bar, uint64_t size,
 		       struct ptdm_err *err);
-/* Write any host device (config + BARs) in the native format. */
+/*
+ * Record an Intel IGD's OpRegion with the image (what vfio-pci's OpRegion
+ * region holds; checked by ptdm_igd_opregion_check): ptdm then offers the
+ * guest a copy of it, as vfio-pci does.  Replaces one given before.
+ */
+int image_set_opregion(struct host_dev *h, const uint8_t *op, size_t len,
+		       struct ptdm_err *err);
+/* Write any host device (config + BARs, an IGD's OpRegion) in the native
+ * format. */
 int image_write(FILE *f, struct host_dev *h, struct ptdm_err *err);
 /* True when every implemented BAR has a known size (needed to serve). */
 bool image_sizes_complete(const struct host_dev *h);

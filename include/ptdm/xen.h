@@ -95,6 +95,9 @@ struct xen_server_opts {
 	bool cf8;            /* emulate CONFIG_ADDRESS: ptdm is the only DM */
 	bool toolstack_assigns; /* libxl assigns/deassigns a real device (it
 				 * does after the device model's device_add) */
+	bool gfx_passthru;   /* xl's gfx_passthru: a real Intel VGA device
+			      * also gets the legacy VGA ranges, as xen_pt's
+			      * xen_pt_register_vga_regions maps them */
 };
 
 struct xen_server;

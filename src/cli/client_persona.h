@@ -23,7 +23,7 @@
 
 #define PC_MAX_FDS 32
 #define PC_MAX_REPLY (64u * 1024)
-#define PC_NUM_REGIONS 9
+#define PC_NUM_REGIONS 10 /* VFIO's 9 and an IGD's OpRegion */
 
 struct pc_reply {
 	struct vfu_hdr h;
@@ -56,6 +56,7 @@ struct pc {
 	uint64_t max_xfer;
 	bool write_multiple;
 	uint32_t dev_flags, num_regions, num_irqs;
+	bool igd_opregion;       /* QEMU: found and read the OpRegion */
 	struct pc_region reg[PC_NUM_REGIONS];
 	uint8_t cfg[4096];
 	unsigned cfg_size;

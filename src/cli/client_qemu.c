@@ -7,7 +7,8 @@
  *   without waiting) - GET_INFO argsz 16 - GET_REGION_INFO 0-5, 7 (argsz
  *   32, then the size asked for) - GET_IRQ_INFO ERR - REGION_READ of the
  *   whole config space - MSI-X cap reads, GET_IRQ_INFO MSI-X - ROM BAR
- *   sizing, GET_REGION_INFO 6 - SET_IRQS INTx, ERR, (IRQ_INFO) REQ -
+ *   sizing, GET_REGION_INFO 6 - an Intel VGA device's OpRegion region
+ *   (found by type, read, ASLS written) - SET_IRQS INTx, ERR, (IRQ_INFO) REQ -
  *   the guest: BAR sizing, decode on, MSI-X on (SET_IRQS in chunks of
  *   max_msg_fds) - posted writes when nothing is mmap'ed - DEVICE_RESET.
  *
@@ -647,6 +648,88 @@ static int pcie_type(struct pc *p)
 }
 
 /* vfio_msix_early_setup: the cap through config reads, IRQ_INFO MSI-X. */
+/*
+ * vfio_pci_igd_setup_opregion (x-igd-opregion=on, on by itself in legacy
+ * mode): an Intel VGA device's OpRegion, found by type and subtype among
+ * the device-specific regions (vfio_device_get_region_info_type: the
+ * VFIO_REGION_INFO_CAP_TYPE capability of each region from 9 on), read
+ * whole into fw_cfg "etc/igd-opregion" (QEMU reads it in one message; the
+ * persona in 4 KiB pieces).  The guest's firmware copies it to its memory
+ * and writes that address to ASLS (0xfc), which goes to the device too:
+ * the device must then say the same address.
+ */
+#define IGD_ASLS 0xfc
+#define IGD_GUEST_OPREGION 0x7f000000u
+
+static int igd_opregion(struct pc *p)
+{
+	const uint32_t want_type = (uint32_t)VFIO_REGION_TYPE_PCI_VENDOR_TYPE |
+				   0x8086u;
+	struct pc_region *g = NULL;
+	uint8_t *op;
+	uint32_t asls;
+	int rc;
+
+	if ((p->cfg[0] | p->cfg[1] << 8) != 0x8086 ||
+	    (p->cfg[0x0a] | p->cfg[0x0b] << 8) != 0x0300)
+		return 0;
+	for (unsigned i = VFIO_PCI_NUM_REGIONS;
+	     i < p->num_regions && i < PC_NUM_REGIONS && !g; i++) {
+		struct vfio_region_info_cap_type t;
+		long cap;
+
+		if ((rc = region_info(p, i)))
+			return rc;
+		if (!(p->reg[i].ri.flags & VFIO_REGION_INFO_FLAG_CAPS))
+			continue;
+		cap = pc_region_cap(&p->reg[i], VFIO_REGION_INFO_CAP_TYPE);
+		if (cap < 0 || (cap && (size_t)cap + sizeof(t) >
+					       p->reg[i].info_len))
+			return pc_fail(p, "region %u: capability chain leaves "
+				       "the reply", i);
+		if (!cap)
+			continue;
+		memcpy(&t, p->reg[i].info + cap, sizeof(t));
+		if (t.type == want_type &&
+		    t.subtype == VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION)
+			g = &p->reg[i];
+	}
+	if (!g)
+		return 0; /* x-igd-opregion=on would fail; off: no OpRegion */
+	if (!g->ri.size || g->ri.size > (1u << 20) ||
+	    !(g->ri.flags & VFIO_REGION_INFO_FLAG_READ))
+		return pc_fail(p, "IGD OpRegion region of %#llx bytes, flags "
+			       "%#x", (unsigned long long)g->ri.size,
+			       g->ri.flags);
+	op = malloc(g->ri.size);
+	if (!op)
+		return pc_fail(p, "out of memory");
+	for (uint64_t off = 0; off < g->ri.size; off += 4096) {
+		uint64_t n = g->ri.size - off < 4096 ? g->ri.size - off : 4096;
+
+		rc = rw(p, g->ri.index, off, op + off, (uint32_t)n, false);
+		if (rc) {
+			free(op);
+			return rc == -EPROTO ? rc
+					     : pc_fail(p, "failed to read IGD "
+						       "OpRegion: %s",
+						       strerror(-rc));
+		}
+	}
+	rc = g->ri.size < 16 || memcmp(op, "IntelGraphicsMem", 16)
+		     ? pc_fail(p, "IGD OpRegion without its signature") : 0;
+	free(op);
+	if (rc || (rc = cfg_wr(p, IGD_ASLS, IGD_GUEST_OPREGION, 4)) ||
+	    (rc = cfg_rd(p, IGD_ASLS, &asls, 4)))
+		return rc;
+	if (asls != IGD_GUEST_OPREGION)
+		return pc_fail(p, "ASLS %#x after the firmware wrote %#x (the "
+			       "OpRegion copy is there)", asls,
+			       IGD_GUEST_OPREGION);
+	p->igd_opregion = true;
+	return 0;
+}
+
 static int msix_early(struct pc *p, bool *noresize, struct msix_hole *mh)
 {
 	unsigned pos = pc_cfg_cap(p, PCI_CAP_ID_MSIX);
@@ -749,6 +832,8 @@ int persona_qemu(struct pc *p)
 			return rc;
 	/* vfio_pci_add_capabilities */
 	if ((rc = pcie_type(p)))
+		return rc;
+	if ((rc = igd_opregion(p)))
 		return rc;
 	/* vfio_pci_interrupt_setup, the notifiers */
 	if (p->cfg[PCI_INTERRUPT_PIN]) {

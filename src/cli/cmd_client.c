@@ -229,6 +229,10 @@ static int run_persona(int argc, char **argv)
 		p.check = check;
 		if (!rc)
 			rc = personas[i].run(&p);
+		if (!rc && p.igd_opregion)
+			printf("%s: IGD OpRegion region found by type, "
+			       "signature read, ASLS placed\n",
+			       personas[i].who);
 		printf("%s: %s after %u messages, %u warning(s)\n",
 		       personas[i].who, rc ? "FAILED" : "ok", p.messages,
 		       p.warnings);

@@ -71,7 +71,7 @@ static int usage(void)
 	fprintf(stderr, "usage: ptdm serve [--control PATH] DEVICE WHERE "
 			"[--dump-guest F] [--dump-host F] [DEVICE WHERE ...]\n"
 			"  WHERE: --vfio-user PATH | --fd N | --mpqemu-fd N | "
-			"--xen-domid N [--xen-cf8]\n"
+			"--xen-domid N [--xen-cf8] [--xen-gfx-passthru]\n"
 			"       ptdm serve --config FILE [--control PATH]\n"
 			"       ptdm serve --control PATH\n"
 			"       ptdm serve DEVICE [--dump-guest FILE] "
@@ -109,6 +109,11 @@ static int parse_device(char **v, int n, struct serve_where *w)
 
 		if (!strcmp(o, "--xen-cf8")) {
 			w->xen_cf8 = true;
+			i++;
+			continue;
+		}
+		if (!strcmp(o, "--xen-gfx-passthru")) {
+			w->xen_gfx_passthru = true;
 			i++;
 			continue;
 		}
@@ -161,6 +166,11 @@ static int parse_device(char **v, int n, struct serve_where *w)
 	}
 	if (w->xen_cf8 && w->kind != SERVE_XEN) {
 		fprintf(stderr, "ptdm serve: --xen-cf8 is for --xen-domid\n");
+		return -1;
+	}
+	if (w->xen_gfx_passthru && w->kind != SERVE_XEN) {
+		fprintf(stderr, "ptdm serve: --xen-gfx-passthru is for "
+			"--xen-domid\n");
 		return -1;
 	}
 	return i;

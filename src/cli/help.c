@@ -50,6 +50,8 @@ const struct cli_help cli_helps[] = {
 	  "  --xen-domid N      be an ioreq server for Xen domain N\n"
 	  "  --xen-cf8          also claim port 0xcf8 (a guest with no "
 	  "other device model)\n"
+	  "  --xen-gfx-passthru an Intel VGA device also gets the legacy VGA "
+	  "ranges (xl's gfx_passthru)\n"
 	  "  --dump-guest FILE  when the device goes, the guest's view as an "
 	  "lspci dump\n"
 	  "  --dump-host FILE   when the device goes, the host's view as an "

@@ -29,6 +29,7 @@ struct serve_where {
 	long domid;           /* SERVE_XEN */
 	bool xen_cf8;
 	bool xen_toolstack_assigns; /* libxl assigns the device (ptdm-xen-dm) */
+	bool xen_gfx_passthru; /* xl gfx_passthru: an IGD gets the VGA ranges */
 	int xen_fn;           /* guest function at the spec's slot, 0..7 */
 	const char *dump_guest, *dump_host; /* written when it goes */
 };

@@ -218,7 +218,7 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 {
 	static const char *const known[] = { "spec", "id", "vfio-user",
 		"xen-domid", "xen-cf8", "xen-toolstack-assigns", "xen-function",
-		"dump-guest", "dump-host", NULL };
+		"xen-gfx-passthru", "dump-guest", "dump-host", NULL };
 	struct serve_where w = { .fd = -1 };
 	struct ptdm_err err = { "" };
 	const char *spec = arg_str(args, "spec"), *bad;
@@ -259,6 +259,8 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 		if (json_object_object_get_ex(args, "xen-toolstack-assigns",
 					      &v))
 			w.xen_toolstack_assigns = json_object_get_boolean(v);
+		if (json_object_object_get_ex(args, "xen-gfx-passthru", &v))
+			w.xen_gfx_passthru = json_object_get_boolean(v);
 		if (json_object_object_get_ex(args, "xen-function", &v)) {
 			w.xen_fn = json_object_is_type(v, json_type_int)
 					   ? (int)json_object_get_int64(v) : -1;

@@ -156,7 +156,8 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 {
 	struct xen_front *x = calloc(1, sizeof(*x));
 	struct xen_server_opts xo = { .cf8 = w->xen_cf8,
-		.toolstack_assigns = w->xen_toolstack_assigns };
+		.toolstack_assigns = w->xen_toolstack_assigns,
+		.gfx_passthru = w->xen_gfx_passthru };
 	struct xen_host_res res;
 	int vslot = d->od.spec.vslot >= 0 ? d->od.spec.vslot : 3;
 	int rc;

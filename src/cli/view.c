@@ -179,6 +179,19 @@ static void print_igd_bridges(FILE *f, struct ptdm_dev *d,
 				b[i].revision, b[i].subvendor, b[i].subdevice);
 }
 
+/* The OpRegion copy vfio-user VMMs get (region 9), if the host has one. */
+static void print_igd_opregion(FILE *f, struct ptdm_dev *d)
+{
+	uint64_t n = ptdm_dev_igd_opregion_size(d);
+
+	if (n)
+		fprintf(f, "    opregion %" PRIu64 " bytes, a copy for the "
+			"guest (vfio-user region 9)\n", n);
+	else
+		fprintf(f, "    opregion none from the host (no vfio-user "
+			"OpRegion region)\n");
+}
+
 static struct json_object *igd_bridges_json(struct ptdm_dev *d,
 					    const char *backend)
 {
@@ -247,6 +260,8 @@ static void print_quirks(FILE *f, struct ptdm_dev *d, const char *backend)
 			fprintf(f, "    reset   %s\n", q->reset);
 		if (!strcmp(q->name, "intel-igd"))
 			print_igd_bridges(f, d, backend);
+		if (!strcmp(q->name, "intel-igd") && q->active)
+			print_igd_opregion(f, d);
 	}
 }
 
@@ -289,6 +304,10 @@ static struct json_object *quirks_json(struct ptdm_dev *d,
 		if (!strcmp(q->name, "intel-igd") && q->active)
 			json_object_object_add(o, "bridges",
 					       igd_bridges_json(d, backend));
+		if (!strcmp(q->name, "intel-igd") && q->active)
+			json_object_object_add(o, "opregion_size",
+				json_object_new_uint64(
+					ptdm_dev_igd_opregion_size(d)));
 		json_object_array_add(a, o);
 	}
 	return a;

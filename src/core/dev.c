@@ -251,6 +251,7 @@ void ptdm_dev_free(struct ptdm_dev *d)
 	free(d->slots);
 	free(d->caps);
 	free(d->rom);
+	free(d->opregion);
 	free(d->quirks);
 	free(d);
 }

@@ -84,6 +84,9 @@ struct ptdm_dev {
 	unsigned nquirks;
 	uint8_t *rom; /* romfile's image (rom.c), NULL: the device's ROM */
 	size_t rom_len;
+	uint8_t *opregion; /* IGD OpRegion copy (igd_opregion.c), NULL: none */
+	size_t opregion_len;
+	bool igd_asls_host_offset; /* the front end maps the host's pages */
 
 	char problems[DEV_MAX_PROBLEMS][160];
 	unsigned nproblems;

@@ -5,12 +5,15 @@
  * registers hold host physical addresses or host memory sizes a guest must
  * not act on:
  *   ASLS (0xfc)   the host's OpRegion address.  Virtual, guest-writable,
- *                 power-on 0: the guest's firmware writes the guest page
- *                 it wants the OpRegion at (the host's address never
- *                 shows).  As xen_pt_graphics does, the offset inside the
- *                 page stays the host's, so the host's OpRegion pages
- *                 mapped at the guest's page (ptdm_dev_igd_opregion(): the
- *                 Xen front end does it) appear where ASLS says.
+ *                 power-on 0: the guest's firmware writes where its
+ *                 OpRegion is (the host's address never shows).  A copy
+ *                 (igd_opregion.c: the vfio-user region QEMU puts in
+ *                 fw_cfg) sits where the firmware put it, so ASLS is what
+ *                 it wrote.  Where the front end maps the host's pages
+ *                 instead (Xen: ptdm_dev_igd_map_host_opregion), the
+ *                 offset inside the page stays the host's, as
+ *                 xen_pt_graphics does, so the OpRegion appears where
+ *                 ASLS says.
  *   BDSM          base of the host's stolen memory: 0x5c (32-bit) before
  *                 gen 11, 0xc0 (64-bit) from gen 11.  Virtual,
  *                 guest-writable, power-on 0 (the guest's firmware
@@ -25,8 +28,7 @@
  * (linux:include/drm/i915_pciids.h); an ID it does not know leaves the
  * quirk inactive, since the registers moved between generations.
  *
- * Not here (docs/quirks.md): a copy of the OpRegion for VMMs that do not
- * map the host's (vfio-user), the host/LPC bridge IDs and the VBIOS need
+ * Not here (docs/quirks.md): the host/LPC bridge IDs and the VBIOS need
  * the VMM.
  */
 #include <errno.h>
@@ -118,10 +120,12 @@ static int igd_init(struct ptdm_dev *d, struct quirk_inst *q)
 	} else {
 		q->regs = igd_gen11_regs;
 	}
+	igd_opregion_load(d); /* a copy for the guest, when the host has one */
 	return 0;
 }
 
-/* The guest's page, the host's offset in it (0 stays 0: not placed). */
+/* The host's pages mapped there: the guest's page, the host's offset in
+ * it (0 stays 0: not placed).  A copy: what the guest wrote. */
 static void asls_write(struct ptdm_dev *d, const struct cfg_slot *s,
 		       uint32_t old, uint32_t val, uint32_t mask)
 {
@@ -131,6 +135,8 @@ static void asls_write(struct ptdm_dev *d, const struct cfg_slot *s,
 	(void)old;
 	(void)val;
 	(void)mask;
+	if (!d->igd_asls_host_offset)
+		return;
 	if (now & PTDM_PAGE_MASK_4K)
 		now = (now & PTDM_PAGE_MASK_4K) |
 		      (cfg_host_init(d, IGD_ASLS, 4) & ~PTDM_PAGE_MASK_4K);

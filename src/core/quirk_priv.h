@@ -103,6 +103,9 @@ extern const struct quirk_ops quirk_ati_no_soft_reset_ops;
 extern const struct quirk_ops quirk_edu_test_ops;
 /* The graphics generation of an Intel VGA device ID, -1 unknown. */
 int quirk_igd_gen(uint16_t device);
+/* Take and check the host's OpRegion copy (igd_opregion.c): 0, -ENOENT
+ * when the host has none, else the error (a device problem says it). */
+int igd_opregion_load(struct ptdm_dev *d);
 
 /* Does m match this host device (IDs from the attach snapshot)? */
 bool quirk_matches(const struct ptdm_dev *d, const struct quirk_match *m);

@@ -18,6 +18,8 @@
 #define PAGE 4096u
 #define MAX_PAYLOAD (VFU_SERVER_MAX_XFER + 4096u)
 #define NUM_REGIONS VFIO_PCI_NUM_REGIONS
+/* an IGD's OpRegion copy: the first device-specific region, when present */
+#define VFU_IGD_OPREGION_INDEX VFIO_PCI_NUM_REGIONS
 #define MAX_SPARSE 4
 
 struct msg {

@@ -5,7 +5,11 @@
  * GET_REGION_IO_FDS and DEVICE_RESET.  Regions follow VFIO's PCI layout:
  * 0-5 BARs, 6 ROM (the device's or a romfile's, read-only; none with
  * rombar=0), 7 config, 8 VGA (the legacy ranges of a VGA device whose host
- * offers them, trapped: ptdm_vga_rw).
+ * offers them, trapped: ptdm_vga_rw), and for an IGD with an OpRegion copy
+ * (igd_opregion.c) region 9 as vfio-pci offers it: read-only, its type
+ * capability (VFIO_REGION_INFO_CAP_TYPE: VFIO_REGION_TYPE_PCI_VENDOR_TYPE |
+ * 0x8086, VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION) the one QEMU's
+ * vfio_device_get_region_info_type() looks for, num_regions 10.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,12 +18,19 @@
 
 #include "front/vfu_priv.h"
 
+/* The regions this device has: VFIO's, and the OpRegion after them. */
+static unsigned num_regions(const struct vfu_conn *c)
+{
+	return ptdm_dev_igd_opregion_size(c->dev) ? VFU_IGD_OPREGION_INDEX + 1
+						  : NUM_REGIONS;
+}
+
 int vfu_h_device_info(struct vfu_conn *c, struct msg *m)
 {
 	struct vfu_device_info r = {
 		.argsz = sizeof(r),
 		.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET,
-		.num_regions = NUM_REGIONS,
+		.num_regions = num_regions(c),
 		.num_irqs = VFU_NUM_IRQ_INDEX,
 	};
 	uint32_t argsz;
@@ -44,6 +55,8 @@ static uint64_t region_size(struct vfu_conn *c, unsigned index)
 		return ptdm_cfg_size(c->dev);
 	if (index == VFIO_PCI_VGA_REGION_INDEX)
 		return ptdm_dev_vga_size(c->dev);
+	if (index == VFU_IGD_OPREGION_INDEX)
+		return ptdm_dev_igd_opregion_size(c->dev);
 	if (index > VFIO_PCI_ROM_REGION_INDEX)
 		return 0;
 	ptdm_dev_bar(c->dev, (int)index, &b);
@@ -98,14 +111,16 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 	struct vfu_region_info q, r;
 	struct vfio_region_sparse_mmap_area areas[MAX_SPARSE];
 	struct vfio_region_info_cap_sparse_mmap cap;
+	struct vfio_region_info_cap_type tcap;
 	struct ptdm_bar_info b;
+	bool typed = false;
 	unsigned nareas = 0;
 	uint32_t need = sizeof(r);
 	uint64_t off = 0;
 	int fd = -1;
 
 	memcpy(&q, m->p, sizeof(q));
-	if (q.index >= NUM_REGIONS || q.argsz < sizeof(r))
+	if (q.index >= num_regions(c) || q.argsz < sizeof(r))
 		return -EINVAL;
 	r = (struct vfu_region_info){ .argsz = sizeof(r), .index = q.index,
 				      .size = region_size(c, q.index) };
@@ -116,6 +131,10 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 	} else if (r.size && q.index == VFIO_PCI_VGA_REGION_INDEX) {
 		/* the legacy VGA ranges: never mapped, every access here */
 		r.flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	} else if (q.index == VFU_IGD_OPREGION_INDEX) {
+		/* the OpRegion copy: read-only, found by its type */
+		r.flags = VFIO_REGION_INFO_FLAG_READ;
+		typed = true;
 	} else if (r.size) {
 		struct host_dev *h = ptdm_dev_host(c->dev);
 
@@ -150,6 +169,8 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 	}
 	if (nareas)
 		need += (uint32_t)(sizeof(cap) + nareas * sizeof(areas[0]));
+	if (typed)
+		need += sizeof(tcap);
 	r.argsz = need;
 	if (q.argsz < need) {
 		/*
@@ -172,6 +193,18 @@ int vfu_h_region_info(struct vfu_conn *c, struct msg *m)
 		memcpy(m->r + sizeof(r) + sizeof(cap), areas,
 		       nareas * sizeof(areas[0]));
 	}
+	if (typed) {
+		/* the only capability: next 0 ends the chain (offsets are
+		 * from the start of the region info, as in VFIO) */
+		r.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+		r.cap_offset = sizeof(r);
+		memset(&tcap, 0, sizeof(tcap));
+		tcap.header.id = VFIO_REGION_INFO_CAP_TYPE;
+		tcap.header.version = 1;
+		tcap.type = (uint32_t)VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0x8086u;
+		tcap.subtype = VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION;
+		memcpy(m->r + sizeof(r), &tcap, sizeof(tcap));
+	}
 	memcpy(m->r, &r, sizeof(r));
 	m->rlen = need;
 	m->rfd = fd;
@@ -183,8 +216,12 @@ static int region_rw(struct vfu_conn *c, unsigned region, uint64_t off,
 {
 	uint64_t size = region_size(c, region);
 
-	if (region >= NUM_REGIONS || !count || off > size || count > size - off)
+	if (region >= num_regions(c) || !count || off > size ||
+	    count > size - off)
 		return -EINVAL;
+	if (region == VFU_IGD_OPREGION_INDEX)
+		return write ? -EINVAL
+			     : ptdm_igd_opregion_read(c->dev, off, buf, count);
 	if (region == VFIO_PCI_CONFIG_REGION_INDEX)
 		return ptdm_cfg_rw(c->dev, (unsigned)off, buf, count, write);
 	if (region == VFIO_PCI_ROM_REGION_INDEX && write)
@@ -292,7 +329,7 @@ int vfu_h_io_fds(struct vfu_conn *c, struct msg *m)
 	uint32_t q[4];
 
 	memcpy(q, m->p, sizeof(q));
-	if (q[2] >= NUM_REGIONS || q[0] < sizeof(q))
+	if (q[2] >= num_regions(c) || q[0] < sizeof(q))
 		return -EINVAL;
 	/* no ioeventfds offered: count 0 */
 	q[0] = sizeof(q);

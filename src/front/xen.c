@@ -67,6 +67,8 @@ struct xen_server {
 	bool host_msi_on, host_msix_on; /* the device's own enable bits */
 	uint64_t opregion_gfn;          /* IGD: where the host's OpRegion is
 					 * mapped in the guest, 0: nowhere */
+	unsigned vga_mapped;            /* IGD gfx_passthru: bit i, VGA
+					 * range i is mapped (igd_vga_*) */
 
 	uint8_t *bounce;
 	uint64_t vcpu_seen[MAX_VCPUS / 64];
@@ -409,6 +411,80 @@ static void opregion_sync(struct xen_server *s)
 		s->opregion_gfn = gfn;
 }
 
+/*
+ * IGD with gfx_passthru (a real Intel VGA-class device, xl's gfx_passthru):
+ * the legacy VGA ranges go to the device, as xen_pt_graphics.c's
+ * xen_pt_register_vga_regions maps them: ports 0x3b0-0x3bb and
+ * 0x3c0-0x3df (xc_domain_ioport_mapping), memory 0xa0000-0xbffff
+ * (xc_domain_memory_mapping, 0x20 pages), guest address = host address.
+ * The real map_ioport/map_mmio grant the domain permission for the host
+ * range first (xc_domain_ioport/iomem_permission: libxl's
+ * libxl__grant_vga_iomem_permission does the memory one for QEMU).
+ * Unmapped in the same order when the device goes.
+ */
+static const struct igd_vga_range {
+	bool mmio;
+	uint32_t base, nr; /* ports, or 4 KiB frames */
+} igd_vga_ranges[] = {
+	{ false, 0x3b0, 0xc },
+	{ false, 0x3c0, 0x20 },
+	{ true, 0xa0000 >> 12, 0x20 },
+};
+#define IGD_VGA_NRANGES (sizeof(igd_vga_ranges) / sizeof(igd_vga_ranges[0]))
+
+/* xen_pt's is_igd_vga_passthrough: Intel, class VGA (any prog-if). */
+static bool igd_vga_device(struct xen_server *s)
+{
+	struct host_dev *h = ptdm_dev_host(s->dev);
+	uint8_t id[2], cls[2];
+
+	return !host_cfg_read(h, PCI_VENDOR_ID, id, 2) &&
+	       !host_cfg_read(h, PCI_CLASS_DEVICE, cls, 2) &&
+	       (id[0] | id[1] << 8) == 0x8086 &&
+	       (cls[0] | cls[1] << 8) == 0x0300;
+}
+
+static int igd_vga_range(struct xen_server *s, unsigned i, bool map)
+{
+	const struct igd_vga_range *g = &igd_vga_ranges[i];
+
+	return g->mmio ? hv_call(s, map_mmio, g->base, g->base, g->nr, map)
+		       : hv_call(s, map_ioport, g->base, g->base, g->nr, map);
+}
+
+static void igd_vga_unmap(struct xen_server *s)
+{
+	for (unsigned i = 0; i < IGD_VGA_NRANGES; i++)
+		if (s->vga_mapped & 1u << i && igd_vga_range(s, i, false))
+			ptdm_log(PTDM_LOG_WARN, "xen: unmapping the IGD's VGA "
+				 "%s at %#x failed", igd_vga_ranges[i].mmio
+				 ? "memory" : "ports", igd_vga_ranges[i].base);
+	s->vga_mapped = 0;
+}
+
+static int igd_vga_map(struct xen_server *s, struct ptdm_err *err)
+{
+	if (!s->opts.gfx_passthru || !s->res.real)
+		return 0;
+	if (!igd_vga_device(s)) {
+		ptdm_log(PTDM_LOG_INFO, "xen: gfx_passthru: %s is no Intel VGA "
+			 "device; no VGA ranges", ptdm_dev_host(s->dev)->name);
+		return 0;
+	}
+	for (unsigned i = 0; i < IGD_VGA_NRANGES; i++) {
+		int rc = igd_vga_range(s, i, true);
+
+		if (rc)
+			return ptdm_errf(err, rc, "xen: gfx_passthru: mapping "
+					 "the VGA %s at %#x: %s",
+					 igd_vga_ranges[i].mmio ? "memory"
+								: "ports",
+					 igd_vga_ranges[i].base, strerror(-rc));
+		s->vga_mapped |= 1u << i;
+	}
+	return 0;
+}
+
 /* One element: a port, MMIO or config access of size bytes. */
 static void element(struct xen_server *s, unsigned type, uint64_t addr,
 		    unsigned size, uint64_t *val, bool write)
@@ -664,6 +740,13 @@ int xen_server_new(struct xen_server **out, struct xen_hv *hv,
 		}
 		s->assigned = true;
 	}
+	if (res->real) {
+		/* the host's OpRegion pages go where ASLS says (opregion_sync) */
+		ptdm_dev_igd_map_host_opregion(dev);
+		rc = igd_vga_map(s, err);
+		if (rc)
+			goto fail;
+	}
 	ops.opaque = s;
 	if (res->real) {
 		ops.vec_bind = sink_bind;
@@ -711,6 +794,7 @@ void xen_server_free(struct xen_server *s)
 	if (s->enabled)
 		hv_call(s, server_enable, s->id, false);
 	ptdm_owner_free(s->owner); /* unmaps windows, unbinds vectors */
+	igd_vga_unmap(s);
 	if (s->opregion_gfn) {
 		uint64_t host, guest;
 

@@ -22,6 +22,7 @@
 
 #include "host/image_priv.h"
 #include "util/pci.h"
+#include "ptdm/dev.h"
 #include "ptdm/image.h"
 #include "util/bigbuf.h"
 #include "util/evfd.h"
@@ -272,7 +273,45 @@ static void image_close(struct host_dev *h)
 	for (int k = 0; k <= HOST_IRQ_MSIX; k++)
 		free(im->irq_fds[k]);
 	drop_bar_mem(im);
+	free(im->opregion);
 	free(im);
+}
+
+/* The IGD OpRegion the image recorded: a copy for the core to keep. */
+static int image_igd_opregion(struct host_dev *h, uint8_t **buf, size_t *len)
+{
+	struct image_dev *im = to_image(h);
+
+	if (!im->opregion)
+		return -ENOENT;
+	*buf = malloc(im->opregion_len);
+	if (!*buf)
+		return -ENOMEM;
+	memcpy(*buf, im->opregion, im->opregion_len);
+	*len = im->opregion_len;
+	return 0;
+}
+
+int image_set_opregion(struct host_dev *h, const uint8_t *op, size_t len,
+		       struct ptdm_err *err)
+{
+	struct image_dev *im = image_is_image(h) ? to_image(h) : NULL;
+	uint8_t *copy;
+	int rc;
+
+	if (!im)
+		return ptdm_errf(err, -EINVAL, "%s: not an image", h->name);
+	rc = ptdm_igd_opregion_check(op, len, err);
+	if (rc)
+		return rc;
+	copy = malloc(len);
+	if (!copy)
+		return ptdm_errf(err, -ENOMEM, "%s: out of memory", h->name);
+	memcpy(copy, op, len);
+	free(im->opregion);
+	im->opregion = copy;
+	im->opregion_len = len;
+	return 0;
 }
 
 /*
@@ -511,6 +550,7 @@ static const struct host_ops image_ops = {
 	.mig_data_size = host_blob_mig_data_size,
 	.irq_set = image_irq_set,
 	.intx_unmask = image_intx_unmask,
+	.igd_opregion = image_igd_opregion,
 	.close = image_close,
 };
 

@@ -8,7 +8,11 @@
  *   device DDDD:BB:DD.F                     (optional)
  *   bar N KIND [prefetch] size 0xHEX|unknown    KIND: io mem32 mem64
  *   rom size 0xHEX|unknown
- * A directive must agree with the BAR registers.  For a dump, BAR sizes
+ *   opregion OFFS: XX XX ...                (an IGD's OpRegion, optional)
+ * A directive must agree with the BAR registers.  opregion lines carry the
+ * OpRegion an IGD's host offered (vfio-pci's region), 16 bytes a line (the
+ * last may be shorter), offsets in hex from 0 in order; the whole is
+ * checked as the core checks any OpRegion (ptdm_igd_opregion_check).  For a dump, BAR sizes
  * come from a -vvv file: the one named, or NAME.lspci-vvv.txt beside
  * NAME.lspci-x4.txt / -x3.txt / -x.txt; without one, sizes stay unknown.
  */
@@ -24,6 +28,7 @@
 #include "host/image_priv.h"
 #include "host/lspci_text.h"
 #include "util/pci.h"
+#include "ptdm/dev.h"
 #include "ptdm/image.h"
 
 #define MAX_FILE (1u << 20) /* a -xxxx dump is ~13 KB; -vvv a few KB */
@@ -42,7 +47,60 @@ struct native {
 	bool native;
 	struct directive bar[PTDM_NUM_BARS + 1];
 	char device[16];
+	uint8_t *op; /* opregion lines, PTDM_IGD_OPREGION_MAX bytes */
+	size_t oplen;
+	bool op_short; /* a line of fewer than 16 bytes: it was the last */
 };
+
+/* "opregion OFFS: XX XX ...": the next (at most 16) OpRegion bytes. */
+static int on_opregion(struct native *nv, const char *line, unsigned no,
+		       struct ptdm_err *err)
+{
+	const char *p = line + strlen("opregion");
+	unsigned long off;
+	unsigned n = 0;
+	char *end;
+
+	errno = 0;
+	off = strtoul(p, &end, 16);
+	if (errno || end == p || *end != ':' || !(*p == ' ' || *p == '\t'))
+		return ptdm_errf(err, -EINVAL, "%s:%u: want \"opregion OFFS: "
+				 "XX ...\"", nv->name, no);
+	if (nv->op_short || off != nv->oplen)
+		return ptdm_errf(err, -EINVAL, "%s:%u: OpRegion offset %#lx: "
+				 "want %#zx (16 bytes a line, in order)",
+				 nv->name, no, off, nv->oplen);
+	if (!nv->op && !(nv->op = malloc(PTDM_IGD_OPREGION_MAX)))
+		return ptdm_errf(err, -ENOMEM, "%s: out of memory", nv->name);
+	for (p = end + 1;;) {
+		unsigned long b;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		errno = 0;
+		b = strtoul(p, &end, 16);
+		if (errno || end != p + 2 || b > 0xff ||
+		    (*end && *end != ' ' && *end != '\t'))
+			return ptdm_errf(err, -EINVAL, "%s:%u: OpRegion byte "
+					 "\"%.8s\": want two hex digits",
+					 nv->name, no, p);
+		if (n == 16 || nv->oplen == PTDM_IGD_OPREGION_MAX)
+			return ptdm_errf(err, -EINVAL, "%s:%u: more than 16 "
+					 "bytes on a line, or an OpRegion of "
+					 "more than %u", nv->name, no,
+					 PTDM_IGD_OPREGION_MAX);
+		nv->op[nv->oplen++] = (uint8_t)b;
+		n++;
+		p = end;
+	}
+	if (!n)
+		return ptdm_errf(err, -EINVAL, "%s:%u: an opregion line with "
+				 "no bytes", nv->name, no);
+	nv->op_short = n < 16;
+	return 0;
+}
 
 static int parse_size_token(const char *t, bool *known, uint64_t *size)
 {
@@ -80,6 +138,8 @@ static int on_directive(void *opaque, const char *line, unsigned no,
 	if (!nv->native)
 		return ptdm_errf(err, -EINVAL, "%s:%u: not an lspci dump line",
 				 nv->name, no);
+	if (!strncmp(line, "opregion", strlen("opregion")))
+		return on_opregion(nv, line, no, err);
 	n = sscanf(line, "%31s %31s %31s %31s %31s %31s", w[0], w[1], w[2],
 		   w[3], w[4], w[5]);
 	if (n == 2 && !strcmp(w[0], "device")) {
@@ -254,6 +314,14 @@ int image_open_mem(struct host_dev **out, const char *name, const char *text,
 			goto out;
 		}
 		rc = apply_native(h, &nv, err);
+		if (!rc && nv.op) {
+			struct ptdm_err e = { "" };
+
+			rc = image_set_opregion(h, nv.op, nv.oplen, &e);
+			if (rc)
+				ptdm_errf(err, rc, "%s: opregion: %s", name,
+					  e.msg);
+		}
 	} else if (sizes_text) {
 		struct lspci_sizes sz;
 
@@ -263,6 +331,7 @@ int image_open_mem(struct host_dev **out, const char *name, const char *text,
 	}
 out:
 	free(dump);
+	free(nv.op);
 	if (rc) {
 		host_close(h);
 		return rc;
@@ -347,6 +416,38 @@ out:
 	return rc;
 }
 
+/* The IGD OpRegion the host offers (vfio-pci's region), checked first. */
+static int write_opregion(FILE *f, struct host_dev *h, struct ptdm_err *err)
+{
+	struct ptdm_err e = { "" };
+	uint8_t *op = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!h->ops->igd_opregion)
+		return 0;
+	rc = h->ops->igd_opregion(h, &op, &len);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return ptdm_errf(err, rc, "%s: cannot read the IGD OpRegion: "
+				 "%s", h->name, strerror(-rc));
+	rc = ptdm_igd_opregion_check(op, len, &e);
+	if (rc) {
+		free(op);
+		return ptdm_errf(err, rc, "%s: the host's IGD OpRegion: %s",
+				 h->name, e.msg);
+	}
+	for (size_t off = 0; off < len; off += 16) {
+		fprintf(f, "opregion %04zx:", off);
+		for (size_t i = off; i < len && i < off + 16; i++)
+			fprintf(f, " %02x", op[i]);
+		fprintf(f, "\n");
+	}
+	free(op);
+	return 0;
+}
+
 int image_write(FILE *f, struct host_dev *h, struct ptdm_err *err)
 {
 	uint8_t cfg[PTDM_CFG_SPACE_SIZE];
@@ -374,6 +475,9 @@ int image_write(FILE *f, struct host_dev *h, struct ptdm_err *err)
 		else
 			fprintf(f, "unknown\n");
 	}
+	rc = write_opregion(f, h, err);
+	if (rc)
+		return rc;
 	for (unsigned off = 0; off < h->cfg_size; off += 16) {
 		fprintf(f, "%02x:", off);
 		for (unsigned i = 0; i < 16; i++)

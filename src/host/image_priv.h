@@ -23,6 +23,8 @@ struct image_dev {
 	bool intx_masked;    /* INTx fired and was not unmasked yet */
 	unsigned cfg_writes; /* host config writes, for tests */
 	unsigned resets;
+	uint8_t *opregion;   /* IGD OpRegion recorded (image_set_opregion) */
+	size_t opregion_len;
 };
 
 bool image_is_image(const struct host_dev *h);

@@ -231,5 +231,6 @@ const struct host_ops vfio_ops = {
 	.mig_data_write = vfio_mig_data_write,
 	.mig_data_size = vfio_mig_data_size,
 	.vga_rw = vfio_vga_rw, /* when vga_size says the device has one */
+	.igd_opregion = vfio_igd_opregion,
 	.close = vfio_close,
 };

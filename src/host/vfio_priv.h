@@ -218,6 +218,7 @@ __attribute__((format(printf, 3, 4)))
 int vfio_path_fmt(char *buf, size_t len, const char *fmt, ...);
 /* Full pread/pwrite at a device fd offset. */
 int vfio_fd_rw(int fd, uint64_t off, void *buf, size_t len, bool write);
+int vfio_igd_opregion(struct host_dev *h, uint8_t **buf, size_t *len);
 int vfio_vga_rw(struct host_dev *h, uint64_t off, void *buf, size_t len,
 		bool write);
 /*

@@ -220,6 +220,48 @@ int vfio_vga_rw(struct host_dev *h, uint64_t off, void *buf, size_t len,
 	return vfio_fd_rw(v->fd, r->offset + off, buf, len, write);
 }
 
+/*
+ * An IGD's OpRegion: vfio-pci's read-only device-specific region of type
+ * VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0x8086, subtype
+ * VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION (drivers/vfio/pci/vfio_pci_igd.c),
+ * found by its type capability the way QEMU finds it, read whole.
+ */
+#define VFIO_MAX_DEV_REGIONS 64u /* more device-specific regions: ignored */
+
+int vfio_igd_opregion(struct host_dev *h, uint8_t **buf, size_t *len)
+{
+	struct vfio_dev *v = to_vfio(h);
+	unsigned n = v->info.num_regions;
+
+	if (n > VFIO_PCI_NUM_REGIONS + VFIO_MAX_DEV_REGIONS)
+		n = VFIO_PCI_NUM_REGIONS + VFIO_MAX_DEV_REGIONS;
+	for (unsigned i = VFIO_PCI_NUM_REGIONS; i < n; i++) {
+		struct ptdm_vfio_region r;
+		uint8_t *p;
+		int rc;
+
+		if (vfio_region_query(v->fd, i, &r) || !r.has_type ||
+		    r.type != ((uint32_t)VFIO_REGION_TYPE_PCI_VENDOR_TYPE | 0x8086u) ||
+		    r.subtype != VFIO_REGION_SUBTYPE_INTEL_IGD_OPREGION)
+			continue;
+		if (!(r.flags & VFIO_REGION_INFO_FLAG_READ) || !r.size ||
+		    r.size > PTDM_IGD_OPREGION_MAX)
+			return -EFBIG;
+		p = malloc(r.size);
+		if (!p)
+			return -ENOMEM;
+		rc = vfio_fd_rw(v->fd, r.offset, p, r.size, false);
+		if (rc) {
+			free(p);
+			return rc;
+		}
+		*buf = p;
+		*len = r.size;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int vfio_bar_read(struct host_dev *h, int bar, uint64_t off, void *buf,
 		  size_t len)
 {

@@ -114,7 +114,31 @@ static struct {
 	struct ptdev dev[MAX_DEVS];
 	unsigned ndev;
 	unsigned long internal_id;
+	bool igd_passthru; /* -machine ...,igd-passthru=on: xl's gfx_passthru */
 } g = { .lfd = -1, .ctl = { .fd = -1 } };
+
+/* libxl asks for IGD passthrough (gfx_passthru) with "igd-passthru=on" in
+ * QEMU's -machine options (libxl_dm.c); QEMU's booleans also take yes,
+ * true and y. */
+static bool machine_igd_passthru(const char *opts)
+{
+	static const char *const on[] = { "on", "yes", "true", "y" };
+	const char *p = opts;
+
+	while ((p = strstr(p, "igd-passthru="))) {
+		bool start = p == opts || p[-1] == ',';
+
+		p += strlen("igd-passthru=");
+		for (unsigned i = 0; start && i < sizeof(on) / sizeof(on[0]);
+		     i++) {
+			size_t n = strlen(on[i]);
+
+			if (!strncmp(p, on[i], n) && (!p[n] || p[n] == ','))
+				return true;
+		}
+	}
+	return false;
+}
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -726,6 +750,9 @@ static struct json_object *do_device_add(struct json_object *args,
 	if (fn)
 		json_object_object_add(a, "xen-function",
 				       json_object_new_int((int)fn));
+	if (g.igd_passthru) /* ptdm maps the VGA ranges for an Intel VGA one */
+		json_object_object_add(a, "xen-gfx-passthru",
+				       json_object_new_boolean(true));
 	r = ctl_call("device-add", a, why, sizeof(why));
 	if (!r) {
 		say("device_add %s (%s): %s", qid, spec, why);
@@ -1186,7 +1213,7 @@ int main(int argc, char **argv)
 	int sfd, rc;
 	long stop_at = 0;
 
-	for (int i = 1; i + 1 < argc; i++)
+	for (int i = 1; i + 1 < argc; i++) {
 		if (!strcmp(argv[i], "-xen-domid")) {
 			char *end;
 
@@ -1194,6 +1221,10 @@ int main(int argc, char **argv)
 			if (*end || end == argv[i + 1])
 				g.domid = 0;
 		}
+		if ((!strcmp(argv[i], "-machine") || !strcmp(argv[i], "-M")) &&
+		    machine_igd_passthru(argv[i + 1]))
+			g.igd_passthru = true;
+	}
 	if (g.domid < 1 || g.domid >= 0x7ff0) {
 		say("no -xen-domid N: libxl starts this as a domain's device "
 		    "model (device_model_override)");

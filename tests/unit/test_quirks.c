@@ -301,7 +301,12 @@ static void test_igd_registers_virtual(void **state)
 	/* the guest's firmware places its OpRegion copy and stolen memory */
 	th_wr(d, 0xfc, 4, 0x7f000000);
 	th_wr(d, 0xc0, 4, 0x7a000001);
-	/* the guest's page, the host OpRegion's offset in it (xen_pt) */
+	/* a copy of the OpRegion (test_opregion.c): where the guest put it */
+	assert_int_equal(th_rd(d, 0xfc, 4), 0x7f000000);
+	/* the host's pages mapped (Xen): the guest's page, the host
+	 * OpRegion's offset in it (xen_pt) */
+	ptdm_dev_igd_map_host_opregion(d);
+	th_wr(d, 0xfc, 4, 0x7f000000);
 	assert_int_equal(th_rd(d, 0xfc, 4), 0x7f000018);
 	assert_int_equal(ptdm_dev_igd_opregion(d, &host_or, &guest_or), 0);
 	assert_int_equal(host_or, 0x65940018);

@@ -835,6 +835,111 @@ static void test_function_of_a_slot(void **state)
 	rig_down(&r);
 }
 
+/* gfx_passthru: a real Intel VGA device gets the legacy VGA ranges, as
+ * xen_pt_register_vga_regions maps them (ports 0x3b0 x12, 0x3c0 x32, the
+ * 0xa0000 frames x32, 1:1), after the device is assigned and before the
+ * ioreq server is enabled; unmapped in the same order at the end. */
+static int f_ioport_fails(struct xen_hv *hv, uint32_t gport, uint32_t mport,
+			  uint32_t nr, bool map)
+{
+	logf_(F(hv), "ioport %#x->%#x x%u %d", gport, mport, nr, map);
+	return gport == 0x3c0 && map ? -EPERM : 0;
+}
+
+static void test_igd_gfx_passthru_vga(void **state)
+{
+	struct xen_host_res res = { .real = true, .sbdf = 0x0010, .gsi = 16 };
+	struct xen_server_opts o = { .guest_sbdf = SBDF, .gfx_passthru = true };
+	static struct xen_hv_ops failing;
+	struct ptdm_err err = { "" };
+	struct host_dev *h = NULL;
+	struct rig r;
+	int a, p0, p1, m, en;
+
+	(void)state;
+	if (image_open(&h, th_dump("intel-46a6-alderlake-p-igd.lspci-x4.txt"),
+		       NULL, &err))
+		fail_msg("%s", err.msg);
+	r.f = fake_new();
+	r.h = h;
+	r.d = th_attach(h, NULL);
+	assert_int_equal(xen_server_new(&r.s, &r.f->hv, r.d, &res, &o, &err),
+			 0);
+	a = find(r.f, 0, "assign 0x10 1");
+	p0 = find(r.f, 0, "ioport 0x3b0->0x3b0 x12 1");
+	p1 = find(r.f, 0, "ioport 0x3c0->0x3c0 x32 1");
+	m = find(r.f, 0, "p2m 0xa0->0xa0 x32 1");
+	en = find(r.f, 0, "enable 7 1");
+	assert_true(a >= 0 && a < p0 && p0 < p1 && p1 < m && m < en);
+	r.f->nlog = 0;
+	xen_server_free(r.s);
+	r.s = NULL;
+	p0 = find(r.f, 0, "ioport 0x3b0->0x3b0 x12 0");
+	p1 = find(r.f, 0, "ioport 0x3c0->0x3c0 x32 0");
+	m = find(r.f, 0, "p2m 0xa0->0xa0 x32 0");
+	a = find(r.f, 0, "assign 0x10 0");
+	assert_true(p0 >= 0 && p0 < p1 && p1 < m && m < a);
+	rig_down(&r);
+
+	/* not asked: none of it */
+	o.gfx_passthru = false;
+	h = NULL;
+	assert_int_equal(image_open(&h, th_dump("intel-46a6-alderlake-p-igd."
+						"lspci-x4.txt"), NULL, &err), 0);
+	r.f = fake_new();
+	r.h = h;
+	r.d = th_attach(h, NULL);
+	assert_int_equal(xen_server_new(&r.s, &r.f->hv, r.d, &res, &o, &err),
+			 0);
+	assert_int_equal(find(r.f, 0, "ioport 0x3b0->0x3b0 x12 1"), -1);
+	assert_int_equal(find(r.f, 0, "p2m 0xa0->0xa0 x32 1"), -1);
+	rig_down(&r);
+
+	/* asked, but no Intel VGA device (edu), or an image: none */
+	o.gfx_passthru = true;
+	r.f = fake_new();
+	r.d = edu_dev(&r.h, NULL);
+	assert_int_equal(xen_server_new(&r.s, &r.f->hv, r.d, &res, &o, &err),
+			 0);
+	assert_int_equal(find(r.f, 0, "ioport 0x3b0->0x3b0 x12 1"), -1);
+	rig_down(&r);
+	h = NULL;
+	assert_int_equal(image_open(&h, th_dump("intel-46a6-alderlake-p-igd."
+						"lspci-x4.txt"), NULL, &err), 0);
+	r.f = fake_new();
+	r.h = h;
+	r.d = th_attach(h, NULL);
+	{
+		struct xen_host_res img = { .gsi = -1 };
+
+		assert_int_equal(xen_server_new(&r.s, &r.f->hv, r.d, &img, &o,
+						&err), 0);
+	}
+	assert_int_equal(find(r.f, 0, "ioport 0x3b0->0x3b0 x12 1"), -1);
+	rig_down(&r);
+
+	/* a mapping Xen refuses: the device is not served, and what was
+	 * mapped is unmapped again */
+	h = NULL;
+	assert_int_equal(image_open(&h, th_dump("intel-46a6-alderlake-p-igd."
+						"lspci-x4.txt"), NULL, &err), 0);
+	r.f = fake_new();
+	failing = *r.f->hv.ops;
+	failing.map_ioport = f_ioport_fails;
+	r.f->hv.ops = &failing;
+	r.h = h;
+	r.d = th_attach(h, NULL);
+	assert_int_equal(xen_server_new(&r.s, &r.f->hv, r.d, &res, &o, &err),
+			 -EPERM);
+	assert_non_null(strstr(err.msg, "VGA ports at 0x3c0"));
+	r.s = NULL;
+	p0 = find(r.f, 0, "ioport 0x3b0->0x3b0 x12 0");
+	assert_true(p0 >= 0);
+	assert_int_equal(find(r.f, 0, "ioport 0x3c0->0x3c0 x32 0"), -1);
+	assert_int_equal(find(r.f, 0, "p2m 0xa0->0xa0 x32 1"), -1);
+	rig_down(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -851,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_romfile_and_rombar),
 		cmocka_unit_test(test_function_of_a_slot),
 		cmocka_unit_test(test_igd_opregion_mapped),
+		cmocka_unit_test(test_igd_gfx_passthru_vga),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
