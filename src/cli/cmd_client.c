@@ -104,7 +104,11 @@ static int enumerate(struct vfu_client *c)
 
 		if ((rc = cfg(c, PCI_CAPABILITY_LIST, &p, false)))
 			return rc;
-		for (p &= 0xfc; p; p = (h >> 8) & 0xfc) {
+		/* at most 48 capabilities fit past the header: a server
+		 * whose list loops is not walked forever */
+		p &= 0xfc;
+		for (unsigned n = 0; p >= 0x40 && n < 48;
+		     n++, p = (h >> 8) & 0xfc) {
 			if ((rc = cfg(c, p, &h, false)))
 				return rc;
 			if ((h & 0xff) == PCI_CAP_ID_MSIX) {
