@@ -283,6 +283,64 @@ static bool any_pirq(const struct xen_server *s)
 }
 
 /*
+ * GSIs are shared: two devices of one domain on the same line (the outer
+ * QEMU's edu and xHCI in tests/xen) bind the same pirq, each to its own
+ * guest INTx.  The pirq is mapped for the first and unmapped after the
+ * last: unmapping it under another device's binding would force that
+ * binding off (Xen leaves the irq marked -pirq) and no later map of the
+ * GSI would succeed.  xen_pt counts the same per QEMU
+ * (xen_pt_mapped_machine_irq); ptdm counts per domain for the process.
+ */
+#define MAX_GSI_REFS 64
+static struct gsi_ref {
+	uint32_t domid;
+	int gsi, pirq;
+	unsigned refs; /* 0: a free slot */
+} gsi_refs[MAX_GSI_REFS];
+
+static int gsi_get(struct xen_server *s, int *pirq)
+{
+	struct gsi_ref *free_slot = NULL;
+	int rc;
+
+	for (unsigned i = 0; i < MAX_GSI_REFS; i++) {
+		struct gsi_ref *g = &gsi_refs[i];
+
+		if (!g->refs) {
+			if (!free_slot)
+				free_slot = g;
+		} else if (g->domid == s->hv->domid && g->gsi == s->res.gsi) {
+			g->refs++;
+			*pirq = g->pirq;
+			return 0;
+		}
+	}
+	if (!free_slot)
+		return -ENOSPC;
+	rc = hv_call(s, pirq_map_gsi, s->res.gsi, pirq);
+	if (rc)
+		return rc;
+	*free_slot = (struct gsi_ref){ .domid = s->hv->domid,
+				       .gsi = s->res.gsi, .pirq = *pirq,
+				       .refs = 1 };
+	return 0;
+}
+
+static void gsi_put(struct xen_server *s, int pirq)
+{
+	for (unsigned i = 0; i < MAX_GSI_REFS; i++) {
+		struct gsi_ref *g = &gsi_refs[i];
+
+		if (g->refs && g->domid == s->hv->domid && g->pirq == pirq) {
+			if (--g->refs == 0)
+				hv_call(s, pirq_unmap, pirq);
+			return;
+		}
+	}
+	hv_call(s, pirq_unmap, pirq); /* not counted: cannot happen */
+}
+
+/*
  * INTx of a real device: the GSI mapped as a pirq of the domain and that
  * pirq bound to the guest's INTx line of our slot.  Xen asserts the
  * guest's GSI when the line fires and, on the guest's EOI at its IOAPIC,
@@ -302,20 +360,20 @@ static int bind_intx(struct xen_server *s, const struct ptdm_owner_vec *v)
 			return 0;
 		hv_call(s, intx_bind, s->intx_pirq, s->opts.guest_sbdf,
 			pin - 1, false);
-		hv_call(s, pirq_unmap, s->intx_pirq);
+		gsi_put(s, s->intx_pirq);
 		s->intx_pirq = -1;
 		return 0;
 	}
 	if (s->intx_pirq >= 0)
 		return 0;
-	rc = hv_call(s, pirq_map_gsi, s->res.gsi, &s->intx_pirq);
+	rc = gsi_get(s, &s->intx_pirq);
 	if (rc) {
 		s->intx_pirq = -1;
 	} else {
 		rc = hv_call(s, intx_bind, s->intx_pirq, s->opts.guest_sbdf,
 			     pin - 1, true);
 		if (rc) {
-			hv_call(s, pirq_unmap, s->intx_pirq);
+			gsi_put(s, s->intx_pirq);
 			s->intx_pirq = -1;
 		}
 	}

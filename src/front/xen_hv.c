@@ -321,11 +321,8 @@ static int hv_pirq_map_multi_msi(struct xen_hv *hv, unsigned host_sbdf,
 	int rc;
 
 	*pirq = -1;
-	if (!r->call) {
-		r->call = xencall_open(NULL, 0);
-		if (!r->call)
-			return neg_errno(-1);
-	}
+	if (!r->call)
+		return -ENOSYS; /* xencall_open failed: one vector only */
 	m = xencall_alloc_buffer(r->call, sizeof(*m)); /* hypercall-safe */
 	if (!m)
 		return -ENOMEM;
@@ -442,6 +439,9 @@ int xen_hv_open(struct xen_hv **out, uint32_t domid, struct ptdm_err *err)
 	r->fm = xenforeignmemory_open(NULL, 0);
 	r->ev = xenevtchn_open(NULL, 0);
 	r->xc = xc_interface_open(NULL, NULL, 0);
+	/* opened now (a sandbox may forbid opening later); without it a
+	 * multi-message MSI is bound as its first vector */
+	r->call = xencall_open(NULL, 0);
 	if (!r->dm || !r->fm || !r->ev || !r->xc) {
 		int e = errno;
 

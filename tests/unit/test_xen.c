@@ -840,6 +840,59 @@ static void test_multi_message_msi_refused(void **state)
 	rig_down(&r);
 }
 
+/*
+ * Two devices of one domain on one GSI (the outer QEMU's edu and xHCI in
+ * tests/xen): one pirq, mapped once, bound to each device's own guest INTx;
+ * one device leaving INTx (MSI on) unbinds its line only, the pirq is
+ * unmapped after the last.
+ */
+static void test_shared_gsi(void **state)
+{
+	struct xen_server_opts o = { .guest_sbdf = SBDF };
+	struct xen_host_res res = { .real = true, .sbdf = 0x0200, .gsi = 17 };
+	struct ptdm_err err = { "" };
+	struct xen_server *s2;
+	struct host_dev *h2;
+	struct ptdm_dev *d2;
+	struct rig r;
+	unsigned mark;
+
+	(void)state;
+	rig_up(&r, true, false);
+	expect(r.f, "pirq gsi 17 -> 100");
+	mark = r.f->nlog;
+	d2 = th_irq_dev(&h2, 0);
+	res.sbdf = 0x0300;
+	o.guest_sbdf = 6u << 3;
+	assert_int_equal(xen_server_new(&s2, &r.f->hv, d2, &res, &o, &err), 0);
+	assert_int_equal(count(r.f, mark, "pirq gsi"), 0);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x30 pin 0 1") >= 0);
+	/* the first device turns MSI on: its line goes, the pirq stays */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_ADDRESS_LO, 4, 0xfee00000);
+	cfg_wr(&r, MSI_CAP + PCI_MSI_DATA_64, 2, 0x40);
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x18 pin 0 0") >= 0);
+	assert_int_equal(find(r.f, mark, "pirq unmap 100"), -1);
+	/* and off again: bound to the same pirq, nothing mapped anew */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, 0);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x18 pin 0 1") >= 0);
+	assert_int_equal(count(r.f, mark, "pirq gsi"), 0);
+	/* the second device goes: still mapped for the first */
+	mark = r.f->nlog;
+	xen_server_free(s2);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x30 pin 0 0") >= 0);
+	assert_int_equal(find(r.f, mark, "pirq unmap 100"), -1);
+	th_free(d2, h2);
+	/* the last one unmaps it */
+	mark = r.f->nlog;
+	xen_server_free(r.s);
+	r.s = NULL;
+	assert_true(find(r.f, mark, "pirq unmap 100") >= 0);
+	rig_down(&r);
+}
+
 /* edu's IDs and BAR0 (1 MiB): the test-only quirk mirrors config at
  * BAR0 0x8000 */
 static struct ptdm_dev *edu_dev(struct host_dev **h,
@@ -1008,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_toolstack_assigns),
 		cmocka_unit_test(test_multi_message_msi),
 		cmocka_unit_test(test_multi_message_msi_refused),
+		cmocka_unit_test(test_shared_gsi),
 		cmocka_unit_test(test_domain_gone),
 		cmocka_unit_test(test_quirk_window_on_real_mmio),
 		cmocka_unit_test(test_romfile_and_rombar),
