@@ -9,7 +9,8 @@
  *                   MSI/MSI-X injected with device-model calls;
  *   real devices    memory BARs mapped into the p2m except the MSI-X
  *                   table/PBA pages, which stay trapped; I/O BARs mapped;
- *                   INTx, MSI and MSI-X bound as pirqs, like xen_pt.
+ *                   INTx, MSI (every vector the guest enabled) and
+ *                   MSI-X bound as pirqs.
  *
  * Every hypervisor call goes through struct xen_hv_ops, so the request
  * sequence can be tested without Xen (tests/unit/test_xen.c);
@@ -66,10 +67,16 @@ struct xen_hv_ops {
 	int (*pirq_map_msi)(struct xen_hv *hv, unsigned host_sbdf, int entry,
 			    uint64_t table_base, int *pirq);
 	int (*pirq_map_gsi)(struct xen_hv *hv, int gsi, int *pirq);
+	/* a multi-message MSI: *nr (a power of 2) vectors as the pirqs
+	 * *pirq .. *pirq + *nr - 1, unmapped by unmapping *pirq; on failure
+	 * *nr may say how many Xen could give */
+	int (*pirq_map_multi_msi)(struct xen_hv *hv, unsigned host_sbdf,
+				  unsigned *nr, int *pirq);
 	int (*pirq_unmap)(struct xen_hv *hv, int pirq);
 	int (*msi_bind)(struct xen_hv *hv, uint32_t gvec, int pirq,
 			uint32_t gflags, uint64_t gtable, bool bind);
-	int (*intx_bind)(struct xen_hv *hv, int gsi, unsigned guest_sbdf,
+	/* pirq: the one pirq_map_gsi gave */
+	int (*intx_bind)(struct xen_hv *hv, int pirq, unsigned guest_sbdf,
 			 unsigned pin0, bool bind);
 	void (*close)(struct xen_hv *hv);
 };

@@ -59,10 +59,13 @@ struct xen_server {
 	uint32_t cf8;      /* CONFIG_ADDRESS latch */
 
 	struct window win[PTDM_NUM_BARS + 1];
-	int *vec_pirq;           /* real devices: pirq per guest vector */
+	int *vec_pirq;           /* real devices: pirq bound per vector, -1 */
+	int *vec_map;            /* the pirq mapped for it (MSI: in the block) */
 	uint32_t *vec_gvec;
 	unsigned nvec_pirq;
 	int intx_pirq;
+	int msi_pirq;            /* MSI: first pirq of the mapped block, -1 */
+	unsigned msi_nr;         /* MSI: vectors in that block */
 	bool multi_msi_warned;
 	bool host_msi_on, host_msix_on; /* the device's own enable bits */
 	uint64_t opregion_gfn;          /* IGD: where the host's OpRegion is
@@ -220,21 +223,26 @@ static uint32_t msi_gflags(uint64_t addr, uint32_t data, bool masked)
 
 static int vec_slots(struct xen_server *s, unsigned vec)
 {
-	if (vec < s->nvec_pirq)
-		return 0;
 	unsigned n = vec + 1;
-	int *p = realloc(s->vec_pirq, n * sizeof(*p));
+	int *p, *m;
 	uint32_t *g;
 
+	if (vec < s->nvec_pirq)
+		return 0;
+	p = realloc(s->vec_pirq, n * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	s->vec_pirq = p;
+	m = realloc(s->vec_map, n * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	s->vec_map = m;
 	g = realloc(s->vec_gvec, n * sizeof(*g));
 	if (!g)
 		return -ENOMEM;
 	s->vec_gvec = g;
 	for (unsigned i = s->nvec_pirq; i < n; i++)
-		p[i] = -1;
+		p[i] = m[i] = -1;
 	s->nvec_pirq = n;
 	return 0;
 }
@@ -276,6 +284,174 @@ static bool any_pirq(const struct xen_server *s)
 	return false;
 }
 
+/*
+ * GSIs are shared: two devices of one domain on the same line (the outer
+ * QEMU's edu and xHCI in tests/xen) bind the same pirq, each to its own
+ * guest INTx.  The pirq is mapped for the first and unmapped after the
+ * last: unmapping it under another device's binding would force that
+ * binding off (Xen leaves the irq marked -pirq) and no later map of the
+ * GSI would succeed.  xen_pt counts the same per QEMU
+ * (xen_pt_mapped_machine_irq); ptdm counts per domain for the process.
+ */
+#define MAX_GSI_REFS 64
+static struct gsi_ref {
+	uint32_t domid;
+	int gsi, pirq;
+	unsigned refs; /* 0: a free slot */
+} gsi_refs[MAX_GSI_REFS];
+
+static int gsi_get(struct xen_server *s, int *pirq)
+{
+	struct gsi_ref *free_slot = NULL;
+	int rc;
+
+	for (unsigned i = 0; i < MAX_GSI_REFS; i++) {
+		struct gsi_ref *g = &gsi_refs[i];
+
+		if (!g->refs) {
+			if (!free_slot)
+				free_slot = g;
+		} else if (g->domid == s->hv->domid && g->gsi == s->res.gsi) {
+			g->refs++;
+			*pirq = g->pirq;
+			return 0;
+		}
+	}
+	if (!free_slot)
+		return -ENOSPC;
+	rc = hv_call(s, pirq_map_gsi, s->res.gsi, pirq);
+	if (rc)
+		return rc;
+	*free_slot = (struct gsi_ref){ .domid = s->hv->domid,
+				       .gsi = s->res.gsi, .pirq = *pirq,
+				       .refs = 1 };
+	return 0;
+}
+
+static void gsi_put(struct xen_server *s, int pirq)
+{
+	for (unsigned i = 0; i < MAX_GSI_REFS; i++) {
+		struct gsi_ref *g = &gsi_refs[i];
+
+		if (g->refs && g->domid == s->hv->domid && g->pirq == pirq) {
+			if (--g->refs == 0)
+				hv_call(s, pirq_unmap, pirq);
+			return;
+		}
+	}
+	hv_call(s, pirq_unmap, pirq); /* not counted: cannot happen */
+}
+
+/*
+ * INTx of a real device: the GSI mapped as a pirq of the domain and that
+ * pirq bound to the guest's INTx line of our slot.  Xen asserts the
+ * guest's GSI when the line fires and, on the guest's EOI at its IOAPIC,
+ * deasserts it and EOIs the machine IRQ itself (hvm_dpci_eoi): nothing for
+ * ptdm to do on the EOI path.
+ */
+static int bind_intx(struct xen_server *s, const struct ptdm_owner_vec *v)
+{
+	unsigned pin = 0;
+	int rc;
+
+	ptdm_cfg_read(s->dev, PCI_INTERRUPT_PIN, 1, &pin);
+	if (s->res.gsi <= 0 || pin < 1 || pin > 4)
+		return 0;
+	if (!v) {
+		if (s->intx_pirq < 0)
+			return 0;
+		hv_call(s, intx_bind, s->intx_pirq, s->opts.guest_sbdf,
+			pin - 1, false);
+		gsi_put(s, s->intx_pirq);
+		s->intx_pirq = -1;
+		return 0;
+	}
+	if (s->intx_pirq >= 0)
+		return 0;
+	rc = gsi_get(s, &s->intx_pirq);
+	if (rc) {
+		s->intx_pirq = -1;
+	} else {
+		rc = hv_call(s, intx_bind, s->intx_pirq, s->opts.guest_sbdf,
+			     pin - 1, true);
+		if (rc) {
+			gsi_put(s, s->intx_pirq);
+			s->intx_pirq = -1;
+		}
+	}
+	ptdm_log(PTDM_LOG_DEBUG, "xen: INTx (GSI %d) -> pirq %d -> guest "
+		 "INT%c: %s", s->res.gsi, s->intx_pirq, 'A' + pin - 1,
+		 rc ? strerror(-rc) : "ok");
+	return rc;
+}
+
+/* Unbind one vector's pirq from its guest vector (the mapping stays). */
+static void vec_unbind(struct xen_server *s, unsigned vec)
+{
+	if (s->vec_pirq[vec] < 0)
+		return;
+	hv_call(s, msi_bind, s->vec_gvec[vec], s->vec_pirq[vec], 0, 0, false);
+	s->vec_pirq[vec] = -1;
+}
+
+/*
+ * MSI: the vectors the guest enabled (Multiple Message Enable, which the
+ * core keeps within what the device is capable of) are one block of pirqs,
+ * mapped when the first vector is bound and unmapped, all at once through
+ * its first pirq, when no vector is bound any more.  One vector is an
+ * ordinary MSI pirq; more are MAP_PIRQ_TYPE_MULTI_MSI.  When Xen cannot
+ * give the block (no interrupt remapping, no run of free pirqs), vector 0
+ * alone is bound and the others are not delivered, said once.
+ */
+static int msi_block(struct xen_server *s)
+{
+	struct ptdm_msi_state msi;
+	unsigned nr;
+	int rc;
+
+	if (s->msi_pirq >= 0)
+		return 0;
+	ptdm_msi_get(s->dev, &msi);
+	nr = msi.nvec;
+	if (nr > 1) {
+		rc = hv_call(s, pirq_map_multi_msi, s->res.sbdf, &nr,
+			     &s->msi_pirq);
+		if (!rc && s->msi_pirq >= 0 && nr >= msi.nvec) {
+			s->msi_nr = msi.nvec;
+			ptdm_log(PTDM_LOG_DEBUG, "xen: MSI %u vectors -> pirqs "
+				 "%d-%d", msi.nvec, s->msi_pirq,
+				 s->msi_pirq + (int)msi.nvec - 1);
+			return 0;
+		}
+		if (!rc && s->msi_pirq >= 0) { /* a smaller block: not ours */
+			hv_call(s, pirq_unmap, s->msi_pirq);
+			rc = -ENOSPC;
+		}
+		s->msi_pirq = -1;
+		PTDM_LOG_ONCE(s->multi_msi_warned, PTDM_LOG_WARN,
+			      "xen: the guest enabled %u MSI vectors, Xen "
+			      "gave none as a block (%s, %u possible): only "
+			      "vector 0 is delivered", msi.nvec,
+			      strerror(-rc), nr);
+	}
+	rc = hv_call(s, pirq_map_msi, s->res.sbdf, 0, 0, &s->msi_pirq);
+	if (rc) {
+		s->msi_pirq = -1;
+		return rc;
+	}
+	s->msi_nr = 1;
+	return 0;
+}
+
+static void msi_block_free(struct xen_server *s)
+{
+	if (s->msi_pirq < 0 || any_pirq(s))
+		return;
+	hv_call(s, pirq_unmap, s->msi_pirq);
+	s->msi_pirq = -1;
+	s->msi_nr = 0;
+}
+
 /* Real devices: the guest's vectors become pirqs Xen delivers itself. */
 static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 		     const struct ptdm_owner_vec *v)
@@ -286,66 +462,46 @@ static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 	uint64_t gtable = 0, table_base = 0;
 	int rc;
 
-	if (kind == HOST_IRQ_INTX) {
-		unsigned pin = 0;
-
-		ptdm_cfg_read(s->dev, PCI_INTERRUPT_PIN, 1, &pin);
-		if (!s->res.gsi || pin < 1 || pin > 4)
-			return 0;
-		if (!v) {
-			if (s->intx_pirq < 0)
-				return 0;
-			hv_call(s, intx_bind, s->res.gsi, s->opts.guest_sbdf,
-				pin - 1, false);
-			hv_call(s, pirq_unmap, s->intx_pirq);
-			s->intx_pirq = -1;
-			return 0;
-		}
-		if (s->intx_pirq >= 0)
-			return 0;
-		rc = hv_call(s, pirq_map_gsi, s->res.gsi, &s->intx_pirq);
-		if (!rc)
-			rc = hv_call(s, intx_bind, s->res.gsi,
-				     s->opts.guest_sbdf, pin - 1, true);
-		ptdm_log(PTDM_LOG_DEBUG, "xen: INTx (GSI %d) -> pirq %d -> "
-			 "guest INT%c: %s", s->res.gsi, s->intx_pirq,
-			 'A' + pin - 1, rc ? strerror(-rc) : "ok");
-		return rc;
-	}
-	if (kind == HOST_IRQ_MSI && vec > 0) {
-		/* like xen_pt: one pirq for MSI; the other vectors of a
-		 * multi-message block are not delivered */
-		PTDM_LOG_ONCE(s->multi_msi_warned, PTDM_LOG_WARN,
-			      "xen: multi-message MSI is bound as one vector");
-		return 0;
-	}
+	if (kind == HOST_IRQ_INTX)
+		return bind_intx(s, v);
 	rc = vec_slots(s, vec);
 	if (rc)
 		return rc;
 	if (!v || (!v->addr && v->masked)) { /* off, or never programmed */
-		if (s->vec_pirq[vec] < 0)
-			return 0;
-		hv_call(s, msi_bind, s->vec_gvec[vec], s->vec_pirq[vec], 0, 0,
-			false);
-		hv_call(s, pirq_unmap, s->vec_pirq[vec]);
-		s->vec_pirq[vec] = -1;
-		if (!any_pirq(s))
+		vec_unbind(s, vec);
+		if (kind == HOST_IRQ_MSI)
+			msi_block_free(s);
+		else if (s->vec_map[vec] >= 0) {
+			hv_call(s, pirq_unmap, s->vec_map[vec]);
+			s->vec_map[vec] = -1;
+		}
+		if (!any_pirq(s) && s->msi_pirq < 0)
 			return host_msi_enable(s, kind, false);
 		return 0;
 	}
-	if (kind == HOST_IRQ_MSIX) {
+	if (kind == HOST_IRQ_MSI) {
+		rc = msi_block(s);
+		if (rc)
+			return rc;
+		if (vec >= s->msi_nr)
+			return 0; /* not in the block Xen gave: said once */
+		s->vec_map[vec] = s->msi_pirq + (int)vec;
+	} else {
 		ptdm_msix_get(s->dev, &mx);
 		ptdm_dev_bar(s->dev, mx.table_bar, &bi);
 		gtable = bi.guest_addr + mx.table_off;
 		table_base = s->res.phys[mx.table_bar];
+		if (s->vec_map[vec] < 0) {
+			rc = hv_call(s, pirq_map_msi, s->res.sbdf, (int)vec,
+				     table_base, &s->vec_map[vec]);
+			if (rc) {
+				s->vec_map[vec] = -1;
+				return rc;
+			}
+		}
 	}
-	if (s->vec_pirq[vec] < 0) {
-		rc = hv_call(s, pirq_map_msi, s->res.sbdf,
-			     kind == HOST_IRQ_MSIX ? (int)vec : 0, table_base,
-			     &s->vec_pirq[vec]);
-		if (rc)
-			return rc;
-	}
+	/* binding a bound pirq again moves it to the new vector / flags */
+	s->vec_pirq[vec] = s->vec_map[vec];
 	s->vec_gvec[vec] = v->data & 0xff;
 	rc = hv_call(s, msi_bind, v->data & 0xff, s->vec_pirq[vec],
 		     msi_gflags(v->addr, v->data, v->masked), gtable, true);
@@ -353,9 +509,11 @@ static int sink_bind(void *opaque, enum host_irq_kind kind, unsigned vec,
 		 "vector %#x (%s): %s", kind == HOST_IRQ_MSIX ? "MSI-X" : "MSI",
 		 vec, s->vec_pirq[vec], v->data & 0xff,
 		 v->masked ? "masked" : "unmasked", rc ? strerror(-rc) : "ok");
-	if (!rc)
-		rc = host_msi_enable(s, kind, true);
-	return rc;
+	if (rc) {
+		s->vec_pirq[vec] = -1;
+		return rc;
+	}
+	return host_msi_enable(s, kind, true);
 }
 
 /* ---- device access ---- */
@@ -686,6 +844,7 @@ int xen_server_new(struct xen_server **out, struct xen_hv *hv,
 	s->res = *res;
 	s->opts = *opts;
 	s->intx_pirq = -1;
+	s->msi_pirq = -1;
 	rc = hv_call(s, nr_vcpus, &s->nvcpu);
 	if (rc) {
 		ptdm_errf(err, rc, "xen: domain %u: %s (is it running? is "
@@ -812,6 +971,7 @@ void xen_server_free(struct xen_server *s)
 	if (s->created)
 		hv_call(s, server_destroy, s->id);
 	free(s->vec_pirq);
+	free(s->vec_map);
 	free(s->vec_gvec);
 	free(s->bounce);
 	free(s);

@@ -2,6 +2,9 @@
  * xen_hv.c - struct xen_hv_ops on the real Xen 4.17 libraries: the only
  * file that links libxendevicemodel, libxenforeignmemory, libxenevtchn and
  * libxenctrl, so the front end's logic (xen.c) is testable without them.
+ * libxencall carries the one call libxenctrl has no wrapper for:
+ * PHYSDEVOP_map_pirq with MAP_PIRQ_TYPE_MULTI_MSI (a block of pirqs for a
+ * multi-message MSI; xc_physdev_map_pirq_msi maps one vector only).
  *
  * The ioreq pages are mapped with the resource API
  * (XENMEM_resource_ioreq_server); hypervisors or dom0 kernels without it
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <xencall.h>
 #include <xenctrl.h>
 #include <xendevicemodel.h>
 #include <xenevtchn.h>
@@ -32,6 +36,7 @@ struct real_hv {
 	xenforeignmemory_handle *fm;
 	xenevtchn_handle *ev;
 	xc_interface *xc;
+	xencall_handle *call;
 	xenforeignmemory_resource_handle *res;
 	void *legacy_ioreq, *legacy_buf; /* foreign maps on the legacy path */
 };
@@ -282,15 +287,62 @@ static int hv_pirq_map_msi(struct xen_hv *hv, unsigned host_sbdf, int entry,
 		(host_sbdf >> 8) & 0xff, entry, table_base));
 }
 
+/*
+ * The GSI's pirq: the one libxl mapped (pirq == GSI, its
+ * xc_physdev_map_pirq(domid, irq, &irq)) when there is one, so that its
+ * own unmap at detach finds it; else whichever Xen picks.  Permission is
+ * for the GSI as dom0 numbers it (a PV dom0: pirq == GSI), as libxl
+ * grants it.
+ */
 static int hv_pirq_map_gsi(struct xen_hv *hv, int gsi, int *pirq)
 {
 	struct real_hv *r = to_real(hv);
 
-	*pirq = -1; /* let Xen choose */
-	if (xc_physdev_map_pirq(r->xc, hv->domid, gsi, pirq))
-		return neg_errno(-1);
+	*pirq = gsi;
+	if (xc_physdev_map_pirq(r->xc, hv->domid, gsi, pirq)) {
+		*pirq = -1; /* GSI's number taken by another pirq: any */
+		if (xc_physdev_map_pirq(r->xc, hv->domid, gsi, pirq))
+			return neg_errno(-1);
+	}
 	return neg_errno(xc_domain_irq_permission(r->xc, hv->domid,
-						  (uint32_t)*pirq, true));
+						  (uint32_t)gsi, true));
+}
+
+/*
+ * A block of *nr pirqs for the device's MSI (Xen 4.17 physdev.c: index
+ * ignored, table_base 0, entry_nr in: vectors, out: the block's size, or
+ * on failure what the device or the free pirqs allow); *pirq is the first.
+ */
+static int hv_pirq_map_multi_msi(struct xen_hv *hv, unsigned host_sbdf,
+				 unsigned *nr, int *pirq)
+{
+	struct real_hv *r = to_real(hv);
+	struct physdev_map_pirq *m;
+	int rc;
+
+	*pirq = -1;
+	if (!r->call)
+		return -ENOSYS; /* xencall_open failed: one vector only */
+	m = xencall_alloc_buffer(r->call, sizeof(*m)); /* hypercall-safe */
+	if (!m)
+		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
+	m->domid = (domid_t)hv->domid;
+	m->type = MAP_PIRQ_TYPE_MULTI_MSI;
+	m->index = -1;
+	m->pirq = -1;
+	m->bus = (int)((host_sbdf >> 16) << 16 | ((host_sbdf >> 8) & 0xff));
+	m->devfn = (int)(host_sbdf & 0xff);
+	m->entry_nr = (int)*nr;
+	m->table_base = 0;
+	rc = neg_errno(xencall2(r->call, __HYPERVISOR_physdev_op,
+				PHYSDEVOP_map_pirq, (uint64_t)(uintptr_t)m));
+	if (m->entry_nr > 0)
+		*nr = (unsigned)m->entry_nr;
+	if (!rc)
+		*pirq = m->pirq;
+	xencall_free_buffer(r->call, m);
+	return rc;
 }
 
 static int hv_pirq_unmap(struct xen_hv *hv, int pirq)
@@ -311,7 +363,10 @@ static int hv_msi_bind(struct xen_hv *hv, uint32_t gvec, int pirq,
 						  (uint32_t)pirq, gflags));
 }
 
-static int hv_intx_bind(struct xen_hv *hv, int gsi, unsigned guest_sbdf,
+/* pirq: the domain's pirq of the GSI (xen_pt binds the one
+ * xc_physdev_map_pirq returned: Xen's pt_irq_create_bind takes
+ * machine_irq as a pirq of the domain) */
+static int hv_intx_bind(struct xen_hv *hv, int pirq, unsigned guest_sbdf,
 			unsigned pin0, bool bind)
 {
 	struct real_hv *r = to_real(hv);
@@ -319,10 +374,10 @@ static int hv_intx_bind(struct xen_hv *hv, int gsi, unsigned guest_sbdf,
 
 	if (bind)
 		return neg_errno(xc_domain_bind_pt_pci_irq(
-			r->xc, hv->domid, (uint8_t)gsi, bus, dev, (uint8_t)pin0));
-	return neg_errno(xc_domain_unbind_pt_irq(r->xc, hv->domid, (uint8_t)gsi,
-						 PT_IRQ_TYPE_PCI, bus, dev,
-						 (uint8_t)pin0, 0));
+			r->xc, hv->domid, (uint8_t)pirq, bus, dev, (uint8_t)pin0));
+	return neg_errno(xc_domain_unbind_pt_irq(r->xc, hv->domid,
+						 (uint8_t)pirq, PT_IRQ_TYPE_PCI,
+						 bus, dev, (uint8_t)pin0, 0));
 }
 
 static void hv_close(struct xen_hv *hv)
@@ -337,6 +392,8 @@ static void hv_close(struct xen_hv *hv)
 		xendevicemodel_close(r->dm);
 	if (r->xc)
 		xc_interface_close(r->xc);
+	if (r->call)
+		xencall_close(r->call);
 	free(r);
 }
 
@@ -361,6 +418,7 @@ static const struct xen_hv_ops real_ops = {
 	.map_ioport = hv_map_ioport,
 	.pirq_map_msi = hv_pirq_map_msi,
 	.pirq_map_gsi = hv_pirq_map_gsi,
+	.pirq_map_multi_msi = hv_pirq_map_multi_msi,
 	.pirq_unmap = hv_pirq_unmap,
 	.msi_bind = hv_msi_bind,
 	.intx_bind = hv_intx_bind,
@@ -381,6 +439,9 @@ int xen_hv_open(struct xen_hv **out, uint32_t domid, struct ptdm_err *err)
 	r->fm = xenforeignmemory_open(NULL, 0);
 	r->ev = xenevtchn_open(NULL, 0);
 	r->xc = xc_interface_open(NULL, NULL, 0);
+	/* opened now (a sandbox may forbid opening later); without it a
+	 * multi-message MSI is bound as its first vector */
+	r->call = xencall_open(NULL, 0);
 	if (!r->dm || !r->fm || !r->ev || !r->xc) {
 		int e = errno;
 

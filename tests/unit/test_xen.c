@@ -41,6 +41,9 @@ struct fake {
 	char log[128][96];
 	unsigned nlog;
 	int next_pirq;
+	unsigned multi_max; /* multi-message MSI: the largest block Xen
+			     * gives (0: none, as without interrupt
+			     * remapping) */
 };
 
 static struct fake *F(struct xen_hv *hv)
@@ -238,10 +241,28 @@ static int f_msi_bind(struct xen_hv *hv, uint32_t gvec, int pirq,
 	return 0;
 }
 
-static int f_intx_bind(struct xen_hv *hv, int gsi, unsigned guest_sbdf,
+static int f_pirq_multi(struct xen_hv *hv, unsigned host_sbdf, unsigned *nr,
+			int *pirq)
+{
+	struct fake *f = F(hv);
+
+	if (*nr > f->multi_max) {
+		logf_(f, "pirq multi-msi %#x nr %u: refused, %u possible",
+		      host_sbdf, *nr, f->multi_max);
+		*nr = f->multi_max;
+		*pirq = -1;
+		return -ENOSPC;
+	}
+	*pirq = f->next_pirq;
+	f->next_pirq += (int)*nr;
+	logf_(f, "pirq multi-msi %#x nr %u -> %d", host_sbdf, *nr, *pirq);
+	return 0;
+}
+
+static int f_intx_bind(struct xen_hv *hv, int pirq, unsigned guest_sbdf,
 		       unsigned pin0, bool bind)
 {
-	logf_(F(hv), "intx bind gsi %d %#x pin %u %d", gsi, guest_sbdf, pin0,
+	logf_(F(hv), "intx bind pirq %d %#x pin %u %d", pirq, guest_sbdf, pin0,
 	      bind);
 	return 0;
 }
@@ -269,6 +290,7 @@ static const struct xen_hv_ops fake_ops = {
 	.pirq_map_msi = f_pirq_msi,   .pirq_map_gsi = f_pirq_gsi,
 	.pirq_unmap = f_pirq_unmap,   .msi_bind = f_msi_bind,
 	.intx_bind = f_intx_bind,     .close = f_close,
+	.pirq_map_multi_msi = f_pirq_multi,
 };
 
 static struct fake *fake_new(void)
@@ -283,6 +305,7 @@ static struct fake *fake_new(void)
 	f->efd = eventfd(0, EFD_CLOEXEC);
 	f->alive = true;
 	f->next_pirq = 100;
+	f->multi_max = 32;
 	return f;
 }
 
@@ -583,7 +606,7 @@ static void test_real_device_sequence(void **state)
 		    find(r.f, 0, "assign 0x200 1") < find(r.f, 0, "enable 7 1"));
 	/* INTx is bound as a pirq from the start */
 	expect(r.f, "pirq gsi 17 -> 100");
-	expect(r.f, "intx bind gsi 17 0x18 pin 0 1");
+	expect(r.f, "intx bind pirq 100 0x18 pin 0 1");
 	/* BAR0: pages 0-1 mapped, the table page (2) and PBA page (3)
 	 * trapped; BAR2 I/O mapped */
 	cfg_wr(&r, PCI_BASE_ADDRESS_0, 4, 0xf0000000);
@@ -600,7 +623,7 @@ static void test_real_device_sequence(void **state)
 	io(&r, IOREQ_TYPE_COPY, 0xf0002018, 4, 0x0161, true);
 	cfg_wr(&r, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
 	io(&r, IOREQ_TYPE_COPY, 0xf000201c, 4, 0, true);
-	assert_true(find(r.f, mark, "intx bind gsi 17 0x18 pin 0 0") >= 0);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x18 pin 0 0") >= 0);
 	assert_true(find(r.f, mark, "pirq msi 0x200 entry 1 table 0xd0000000 "
 				    "-> 101") >= 0);
 	assert_true(find(r.f, mark, "msi bind 0x61 pirq 101 flags 0x11001 "
@@ -620,7 +643,10 @@ static void test_real_device_sequence(void **state)
 	assert_true(find(r.f, mark, "pirq unmap 101") >= 0);
 	assert_false(th_host(r.h, MSIX_CAP + PCI_MSIX_FLAGS, 2) &
 		     PCI_MSIX_FLAGS_ENABLE);
-	assert_true(find(r.f, mark, "intx bind gsi 17 0x18 pin 0 1") >= 0);
+	/* INTx back, bound through the pirq the GSI got (Xen takes
+	 * machine_irq as a pirq of the domain, as xen_pt passes it) */
+	assert_true(find(r.f, mark, "pirq gsi 17 -> 102") >= 0);
+	assert_true(find(r.f, mark, "intx bind pirq 102 0x18 pin 0 1") >= 0);
 	/* teardown undoes the p2m and the port mapping */
 	mark = r.f->nlog;
 	xen_server_free(r.s);
@@ -678,6 +704,193 @@ static void rig_up_dev(struct rig *r, struct ptdm_dev *d, struct host_dev *h,
 	r->h = h;
 	assert_int_equal(xen_server_new(&r->s, &r->f->hv, r->d, res, &o, &err),
 			 0);
+}
+
+/* A real device with a 4-vector MSI (Multiple Message Capable 2). */
+static void rig_up_multi(struct rig *r, unsigned multi_max)
+{
+	struct xen_host_res res = { .real = true, .sbdf = 0x0200, .gsi = 17 };
+	struct host_dev *h;
+	struct ptdm_dev *d = th_irq_dev(&h, 2);
+
+	res.phys[0] = 0xd0000000;
+	res.phys[2] = 0xe000;
+	rig_up_dev(r, d, h, &res, SBDF);
+	r->f->multi_max = multi_max;
+	/* APIC 0, vector 0x50, all unmasked (64-bit, per-vector masks) */
+	cfg_wr(r, MSI_CAP + PCI_MSI_ADDRESS_LO, 4, 0xfee00000);
+	cfg_wr(r, MSI_CAP + PCI_MSI_ADDRESS_HI, 4, 0);
+	cfg_wr(r, MSI_CAP + PCI_MSI_DATA_64, 2, 0x50);
+	cfg_wr(r, MSI_CAP + PCI_MSI_MASK_64, 4, 0);
+}
+
+static unsigned count(const struct fake *f, unsigned from, const char *pre)
+{
+	unsigned n = 0;
+
+	for (unsigned i = from; i < f->nlog; i++)
+		n += !strncmp(f->log[i], pre, strlen(pre));
+	return n;
+}
+
+/*
+ * Multi-message MSI: every vector the guest enabled is a pirq of one
+ * MAP_PIRQ_TYPE_MULTI_MSI block, bound to its own guest vector; a guest
+ * that asks for more than the device can do gets what it can; new data
+ * while enabled rebinds the same pirqs; a new vector count remaps; off
+ * unmaps the block through its first pirq (Xen refuses the others).
+ */
+static void test_multi_message_msi(void **state)
+{
+	char want[96];
+	struct rig r;
+	unsigned mark;
+
+	(void)state;
+	rig_up_multi(&r, 32);
+	/* MME 3 (8 vectors) on a device capable of 4: it gets 4 */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 3 << 4);
+	assert_int_equal((cfg_rd(&r, MSI_CAP + PCI_MSI_FLAGS, 2) >> 4) & 7, 2);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x18 pin 0 0") >= 0);
+	assert_true(find(r.f, mark, "pirq multi-msi 0x200 nr 4 -> 101") >= 0);
+	for (unsigned v = 0; v < 4; v++) {
+		snprintf(want, sizeof(want), "msi bind %#x pirq %u flags 0x10000 "
+			 "table 0 1", 0x50 + v, 101 + v);
+		assert_true(find(r.f, mark, want) >= 0);
+	}
+	assert_int_equal(count(r.f, mark, "msi bind 0x54"), 0);
+	assert_int_equal(count(r.f, mark, "pirq msi "), 0);
+	assert_true(th_host(r.h, MSI_CAP + PCI_MSI_FLAGS, 2) &
+		    PCI_MSI_FLAGS_ENABLE);
+	/* new data while enabled: the same pirqs, bound to 0x60..0x63 */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_DATA_64, 2, 0x60);
+	for (unsigned v = 0; v < 4; v++) {
+		snprintf(want, sizeof(want), "msi bind %#x pirq %u flags 0x10000 "
+			 "table 0 1", 0x60 + v, 101 + v);
+		assert_true(find(r.f, mark, want) >= 0);
+	}
+	assert_int_equal(count(r.f, mark, "pirq "), 0);
+	/* vector 2 masked: only its pirq loses the unmasked flag */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_MASK_64, 4, 1u << 2);
+	assert_int_equal(r.f->nlog - mark, 1);
+	expect(r.f, "msi bind 0x62 pirq 103 flags 0 table 0 1");
+	/* MME 1 while enabled: the block of 4 goes (unmapped through its
+	 * first pirq only), a block of 2 comes */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 1 << 4);
+	assert_int_equal(count(r.f, mark, "msi bind "), 6);
+	assert_int_equal(count(r.f, mark, "pirq unmap "), 1);
+	assert_true(find(r.f, mark, "pirq unmap 101") >
+		    find(r.f, mark, "msi bind 0x63 pirq 104 flags 0 table 0 0"));
+	assert_true(find(r.f, mark, "pirq multi-msi 0x200 nr 2 -> 105") >
+		    find(r.f, mark, "pirq unmap 101"));
+	expect(r.f, "msi bind 0x60 pirq 105 flags 0x10000 table 0 1");
+	expect(r.f, "msi bind 0x61 pirq 106 flags 0x10000 table 0 1");
+	/* off: both unbound, the block unmapped, the device's enable off,
+	 * INTx bound again */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, 1 << 4);
+	assert_true(find(r.f, mark, "msi bind 0x61 pirq 106 flags 0 table 0 0") >=
+		    0);
+	assert_true(find(r.f, mark, "pirq unmap 105") >
+		    find(r.f, mark, "msi bind 0x61 pirq 106 flags 0 table 0 0"));
+	assert_int_equal(count(r.f, mark, "pirq unmap "), 1);
+	assert_false(th_host(r.h, MSI_CAP + PCI_MSI_FLAGS, 2) &
+		     PCI_MSI_FLAGS_ENABLE);
+	assert_true(find(r.f, mark, "intx bind pirq 107 0x18 pin 0 1") >= 0);
+	/* on again, then the domain's device model goes: all unbound */
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 2 << 4);
+	mark = r.f->nlog;
+	xen_server_free(r.s);
+	r.s = NULL;
+	assert_int_equal(count(r.f, mark, "msi bind "), 4);
+	assert_int_equal(count(r.f, mark, "pirq unmap "), 1);
+	rig_down(&r);
+}
+
+/* Xen gives no block (no interrupt remapping, or no run of free pirqs):
+ * vector 0 alone, as an ordinary MSI pirq; the others are not bound. */
+static void test_multi_message_msi_refused(void **state)
+{
+	struct rig r;
+	unsigned mark;
+
+	(void)state;
+	rig_up_multi(&r, 1);
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE | 2 << 4);
+	assert_true(find(r.f, mark, "pirq multi-msi 0x200 nr 4: refused, "
+				    "1 possible") >= 0);
+	assert_true(find(r.f, mark, "pirq msi 0x200 entry 0 table 0 -> 101") >=
+		    0);
+	expect(r.f, "msi bind 0x50 pirq 101 flags 0x10000 table 0 1");
+	assert_int_equal(count(r.f, mark, "msi bind "), 1);
+	assert_true(th_host(r.h, MSI_CAP + PCI_MSI_FLAGS, 2) &
+		    PCI_MSI_FLAGS_ENABLE);
+	/* a single-vector MSI never asks for a block */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
+	assert_int_equal(count(r.f, mark, "pirq multi-msi"), 0);
+	assert_true(find(r.f, mark, "pirq unmap 101") >= 0);
+	assert_true(find(r.f, mark, "pirq msi 0x200 entry 0 table 0 -> 102") >=
+		    0);
+	rig_down(&r);
+}
+
+/*
+ * Two devices of one domain on one GSI (the outer QEMU's edu and xHCI in
+ * tests/xen): one pirq, mapped once, bound to each device's own guest INTx;
+ * one device leaving INTx (MSI on) unbinds its line only, the pirq is
+ * unmapped after the last.
+ */
+static void test_shared_gsi(void **state)
+{
+	struct xen_server_opts o = { .guest_sbdf = SBDF };
+	struct xen_host_res res = { .real = true, .sbdf = 0x0200, .gsi = 17 };
+	struct ptdm_err err = { "" };
+	struct xen_server *s2;
+	struct host_dev *h2;
+	struct ptdm_dev *d2;
+	struct rig r;
+	unsigned mark;
+
+	(void)state;
+	rig_up(&r, true, false);
+	expect(r.f, "pirq gsi 17 -> 100");
+	mark = r.f->nlog;
+	d2 = th_irq_dev(&h2, 0);
+	res.sbdf = 0x0300;
+	o.guest_sbdf = 6u << 3;
+	assert_int_equal(xen_server_new(&s2, &r.f->hv, d2, &res, &o, &err), 0);
+	assert_int_equal(count(r.f, mark, "pirq gsi"), 0);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x30 pin 0 1") >= 0);
+	/* the first device turns MSI on: its line goes, the pirq stays */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_ADDRESS_LO, 4, 0xfee00000);
+	cfg_wr(&r, MSI_CAP + PCI_MSI_DATA_64, 2, 0x40);
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, PCI_MSI_FLAGS_ENABLE);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x18 pin 0 0") >= 0);
+	assert_int_equal(find(r.f, mark, "pirq unmap 100"), -1);
+	/* and off again: bound to the same pirq, nothing mapped anew */
+	mark = r.f->nlog;
+	cfg_wr(&r, MSI_CAP + PCI_MSI_FLAGS, 2, 0);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x18 pin 0 1") >= 0);
+	assert_int_equal(count(r.f, mark, "pirq gsi"), 0);
+	/* the second device goes: still mapped for the first */
+	mark = r.f->nlog;
+	xen_server_free(s2);
+	assert_true(find(r.f, mark, "intx bind pirq 100 0x30 pin 0 0") >= 0);
+	assert_int_equal(find(r.f, mark, "pirq unmap 100"), -1);
+	th_free(d2, h2);
+	/* the last one unmaps it */
+	mark = r.f->nlog;
+	xen_server_free(r.s);
+	r.s = NULL;
+	assert_true(find(r.f, mark, "pirq unmap 100") >= 0);
+	rig_down(&r);
 }
 
 /* edu's IDs and BAR0 (1 MiB): the test-only quirk mirrors config at
@@ -951,6 +1164,9 @@ int main(void)
 		cmocka_unit_test(test_image_interrupts),
 		cmocka_unit_test(test_real_device_sequence),
 		cmocka_unit_test(test_toolstack_assigns),
+		cmocka_unit_test(test_multi_message_msi),
+		cmocka_unit_test(test_multi_message_msi_refused),
+		cmocka_unit_test(test_shared_gsi),
 		cmocka_unit_test(test_domain_gone),
 		cmocka_unit_test(test_quirk_window_on_real_mmio),
 		cmocka_unit_test(test_romfile_and_rombar),

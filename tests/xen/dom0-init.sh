@@ -25,10 +25,11 @@ if [ "${SCENARIO:-image}" = real ]; then
 	# guest gets devices nobody used before, as on a host with two NICs)
 	# and at 00:07 a multi-function device (e1000e at .0, edu at .1) for
 	# BB:DD.* in pci=[...]
-	E= N= E2= N2=
+	E= N= E2= N2= X=
 	for p in /sys/bus/pci/devices/*; do
 		case $(basename $p) in 0000:00:07.*) continue ;; esac
 		case "$(cat $p/vendor):$(cat $p/device)" in
+		0x1033:0x0194) X=$(basename $p) ;; # xHCI with a 16-vector MSI
 		0x1234:0x11e8) if [ -z "$E" ]; then E=$(basename $p); elif [ -z "$E2" ]; then E2=$(basename $p); fi ;;
 		0x8086:0x10d3) if [ -z "$N" ]; then N=$(basename $p); elif [ -z "$N2" ]; then N2=$(basename $p); fi ;;
 		esac
@@ -40,6 +41,9 @@ if [ "${SCENARIO:-image}" = real ]; then
 		xl pci-assignable-add $d
 		say "REAL: pci-assignable-add $d rc=$? driver=$(basename $(readlink /sys/bus/pci/devices/$d/driver))"
 	done
+	# the xHCI (multi-message MSI) goes to ptdm's guest only, at slot 6
+	xl pci-assignable-add $X
+	say "REAL: xhci $X pci-assignable-add rc=$? driver=$(basename $(readlink /sys/bus/pci/devices/$X/driver))"
 	# guest view of one slot, from guestbios's watch loop: the last
 	# "slot4 XXXXXXXX" line of domain $1
 	# (through a file and one awk: busybox sh here crashes now and then in
@@ -80,7 +84,7 @@ if [ "${SCENARIO:-image}" = real ]; then
 	grep -vE "cpu_ioreq|handle_ioreq" $L | tail -40 | sed 's/^/XENTEST: XENPT-DM: /'
 
 	# -- ptdm through ptdm-xen-dm: an ordinary config + pci=[...] --------
-	echo "pci = [ '$E@3', '$N@4' ]" >> /etc/xen/hvm-real.cfg
+	echo "pci = [ '$E@3', '$N@4', '$X@6' ]" >> /etc/xen/hvm-real.cfg
 	export PTDM_LOG=debug # ptdm's Xen calls, one line each
 	export PTDM_XEN_DM_PTDM=/bin/ptdm
 	say "REAL: xl create at $(t)s"
@@ -99,6 +103,11 @@ if [ "${SCENARIO:-image}" = real ]; then
 		xl debug-keys M; xl debug-keys i
 		xl dmesg | tail -60 | sed 's/^/XENTEST: REAL-DIAG: /'
 	fi
+	# what Xen has bound for the domain: edu's INTx (IO-APIC) and the
+	# xHCI's MSI vectors, one IRQ each (the last "IRQ information" dump)
+	xl debug-keys i
+	xl dmesg | awk '/IRQ information:/ { b = "" } { b = b $0 "\n" } END { printf "%s", b }' |
+		grep -E " d$D: *[0-9]+" | sed 's/^/XENTEST: REAL-IRQ: /'
 	wait_slot4 $D 10d38086
 	say "REAL: log-dirty with edu and e1000e assigned: $(logdirty $D)"
 	xl pci-list hvmreal | sed 's/^/XENTEST: REAL-PCILIST1: /'
@@ -140,6 +149,7 @@ if [ "${SCENARIO:-image}" = real ]; then
 	grep "ptdm-xen-dm" /var/log/xen/qemu-dm-hvmmf.log | sed 's/^/XENTEST: MF-DM: /'
 
 	for d in $E $N $E2 $N2 $M.0 $M.1; do xl pci-assignable-remove $d; say "REAL: pci-assignable-remove $d rc=$?"; done
+	xl pci-assignable-remove $X; say "REAL: xhci $X pci-assignable-remove rc=$?"
 	say "END"
 	sync
 	reboot -f

@@ -109,6 +109,17 @@ pm32:	mov	$0x10, %ax
 	call	gate
 	mov	$(on_msix + 0xf0000), %eax	/* 0x41, the next gate */
 	call	gate
+	mov	$(on_intx + 0xf0000), %eax	/* 0x42 */
+	call	gate
+	mov	$(0x60000 + 0x50 * 8), %edi	/* 0x50-0x53: xhci's MSI */
+	mov	$(on_x0 + 0xf0000), %eax
+	call	gate
+	mov	$(on_x1 + 0xf0000), %eax
+	call	gate
+	mov	$(on_x2 + 0xf0000), %eax
+	call	gate
+	mov	$(on_x3 + 0xf0000), %eax
+	call	gate
 	lidtl	(idtdesc + 0xf0000)
 	mov	$0xff, %al		/* legacy PIC: all masked */
 	outb	%al, $0x21
@@ -146,6 +157,52 @@ pm32:	mov	$0x10, %ax
 13:	cli
 	movl	$1, 0x64(%ebx)		/* edu: acknowledge */
 	call	puts
+
+	/* edu's INTx: MSI off (ptdm binds INTx), the guest IOAPIC's pin
+	 * for 00:03.0's pin (Xen: GSI = ((dev << 2) + (dev >> 3) + intx)
+	 * % 32 + 16) level-triggered to vector 0x42; the handler acks edu
+	 * (which then lowers the line), then EOIs */
+	mov	$0x1840, %edi
+	call	cfg_rd
+	and	$0xfffeffff, %eax	/* Message Control: MSI Enable off */
+	call	cfg_wr
+	mov	$0x183c, %edi
+	call	cfg_rd
+	shr	$8, %eax
+	and	$0xff, %eax		/* interrupt pin, 1 = INTA */
+	mov	$(m_nointx + 0xf0000), %esi
+	jz	33f
+	add	$((3 << 2) + (3 >> 3) - 1), %eax
+	and	$31, %eax
+	add	$16, %eax
+	mov	%eax, 0x7114		/* the GSI */
+	lea	0x11(,%eax,2), %eax	/* redirection entry, high dword */
+	mov	%eax, 0xfec00000
+	movl	$0, 0xfec00010		/* destination APIC 0 */
+	dec	%eax
+	mov	%eax, 0xfec00000
+	movl	$0x8042, 0xfec00010	/* level, unmasked, vector 0x42 */
+	mov	%ebx, 0x710c
+	movl	$0, 0x7108
+	sti
+	movl	$1, 0x60(%ebx)		/* edu: raise (INTx: MSI is off) */
+	mov	$200000000, %ecx
+31:	cmpl	$1, 0x7108
+	je	32f
+	loop	31b
+	mov	$(m_intx_bad + 0xf0000), %esi
+	jmp	33f
+32:	mov	$(m_intx_ok + 0xf0000), %esi
+33:	cli
+	movl	$1, 0x64(%ebx)
+	movl	$0x10000, 0xfec00010	/* masked again */
+	call	puts
+	mov	$(m_gsi + 0xf0000), %esi
+	call	puts
+	mov	0x7114, %eax		/* (puts leaves %eax 0) */
+	mov	$2, %ecx
+	call	puthexn
+	call	putnl
 
 	/* ---- e1000e at 00:04.0: BAR0 registers, BAR3 MSI-X ---- */
 nic:	mov	$0x2010, %edi
@@ -198,6 +255,115 @@ nic:	mov	$0x2010, %edi
 22:	mov	$(m_nic_msix_ok + 0xf0000), %esi
 23:	cli
 	call	puts
+
+	/* ---- xHCI (NEC, MSI only, 4 interrupters) at 00:06.0 ----
+	 * MSI with Multiple Message Enable 5 (32 vectors), more than the
+	 * device is capable of: the guest reads back what it got; then interrupters
+	 * 0, 1 and 3 raise their vectors: 0x50, 0x51 and 0x53 (pirqs of
+	 * ptdm's MULTI_MSI block).  An interrupter raises when the guest moves its
+	 * event ring dequeue pointer to a slot the ring has not reached
+	 * (QEMU's ERDP write), so no command or transfer is needed. */
+	mov	$0x3000, %edi
+	call	cfg_rd
+	mov	$(m_x_none + 0xf0000), %esi
+	cmp	$0x01941033, %eax
+	jne	43f
+	mov	$0x3010, %edi
+	call	cfg_rd
+	and	$0xfffffff0, %eax
+	mov	%eax, %ebx
+	mov	$0x3014, %edi
+	call	cfg_rd
+	mov	$(m_x_nobar + 0xf0000), %esi
+	test	%eax, %eax
+	jnz	43f
+	test	%ebx, %ebx
+	jz	43f
+	mov	$0x3004, %edi		/* memory decode, bus master */
+	call	cfg_rd
+	or	$0x6, %eax
+	call	cfg_wr
+	mov	$0x3070, %edi		/* MSI capability at 0x70, 64-bit */
+	call	cfg_rd
+	mov	$(m_x_nomsi + 0xf0000), %esi
+	cmp	$0x05, %al
+	jne	43f
+	mov	$0x3074, %edi
+	mov	$0xfee00000, %eax
+	call	cfg_wr
+	mov	$0x3078, %edi
+	xor	%eax, %eax
+	call	cfg_wr
+	mov	$0x307c, %edi
+	mov	$0x50, %eax
+	call	cfg_wr
+	mov	$0x3070, %edi
+	call	cfg_rd
+	and	$0xff8fffff, %eax
+	or	$0x00510000, %eax	/* MSI Enable, Multiple Message Enable 5 */
+	call	cfg_wr
+	mov	$(m_x_ctl + 0xf0000), %esi
+	call	puts
+	call	cfg_rd
+	shr	$16, %eax
+	mov	$4, %ecx
+	call	puthexn
+	call	putnl
+	movl	$0, 0x7110
+	mov	0(%ebx), %eax		/* CAPLENGTH: operational registers */
+	and	$0xff, %eax
+	mov	%eax, 0x712c
+	movl	$0x5, (%ebx,%eax)	/* USBCMD: Run/Stop, Interrupter Enable */
+	mov	0x18(%ebx), %ebp	/* RTSOFF: runtime registers */
+	and	$0xffffffe0, %ebp
+	add	%ebx, %ebp
+	sti
+	xor	%ecx, %ecx
+	call	xhci_raise
+	mov	$1, %ecx
+	call	xhci_raise
+	mov	$3, %ecx
+	call	xhci_raise
+	mov	$50000000, %ecx
+41:	cmpl	$0xb, 0x7110		/* vectors 0x50, 0x51 and 0x53 */
+	je	42f
+	loop	41b
+42:	cli
+	/* what the controller says: USBSTS, interrupter 1's IMAN and ERDP
+	 * (IMAN.IP clear and ERDP.EHB set: it sent its MSI) */
+	mov	0x712c, %eax
+	mov	4(%ebx,%eax), %edx	/* USBSTS */
+	shl	$16, %edx
+	mov	(%ebx,%eax), %ecx	/* USBCMD */
+	mov	%cx, %dx
+	mov	%edx, 0x7120		/* USBSTS << 16 | USBCMD */
+	mov	0x40(%ebp), %eax
+	mov	%eax, 0x7124
+	mov	0x58(%ebp), %eax
+	mov	%eax, 0x7128
+	mov	$(m_x_vec + 0xf0000), %esi
+	call	puts
+	mov	0x7110, %eax
+	mov	$2, %ecx
+	call	puthexn
+	call	putnl
+	mov	$(m_x_sts + 0xf0000), %esi
+	call	puts
+	mov	0x7120, %eax
+	call	puthex
+	mov	$(m_x_iman + 0xf0000), %esi
+	call	puts
+	mov	0x7124, %eax
+	call	puthex
+	mov	$(m_x_erdp + 0xf0000), %esi
+	call	puts
+	mov	0x7128, %eax
+	call	puthex
+	mov	$(m_x_msi_bad + 0xf0000), %esi
+	cmpl	$0xb, 0x7110
+	jne	43f
+	mov	$(m_x_msi_ok + 0xf0000), %esi
+43:	call	puts
 
 done:	mov	$(m_done + 0xf0000), %esi
 	call	puts
@@ -279,6 +445,46 @@ cfg_wr:	push	%eax
 	outl	%eax, %dx
 	ret
 
+/* xHCI interrupter %ecx (runtime registers at %ebp): a one-segment event
+ * ring of 16 TRBs in guest RAM (table at 0x84000 + 0x40 * n, ring at
+ * 0x85000 + 0x100 * n), interrupts on, then ERDP one TRB ahead */
+xhci_raise:
+	mov	%ecx, %eax
+	shl	$6, %eax
+	lea	0x84000(%eax), %edi	/* segment table */
+	shl	$2, %eax
+	lea	0x85000(%eax), %edx	/* the ring */
+	mov	%edx, 0(%edi)
+	movl	$0, 4(%edi)
+	movl	$16, 8(%edi)
+	movl	$0, 12(%edi)
+	mov	%ecx, %eax
+	shl	$5, %eax
+	lea	0x20(%ebp,%eax), %eax	/* interrupter n */
+	movl	$0x2, 0(%eax)		/* IMAN: Interrupt Enable */
+	movl	$1, 8(%eax)		/* ERSTSZ */
+	mov	%edi, 0x10(%eax)	/* ERSTBA */
+	movl	$0, 0x14(%eax)
+	movl	$0, 0x1c(%eax)
+	add	$0x18, %edx		/* ERDP: TRB 1 | Event Handler Busy */
+	mov	%edx, 0x18(%eax)
+	ret
+
+on_x0:	orl	$1, 0x7110
+	jmp	ignore
+on_x1:	orl	$2, 0x7110
+	jmp	ignore
+on_x2:	orl	$4, 0x7110
+	jmp	ignore
+on_x3:	orl	$8, 0x7110
+	jmp	ignore
+on_intx:
+	push	%eax
+	movl	$1, 0x7108
+	mov	0x710c, %eax
+	movl	$1, 0x64(%eax)		/* edu: acknowledge, INTx goes low */
+	pop	%eax
+	jmp	ignore
 on_msi:	movl	$1, 0x7100
 	jmp	ignore
 on_msix:
@@ -359,6 +565,20 @@ m_nic_reg_bad:	.asciz "nic: registers FAILED\n"
 m_nic_nomsix:	.asciz "nic: no MSI-X capability at 0xa0\n"
 m_nic_msix_ok:	.asciz "nic: msi-x ok\n"
 m_nic_msix_bad:	.asciz "nic: msi-x FAILED\n"
+m_nointx:	.asciz "edu: no interrupt pin\n"
+m_intx_ok:	.asciz "edu: intx ok\n"
+m_intx_bad:	.asciz "edu: intx FAILED\n"
+m_gsi:		.asciz "edu: intx through GSI "
+m_x_none:	.asciz "xhci: none at 00:06.0\n"
+m_x_nobar:	.asciz "xhci: BAR0 not assigned below 4 GiB\n"
+m_x_nomsi:	.asciz "xhci: no MSI capability at 0x70\n"
+m_x_ctl:	.asciz "xhci: msi control "
+m_x_sts:	.asciz "xhci: USBSTS.USBCMD "
+m_x_iman:	.asciz "xhci: interrupter 1 IMAN "
+m_x_erdp:	.asciz "xhci: interrupter 1 ERDP "
+m_x_vec:	.asciz "xhci: vectors seen "
+m_x_msi_ok:	.asciz "xhci: multi-message msi ok\n"
+m_x_msi_bad:	.asciz "xhci: multi-message msi FAILED\n"
 m_done:		.asciz "guestbios: done\n"
 m_slot4:	.asciz "guestbios: slot4 "
 m_cfg:		.asciz "guestbios: cfg "
