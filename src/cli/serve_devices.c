@@ -210,7 +210,8 @@ static int load_state_file(struct served *d, const char *path,
 		return ptdm_errf(err, rc, "state %s: %s", path,
 				 rc == -ENODEV ? "the state of another device"
 				 : rc == -EINVAL ? "malformed for this device "
-						   "(truncated or damaged)"
+						   "(truncated, damaged, or "
+						   "another model's)"
 				 : strerror(-rc));
 	ptdm_log(PTDM_LOG_INFO, "%s: state loaded from %s (%zu bytes)",
 		 d->id, path, have);

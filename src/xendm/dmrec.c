@@ -14,7 +14,7 @@
 
 #include "dmrec.h"
 
-#define HEAD_MAGIC "PTDMXDM1"
+#define HEAD_MAGIC DMREC_HEAD_MAGIC
 #define FOOT_MAGIC "PTDMXEND"
 #define HEAD_LEN 16u
 #define DEV_LEN (DMREC_ID_LEN + 16u)

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DMREC_HEAD_MAGIC "PTDMXDM1"
 #define DMREC_MAX_DEVS 8
 #define DMREC_ID_LEN 32
 #define DMREC_FOOT_LEN 24u

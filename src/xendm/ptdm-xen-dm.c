@@ -794,6 +794,28 @@ out:
 	return rc;
 }
 
+/* Does the file hold a section header (the footer being gone)? */
+static bool has_head_magic(int fd, off_t size)
+{
+	static char b[65536 + 8];
+	off_t at = 0;
+
+	while (at < size) {
+		size_t k = size - at < 65536 ? (size_t)(size - at) : 65536;
+		size_t ov = at ? 7 : 0;
+
+		if (read_all(fd, b + ov, k, at))
+			return false;
+		if (memmem(b, k + ov, DMREC_HEAD_MAGIC, 8))
+			return true;
+		at += (off_t)k;
+		if (at < size) /* k is a whole chunk: keep its tail for a
+				* magic across two */
+			memmove(b, b + ov + k - 7, 7);
+	}
+	return false;
+}
+
 /*
  * Restore: argv has -incoming fd:N, the record libxl kept.  Split ptdm's
  * section off (checked whole, matched to the images configured, each
@@ -838,6 +860,11 @@ static int split_incoming(int argc, char **argv, char *why, size_t n)
 	if (found < 0) {
 		snprintf(why, n, "restore refused: ptdm section damaged (its "
 			 "footer gives an impossible length)");
+		return -1;
+	}
+	if (!found && g.nimg && has_head_magic(in, st.st_size)) {
+		snprintf(why, n, "restore refused: the record has the start of "
+			 "a ptdm section but not its end (truncated)");
 		return -1;
 	}
 	if (!found) {
