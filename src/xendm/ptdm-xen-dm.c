@@ -119,7 +119,7 @@ struct conn {
 /* an image device of -ptdm-image, served from the start */
 struct ptimg {
 	char id[DMREC_ID_LEN]; /* ptdm-img-SS */
-	const char *spec;
+	char spec[1024];      /* for ptdm: /PATH,vslot=SLOT[,OPT...] */
 	unsigned slot;
 	char state[128];      /* the state file to load, "" none */
 };
@@ -628,7 +628,10 @@ static int take_images(int argc, char **argv, char *why, size_t n)
 				snprintf(why, n, "-ptdm-image: slot %lx twice", slot);
 				return -1;
 			}
-		g.img[g.nimg].spec = a;
+		/* ptdm's spec takes an image's slot as vslot= (a path's
+		 * '@' is part of the path) */
+		snprintf(g.img[g.nimg].spec, sizeof(g.img[g.nimg].spec),
+			 "%.*s,vslot=%lx%s", (int)(at - a), a, slot, end);
 		g.img[g.nimg].slot = (unsigned)slot;
 		snprintf(g.img[g.nimg].id, DMREC_ID_LEN, "ptdm-img-%02lx", slot);
 		g.nimg++;

@@ -381,7 +381,7 @@ wp, mon, _ = start(7, IMGARGS)
 pr = recs("ptdm")
 qa = [q for q in recs("qemu") if "argv" in q]
 check([p.get("arguments") for p in pr if p.get("execute") == "device-add"] ==
-      [{"spec": "/images/dev.lspci-x4.txt@5", "id": "ptdm-img-05", "xen-domid": 7}],
+      [{"spec": "/images/dev.lspci-x4.txt,vslot=5", "id": "ptdm-img-05", "xen-domid": 7}],
       "-ptdm-image: ptdm serves the image at slot 5 from the start")
 check(len(qa) == 1 and "-ptdm-image" not in qa[0]["argv"] and "/images/dev.lspci-x4.txt@5" not in qa[0]["argv"],
       "-ptdm-image is not among QEMU's arguments")
