@@ -176,7 +176,8 @@ if [ "${SCENARIO:-image}" = real ]; then
 	i=0; while [ $i -lt 100 ] && pidof ptdm ptdm-xen-dm >/dev/null; do sleep 0.1; i=$((i+1)); done
 	# negative control: a byte of ptdm's section changed (inside the image's state)
 	off=$(strings -n 8 -t d /tmp/hvmsave.xl | awk '{ s = $0; sub(/^ *[0-9]+ /, "", s); i = index(s, "PTDMXDM1"); if (i) { print $1 + i - 1 + 100; exit } }')
-	cp /tmp/hvmsave.xl /tmp/hvmbad.xl
+	# (in place: a second 75 MB copy does not fit in dom0's RAM-backed /tmp)
+	mv /tmp/hvmsave.xl /tmp/hvmbad.xl
 	[ -n "$off" ] && printf 'ZZZZ' | dd of=/tmp/hvmbad.xl bs=1 seek=$off conv=notrunc 2>/dev/null
 	say "SAVE: corrupted 4 bytes at offset ${off:-none}"
 	xl restore /tmp/hvmbad.xl >/tmp/xl-restore-bad.log 2>&1
@@ -184,6 +185,7 @@ if [ "${SCENARIO:-image}" = real ]; then
 	sed 's/^/XENTEST: SAVE-BADXL: /' /tmp/xl-restore-bad.log | tail -8
 	grep "ptdm-xen-dm" /var/log/xen/qemu-dm-hvmsave.log | sed 's/^/XENTEST: SAVE-BADDM: /'
 	xl destroy hvmsave 2>/dev/null
+	rm -f /tmp/hvmbad.xl
 	i=0; while [ $i -lt 50 ] && pidof ptdm ptdm-xen-dm xen-qemu-system-i386 >/dev/null; do sleep 0.1; i=$((i+1)); done
 	say "SAVE: left running: $(pidof ptdm ptdm-xen-dm xen-qemu-system-i386 | wc -w)"
 
