@@ -32,6 +32,7 @@ struct serve_where {
 	bool xen_gfx_passthru; /* xl gfx_passthru: an IGD gets the VGA ranges */
 	int xen_fn;           /* guest function at the spec's slot, 0..7 */
 	const char *dump_guest, *dump_host; /* written when it goes */
+	const char *state;    /* a ptdm_dev_save blob loaded before serving */
 };
 
 struct served {
@@ -78,6 +79,13 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 		    const struct serve_where *w, struct served **first,
 		    struct ptdm_err *err);
 void server_del(struct server *s, struct served *d);
+/* The device's state (ptdm_dev_save) into a new file at path (0600,
+ * replacing one there); the bytes written or -errno with err set. */
+long server_save_state(struct served *d, const char *path,
+		       struct ptdm_err *err);
+/* Its guest (or host) view, lspci -xxxx form, into path now. */
+int server_write_view(struct served *d, const char *path, bool guest,
+		      struct ptdm_err *err);
 struct served *server_find(struct server *s, const char *id);
 /* Serve until stopped, told to quit, or (with no control socket) every
  * device has gone; 0, or 1 if the loop failed. */

@@ -218,7 +218,7 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 {
 	static const char *const known[] = { "spec", "id", "vfio-user",
 		"xen-domid", "xen-cf8", "xen-toolstack-assigns", "xen-function",
-		"xen-gfx-passthru", "dump-guest", "dump-host", NULL };
+		"xen-gfx-passthru", "dump-guest", "dump-host", "state", NULL };
 	struct serve_where w = { .fd = -1 };
 	struct ptdm_err err = { "" };
 	const char *spec = arg_str(args, "spec"), *bad;
@@ -274,6 +274,11 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 	}
 	w.dump_guest = arg_str(args, "dump-guest");
 	w.dump_host = arg_str(args, "dump-host");
+	w.state = arg_str(args, "state");
+	if (arg_present(args, "state") && !w.state) {
+		snprintf(why, n, "device-add: \"state\" is a file path");
+		return NULL;
+	}
 	if (server_add_slot(c->cs->srv, spec, arg_str(args, "id"), &w, &d,
 			    &err) < 0) {
 		snprintf(why, n, "%s", err.msg);
@@ -296,6 +301,72 @@ static struct served *find_arg(struct ctl_conn *c, struct json_object *args,
 	else if (!d)
 		snprintf(why, n, "no device \"%s\"", id);
 	return d;
+}
+
+/* device-save {"id", "file"}: the device's state into a new file (what
+ * device-add "state" loads) */
+static struct json_object *cmd_save(struct ctl_conn *c,
+				    struct json_object *args, char *why,
+				    size_t n)
+{
+	static const char *const known[] = { "id", "file", NULL };
+	struct ptdm_err err = { "" };
+	struct served *d;
+	const char *file, *bad;
+	struct json_object *r;
+	long len;
+
+	if ((bad = unknown_key(args, known))) {
+		snprintf(why, n, "device-save: unknown argument \"%s\"", bad);
+		return NULL;
+	}
+	if (!(d = find_arg(c, args, why, n)))
+		return NULL;
+	if (!(file = arg_str(args, "file"))) {
+		snprintf(why, n, "device-save: want \"file\" (a path)");
+		return NULL;
+	}
+	len = server_save_state(d, file, &err);
+	if (len < 0) {
+		snprintf(why, n, "%s", err.msg);
+		return NULL;
+	}
+	r = json_object_new_object();
+	json_object_object_add(r, "bytes", json_object_new_int64(len));
+	return r;
+}
+
+/* device-dump {"id", "guest"?, "host"?}: the views --dump-guest and
+ * --dump-host write at removal, now */
+static struct json_object *cmd_dump(struct ctl_conn *c,
+				    struct json_object *args, char *why,
+				    size_t n)
+{
+	static const char *const known[] = { "id", "guest", "host", NULL };
+	struct ptdm_err err = { "" };
+	struct served *d;
+	const char *bad, *path[2];
+
+	if ((bad = unknown_key(args, known))) {
+		snprintf(why, n, "device-dump: unknown argument \"%s\"", bad);
+		return NULL;
+	}
+	if (!(d = find_arg(c, args, why, n)))
+		return NULL;
+	path[0] = arg_str(args, "guest");
+	path[1] = arg_str(args, "host");
+	if ((!path[0] && arg_present(args, "guest")) ||
+	    (!path[1] && arg_present(args, "host")) || (!path[0] && !path[1])) {
+		snprintf(why, n, "device-dump: want \"guest\" and/or \"host\" "
+			 "(file paths)");
+		return NULL;
+	}
+	for (int i = 0; i < 2; i++)
+		if (path[i] && server_write_view(d, path[i], i == 0, &err)) {
+			snprintf(why, n, "%s", err.msg);
+			return NULL;
+		}
+	return json_object_new_object();
 }
 
 static struct json_object *cmd_del(struct ctl_conn *c,
@@ -381,6 +452,8 @@ static const struct {
 	{ "qmp_capabilities", cmd_caps },
 	{ "device-add", cmd_add },
 	{ "device-del", cmd_del },
+	{ "device-save", cmd_save },
+	{ "device-dump", cmd_dump },
 	{ "query-devices", cmd_query },
 	{ "trace", cmd_trace },
 	{ "quit", cmd_quit },

@@ -153,6 +153,123 @@ static void free_served(struct served *d)
 	free(d);
 }
 
+/*
+ * A device's saved state from a file (device-add "state"; ptdm-xen-dm
+ * restoring a domain): at most what this device can save, read whole,
+ * then ptdm_dev_load, which checks it all before it changes anything.
+ * Called before the front end starts, so a refused state adds nothing.
+ */
+static int load_state_file(struct served *d, const char *path,
+			   struct ptdm_err *err)
+{
+	uint64_t max = ptdm_dev_state_max(d->dev);
+	uint8_t *buf = NULL;
+	struct stat st;
+	size_t have = 0;
+	int fd, rc;
+
+	if (!max)
+		return ptdm_errf(err, -ENOTSUP, "%s: this device (%s backend) "
+				 "has no saved state to load", d->spec,
+				 d->od.backend);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return ptdm_errf(err, -errno, "state %s: %s", path,
+				 strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ptdm_errf(err, -EINVAL, "state %s: not a file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return ptdm_errf(err, -EFBIG, "state %s: %lld bytes, more than "
+				 "this device's state can be (%llu)", path,
+				 (long long)st.st_size,
+				 (unsigned long long)max);
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return ptdm_errf(err, -ENOMEM, "out of memory");
+	}
+	while (have < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	close(fd);
+	if (have != (size_t)st.st_size) {
+		free(buf);
+		return ptdm_errf(err, -EIO, "state %s: short read", path);
+	}
+	rc = ptdm_dev_load(d->dev, buf, have);
+	free(buf);
+	if (rc)
+		return ptdm_errf(err, rc, "state %s: %s", path,
+				 rc == -ENODEV ? "the state of another device"
+				 : rc == -EINVAL ? "malformed for this device "
+						   "(truncated, damaged, or "
+						   "another model's)"
+				 : strerror(-rc));
+	ptdm_log(PTDM_LOG_INFO, "%s: state loaded from %s (%zu bytes)",
+		 d->id, path, have);
+	return 0;
+}
+
+long server_save_state(struct served *d, const char *path,
+		       struct ptdm_err *err)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, off = 0;
+	int fd, rc = ptdm_dev_save(d->dev, &buf, &len);
+
+	if (rc)
+		return ptdm_errf(err, rc, "%s: cannot save its state: %s",
+				 d->id, rc == -ENOTSUP ? "this backend has "
+				 "none to save" : strerror(-rc));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0) {
+		rc = -errno;
+		free(buf);
+		return ptdm_errf(err, rc, "%s: %s", path, strerror(-rc));
+	}
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	free(buf);
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (rc) {
+		unlink(path);
+		return ptdm_errf(err, rc, "%s: %s", path, strerror(-rc));
+	}
+	return (long)len;
+}
+
+int server_write_view(struct served *d, const char *path, bool guest,
+		      struct ptdm_err *err)
+{
+	FILE *f = fopen(path, "we");
+	int rc;
+
+	if (!f)
+		return ptdm_errf(err, -errno, "%s: %s", path, strerror(errno));
+	rc = view_dump(f, d->dev, guest);
+	if (fclose(f) && !rc)
+		rc = -errno;
+	return rc ? ptdm_errf(err, rc < 0 ? rc : -EIO, "%s: cannot write",
+			      path) : 0;
+}
+
 int server_add(struct server *s, const char *spec, const char *id,
 	       const struct serve_where *w, struct served **out,
 	       struct ptdm_err *err)
@@ -193,6 +310,8 @@ int server_add(struct server *s, const char *spec, const char *id,
 	}
 	rc = ptdm_dev_attach(&d->dev, d->od.host, &d->od.opts, err);
 	if (rc)
+		goto fail;
+	if (w->state && (rc = load_state_file(d, w->state, err)))
 		goto fail;
 	if ((w->dump_guest && !(d->dump_guest = strdup(w->dump_guest))) ||
 	    (w->dump_host && !(d->dump_host = strdup(w->dump_host)))) {

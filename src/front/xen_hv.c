@@ -62,7 +62,11 @@ static bool hv_domain_alive(struct xen_hv *hv)
 
 	if (xc_domain_getinfo(to_real(hv)->xc, hv->domid, 1, &info) != 1)
 		return false;
-	return info.domid == hv->domid && !info.dying && !info.shutdown;
+	/* a domain shut down for suspend (xl save, xl migrate) is still
+	 * there: libxl saves the device model after it, and resumes it if
+	 * the save fails */
+	return info.domid == hv->domid && !info.dying &&
+	       (!info.shutdown || info.shutdown_reason == SHUTDOWN_suspend);
 }
 
 static int hv_server_create(struct xen_hv *hv, uint16_t *id, void **ioreq_page,

@@ -29,6 +29,17 @@
  * with SIGHUP) go on to QEMU; when QEMU has ended, every ptdm device is
  * removed, ptdm is told to quit, and the wrapper exits as QEMU did.
  *
+ *
+ * Image devices (-ptdm-image /PATH@SLOT in device_model_args_hvm, taken
+ * out of QEMU's arguments) are added to ptdm before QEMU starts.  Their
+ * state travels in the device model's save record: after QEMU answers
+ * xen-save-devices-state, their ptdm_dev_save blobs are appended to the
+ * same file as one section (dmrec.h); on restore (-incoming fd:N) the
+ * section is split off and checked before anything starts, QEMU gets a
+ * memfd with only its own bytes, and each image is added with its state
+ * loaded (a refused section or state: the wrapper exits, nothing runs).
+ * Both are synchronous: the domain is paused and libxl waits.
+ *
  * QEMU's private monitor is RUNDIR/ptdm-dm-qmp-DOMID and ptdm's control
  * socket RUNDIR/ptdm-dm-ctl-DOMID (RUNDIR /var/run/xen; `ptdm ctl` works
  * on it).  PTDM_XEN_DM_QEMU, PTDM_XEN_DM_PTDM and PTDM_XEN_DM_RUNDIR name
@@ -46,12 +57,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "dmrec.h"
 
 #ifndef PTDM_BIN
 #define PTDM_BIN "/usr/bin/ptdm"
@@ -85,6 +100,8 @@ enum waiting {
 	WAIT_REPLY,           /* a forwarded command: pass QEMU's reply on */
 	WAIT_QUERY_PCI,       /* forwarded query-pci: add ptdm's devices */
 	WAIT_ADD_SLOTS,       /* our own query-pci before a device_add */
+	WAIT_ADD_FD,          /* add-fd: note the fdset QEMU puts it in */
+	WAIT_SAVE,            /* xen-save-devices-state: then ptdm's section */
 };
 
 struct conn {
@@ -93,7 +110,18 @@ struct conn {
 	unsigned nfds;
 	enum waiting wait;
 	struct json_object *held; /* the device_add waiting for the slots */
+	int save_fd;          /* our copy of the last add-fd's fd, or -1 */
+	long save_fdset;      /* its fdset (QEMU's reply), or -1 */
+	int save_to;          /* the file xen-save-devices-state writes */
 	bool dead;
+};
+
+/* an image device of -ptdm-image, served from the start */
+struct ptimg {
+	char id[DMREC_ID_LEN]; /* ptdm-img-SS */
+	char spec[1024];      /* for ptdm: /PATH,vslot=SLOT[,OPT...] */
+	unsigned slot;
+	char state[128];      /* the state file to load, "" none */
 };
 
 struct ptdev {
@@ -113,6 +141,9 @@ static struct {
 	struct conn *conns[MAX_CONNS];
 	struct ptdev dev[MAX_DEVS];
 	unsigned ndev;
+	struct ptimg img[DMREC_MAX_DEVS];
+	unsigned nimg, nimg_added;
+	char rundir[72];
 	unsigned long internal_id;
 	bool igd_passthru; /* -machine ...,igd-passthru=on: xl's gfx_passthru */
 } g = { .lfd = -1, .ctl = { .fd = -1 } };
@@ -496,6 +527,8 @@ static int ptdm_start(char *why, size_t n)
 			dup2(nul, 0);
 			dup2(2, 1); /* "ptdm: ready" and its like: the log */
 		}
+		/* nothing of libxl's or QEMU's (the -incoming record) */
+		close_range(3, ~0u, 0);
 		execl(bin, bin, "serve", "--control", g.ctl_path,
 		      (char *)NULL);
 		fprintf(stderr, "ptdm-xen-dm: %s: %s\n", bin, strerror(errno));
@@ -575,6 +608,391 @@ static unsigned sysfs_hex(const char *host, const char *file)
 		txt[0] = 0;
 	fclose(f);
 	return (unsigned)strtoul(txt, NULL, 16);
+}
+
+/* ---- image devices (-ptdm-image) and their state in the save record ---- */
+
+/*
+ * Take every "-ptdm-image /PATH@SLOT[,OPT...]" out of argv (QEMU never
+ * sees them); argc afterwards, or -1 with why.
+ */
+static int take_images(int argc, char **argv, char *why, size_t n)
+{
+	int out = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i + 1], *at;
+		char *end;
+		unsigned long slot;
+
+		if (strcmp(argv[i], "-ptdm-image")) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (i + 1 >= argc || a[0] != '/' || !(at = strrchr(a, '@')) ||
+		    strlen(a) > 900) {
+			snprintf(why, n, "-ptdm-image wants /PATH@SLOT (an image "
+				 "file, absolute, and its guest slot in hex)");
+			return -1;
+		}
+		slot = strtoul(at + 1, &end, 16);
+		if (end == at + 1 || !isxdigit((unsigned char)at[1]) ||
+		    (*end && *end != ',') || slot < 3 || slot > 31) {
+			snprintf(why, n, "-ptdm-image %s: the slot is 3 to 1f "
+				 "(hex; 0-2 are the host bridge, PIIX3 and "
+				 "Xen's platform device)", a);
+			return -1;
+		}
+		if (g.nimg >= DMREC_MAX_DEVS) {
+			snprintf(why, n, "-ptdm-image: at most %u", DMREC_MAX_DEVS);
+			return -1;
+		}
+		for (unsigned k = 0; k < g.nimg; k++)
+			if (g.img[k].slot == slot) {
+				snprintf(why, n, "-ptdm-image: slot %lx twice", slot);
+				return -1;
+			}
+		/* ptdm's spec takes an image's slot as vslot= (a path's
+		 * '@' is part of the path) */
+		snprintf(g.img[g.nimg].spec, sizeof(g.img[g.nimg].spec),
+			 "%.*s,vslot=%lx%s", (int)(at - a), a, slot, end);
+		g.img[g.nimg].slot = (unsigned)slot;
+		snprintf(g.img[g.nimg].id, DMREC_ID_LEN, "ptdm-img-%02lx", slot);
+		g.nimg++;
+		i++;
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+static void state_path(char *out, size_t n, const char *id)
+{
+	char idc[DMREC_ID_LEN];
+
+	snprintf(idc, sizeof(idc), "%s", id); /* id may be inside g */
+	snprintf(out, n, "%s/ptdm-dm-state-%ld-%s", g.rundir, g.domid, idc);
+}
+
+/* Add every image to ptdm (its state loaded if restoring): all or none. */
+static int add_images(char *why, size_t n)
+{
+	for (unsigned i = 0; i < g.nimg; i++) {
+		struct ptimg *m = &g.img[i];
+		struct json_object *a, *r;
+
+		if (ptdm_start(why, n))
+			return -1;
+		a = json_object_new_object();
+		json_object_object_add(a, "spec", json_object_new_string(m->spec));
+		json_object_object_add(a, "id", json_object_new_string(m->id));
+		json_object_object_add(a, "xen-domid",
+				       json_object_new_int64(g.domid));
+		if (m->state[0])
+			json_object_object_add(a, "state",
+					       json_object_new_string(m->state));
+		r = ctl_call("device-add", a, why, n);
+		if (m->state[0])
+			unlink(m->state);
+		if (!r)
+			return -1;
+		json_object_put(r);
+		g.nimg_added = i + 1;
+		say("%s: ptdm serves the image %s at the guest's 00:%02x.0%s",
+		    m->id, m->spec, m->slot,
+		    m->state[0] ? ", its saved state loaded" : "");
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t len, off_t at)
+{
+	const char *c = p;
+
+	while (len) {
+		ssize_t k = pwrite(fd, c, len, at);
+
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		c += k;
+		len -= (size_t)k;
+		at += k;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *p, size_t len, off_t at)
+{
+	char *c = p;
+
+	while (len) {
+		ssize_t k = pread(fd, c, len, at);
+
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		c += k;
+		len -= (size_t)k;
+		at += k;
+	}
+	return 0;
+}
+
+/* A state file ptdm wrote: whole, at most DMREC_MAX bytes. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	uint8_t *p = NULL;
+
+	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	    st.st_size <= DMREC_MAX && (p = malloc(st.st_size + 1)) &&
+	    read_all(fd, p, (size_t)st.st_size, 0)) {
+		free(p);
+		p = NULL;
+	}
+	if (p)
+		*len = (size_t)st.st_size;
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return p;
+}
+
+/*
+ * QEMU has written its record into fd (from offset 0, its end at the
+ * shared file offset, or the file's size for a path): ptdm's section goes
+ * after it.  0, or -1 with why (libxl then fails the save and resumes).
+ */
+static int append_section(int fd, bool at_offset, char *why, size_t n)
+{
+	struct dmrec_dev d[DMREC_MAX_DEVS];
+	uint8_t *blob[DMREC_MAX_DEVS] = { 0 }, *sec = NULL;
+	size_t sec_len = 0;
+	struct stat st;
+	off_t end = at_offset ? lseek(fd, 0, SEEK_CUR) : -1;
+	int rc = -1;
+
+	if (!at_offset && !fstat(fd, &st))
+		end = st.st_size;
+	if (end < 0) {
+		snprintf(why, n, "ptdm: cannot find the end of QEMU's record: %s",
+			 strerror(errno));
+		return -1;
+	}
+	for (unsigned i = 0; i < g.nimg_added; i++) {
+		struct json_object *a = json_object_new_object(), *r;
+		char path[160];
+
+		state_path(path, sizeof(path), g.img[i].id);
+		json_object_object_add(a, "id",
+				       json_object_new_string(g.img[i].id));
+		json_object_object_add(a, "file", json_object_new_string(path));
+		r = ctl_call("device-save", a, why, n);
+		json_object_put(r);
+		if (!r)
+			goto out;
+		memset(&d[i], 0, sizeof(d[i]));
+		snprintf(d[i].id, sizeof(d[i].id), "%s", g.img[i].id);
+		d[i].slot = g.img[i].slot;
+		if (!(blob[i] = slurp(path, &d[i].len))) {
+			snprintf(why, n, "ptdm: %s: its saved state is unreadable "
+				 "or over %u bytes", g.img[i].id, DMREC_MAX);
+			goto out;
+		}
+		d[i].blob = blob[i];
+	}
+	if (dmrec_build(d, g.nimg_added, &sec, &sec_len)) {
+		snprintf(why, n, "ptdm: the devices' state is over %u bytes",
+			 DMREC_MAX);
+		goto out;
+	}
+	if (write_all(fd, sec, sec_len, end) ||
+	    ftruncate(fd, end + (off_t)sec_len)) {
+		snprintf(why, n, "ptdm: cannot append its section to the record: "
+			 "%s", strerror(errno));
+		goto out;
+	}
+	say("save: ptdm's section (%u devices, %zu bytes) after QEMU's %lld",
+	    g.nimg_added, sec_len, (long long)end);
+	rc = 0;
+out:
+	for (unsigned i = 0; i < DMREC_MAX_DEVS; i++)
+		free(blob[i]);
+	free(sec);
+	return rc;
+}
+
+/* Does the file hold a section header (the footer being gone)? */
+static bool has_head_magic(int fd, off_t size)
+{
+	static char b[65536 + 8];
+	off_t at = 0;
+
+	while (at < size) {
+		size_t k = size - at < 65536 ? (size_t)(size - at) : 65536;
+		size_t ov = at ? 7 : 0;
+
+		if (read_all(fd, b + ov, k, at))
+			return false;
+		if (memmem(b, k + ov, DMREC_HEAD_MAGIC, 8))
+			return true;
+		at += (off_t)k;
+		if (at < size) /* k is a whole chunk: keep its tail for a
+				* magic across two */
+			memmove(b, b + ov + k - 7, 7);
+	}
+	return false;
+}
+
+/*
+ * Restore: argv has -incoming fd:N, the record libxl kept.  Split ptdm's
+ * section off (checked whole, matched to the images configured, each
+ * state into a file for device-add) and give QEMU a memfd with only its
+ * own bytes.  0, or -1 with why: then nothing has started.
+ */
+static int split_incoming(int argc, char **argv, char *why, size_t n)
+{
+	struct dmrec_dev d[DMREC_MAX_DEVS];
+	unsigned nd = 0;
+	uint8_t foot[DMREC_FOOT_LEN], *sec = NULL;
+	uint64_t sec_len = 0, qlen;
+	struct stat st;
+	int in = -1, mfd = -1, at = -1, found, rc = -1;
+	char *end, *nv = NULL, pwhy[200];
+	static char buf[65536];
+
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "-incoming") &&
+		    !strncmp(argv[i + 1], "fd:", 3)) {
+			long v = strtol(argv[i + 1] + 3, &end, 10);
+
+			if (*end || v < 0 || v > INT_MAX)
+				break;
+			in = (int)v;
+			at = i + 1;
+		}
+	if (at < 0)
+		return 0;
+	if (fstat(in, &st) || !S_ISREG(st.st_mode)) {
+		if (!g.nimg)
+			return 0; /* nothing of ours can be in it */
+		snprintf(why, n, "restore: -incoming fd:%d is not a file: ptdm's "
+			 "devices' state cannot be found in it", in);
+		return -1;
+	}
+	found = st.st_size >= DMREC_FOOT_LEN
+		? read_all(in, foot, sizeof(foot), st.st_size - DMREC_FOOT_LEN)
+			  ? -EIO
+			  : dmrec_footer(foot, (uint64_t)st.st_size, &sec_len)
+		: 0;
+	if (found < 0) {
+		snprintf(why, n, "restore refused: ptdm section damaged (its "
+			 "footer gives an impossible length)");
+		return -1;
+	}
+	if (!found && g.nimg && has_head_magic(in, st.st_size)) {
+		snprintf(why, n, "restore refused: the record has the start of "
+			 "a ptdm section but not its end (truncated)");
+		return -1;
+	}
+	if (!found) {
+		if (g.nimg)
+			say("restore: the record has no ptdm section (a stock "
+			    "qemu-xen record): the image devices start from "
+			    "power-on");
+		return 0; /* QEMU reads the file as it is */
+	}
+	qlen = (uint64_t)st.st_size - DMREC_FOOT_LEN - sec_len;
+	if (!(sec = malloc(sec_len)) ||
+	    read_all(in, sec, sec_len, (off_t)qlen)) {
+		snprintf(why, n, "restore: cannot read ptdm's section");
+		goto out;
+	}
+	if (dmrec_parse(sec, sec_len, foot, d, &nd, pwhy, sizeof(pwhy))) {
+		snprintf(why, n, "restore refused: %s", pwhy);
+		goto out;
+	}
+	for (unsigned i = 0; i < nd; i++) {
+		bool ok = false;
+
+		for (unsigned k = 0; k < g.nimg && !ok; k++)
+			ok = !strcmp(g.img[k].id, d[i].id) &&
+			     g.img[k].slot == d[i].slot && !d[i].fn;
+		if (!ok) {
+			snprintf(why, n, "restore refused: the record has state "
+				 "for %s (slot %x.%x), which this domain's "
+				 "-ptdm-image arguments do not have", d[i].id,
+				 d[i].slot, d[i].fn);
+			goto out;
+		}
+	}
+	for (unsigned k = 0; k < g.nimg; k++) {
+		unsigned i;
+
+		for (i = 0; i < nd && strcmp(g.img[k].id, d[i].id); i++)
+			;
+		if (i == nd) {
+			snprintf(why, n, "restore refused: the record has no state "
+				 "for %s (%s)", g.img[k].id, g.img[k].spec);
+			goto out;
+		}
+	}
+	for (unsigned k = 0; k < g.nimg; k++)
+		for (unsigned i = 0; i < nd; i++) {
+			int fd;
+
+			if (strcmp(g.img[k].id, d[i].id))
+				continue;
+			state_path(g.img[k].state, sizeof(g.img[k].state),
+				   g.img[k].id);
+			unlink(g.img[k].state);
+			fd = open(g.img[k].state, O_WRONLY | O_CREAT | O_EXCL |
+				  O_CLOEXEC, 0600);
+			if (fd < 0 || write_all(fd, d[i].blob, d[i].len, 0)) {
+				snprintf(why, n, "restore: %s: %s", g.img[k].state,
+					 strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				goto out;
+			}
+			close(fd);
+		}
+	/* QEMU's part, without ours, into a memfd QEMU inherits */
+	mfd = memfd_create("ptdm-xen-dm-incoming", 0);
+	if (mfd < 0) {
+		snprintf(why, n, "restore: memfd: %s", strerror(errno));
+		goto out;
+	}
+	for (uint64_t off = 0; off < qlen;) {
+		size_t k = qlen - off < sizeof(buf) ? (size_t)(qlen - off)
+						    : sizeof(buf);
+
+		if (read_all(in, buf, k, (off_t)off) ||
+		    write_all(mfd, buf, k, (off_t)off)) {
+			snprintf(why, n, "restore: copying QEMU's record: %s",
+				 strerror(errno));
+			goto out;
+		}
+		off += k;
+	}
+	if (asprintf(&nv, "fd:%d", mfd) < 0)
+		goto out;
+	argv[at] = nv;
+	close(in);
+	say("restore: ptdm's section (%u devices) split off; QEMU reads its "
+	    "%llu bytes from fd %d", nd, (unsigned long long)qlen, mfd);
+	mfd = -1;
+	rc = 0;
+out:
+	if (rc)
+		for (unsigned k = 0; k < g.nimg; k++)
+			if (g.img[k].state[0]) {
+				unlink(g.img[k].state);
+				g.img[k].state[0] = 0;
+			}
+	if (mfd >= 0)
+		close(mfd);
+	free(sec);
+	return rc;
 }
 
 /* ---- device_add / device_del / query-pci ---- */
@@ -719,6 +1137,8 @@ static struct json_object *do_device_add(struct json_object *args,
 	qemu_slots(qpci, used);
 	for (unsigned i = 0; i < g.ndev; i++)
 		used[g.dev[i].slot] |= (uint8_t)(1u << g.dev[i].fn);
+	for (unsigned i = 0; i < g.nimg; i++)
+		used[g.img[i].slot] |= 1u;
 	if (addr) {
 		/* libxl gives S.F for each function of BB:DD.* */
 		if (!parse_addr(addr, &slot, &fn))
@@ -831,6 +1251,10 @@ static void conn_free(struct conn *c)
 {
 	for (unsigned i = 0; i < c->nfds; i++)
 		close(c->fds[i]);
+	if (c->save_fd >= 0)
+		close(c->save_fd);
+	if (c->save_to >= 0 && c->save_to != c->save_fd)
+		close(c->save_to);
 	side_fini(&c->c);
 	side_fini(&c->q);
 	json_object_put(c->held);
@@ -914,8 +1338,87 @@ static void client_command(struct conn *c, struct json_object *req)
 			return;
 		}
 	}
+	if (ex && !strcmp(ex, "add-fd") && c->nfds && g.nimg_added) {
+		/* the save file, perhaps: keep a copy to append to */
+		if (c->save_fd >= 0)
+			close(c->save_fd);
+		c->save_fd = fcntl(c->fds[0], F_DUPFD_CLOEXEC, 3);
+		c->save_fdset = -1;
+		forward(c, req, WAIT_ADD_FD);
+		return;
+	}
+	if (ex && !strcmp(ex, "xen-save-devices-state") && g.nimg_added) {
+		const char *file = args ? str_member(args, "filename") : NULL;
+		char why[200];
+		long set = -1;
+		char *end;
+
+		if (c->save_to >= 0 && c->save_to != c->save_fd)
+			close(c->save_to);
+		c->save_to = -1;
+		if (file && !strncmp(file, "/dev/fdset/", 11)) {
+			set = strtol(file + 11, &end, 10);
+			if (end != file + 11 && !*end && set == c->save_fdset &&
+			    set >= 0)
+				c->save_to = c->save_fd;
+		} else if (file && file[0] == '/') {
+			c->save_to = -2; /* a path: opened once QEMU is done */
+		}
+		if (c->save_to == -1) {
+			snprintf(why, sizeof(why), "ptdm: cannot add its image "
+				 "devices' state to %s (not a file libxl passed "
+				 "with add-fd on this connection)",
+				 file ? file : "(no filename)");
+			say("save: %s", why);
+			reply(c, error_reply(why, id));
+			return;
+		}
+		forward(c, req, WAIT_SAVE);
+		if (c->save_to == -2)
+			c->held = json_object_get(req);
+		return;
+	}
 	forward(c, req, ex && !strcmp(ex, "query-pci") ? WAIT_QUERY_PCI
 						      : WAIT_REPLY);
+}
+
+/* QEMU answered xen-save-devices-state: on success, ptdm's section. */
+static void save_done(struct conn *c, struct json_object *o)
+{
+	struct json_object *id = NULL, *args = NULL;
+	const char *file = NULL;
+	char why[600];
+	int fd = c->save_to;
+
+	json_object_object_get_ex(o, "id", &id);
+	if (!json_object_object_get_ex(o, "return", NULL)) {
+		reply(c, json_object_get(o)); /* QEMU's refusal */
+		goto out;
+	}
+	if (fd == -2) {
+		json_object_object_get_ex(c->held, "arguments", &args);
+		file = str_member(args, "filename");
+		fd = file ? open(file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+		if (fd < 0) {
+			snprintf(why, sizeof(why), "ptdm: %s: %s",
+				 file ? file : "?", strerror(errno));
+			say("save: %s", why);
+			reply(c, error_reply(why, id));
+			goto out;
+		}
+	}
+	if (append_section(fd, fd == c->save_fd, why, sizeof(why))) {
+		say("save: %s", why);
+		reply(c, error_reply(why, id));
+	} else {
+		reply(c, json_object_get(o));
+	}
+out:
+	if (fd >= 0 && fd != c->save_fd)
+		close(fd);
+	json_object_put(c->held);
+	c->held = NULL;
+	c->save_to = -1;
 }
 
 /* One object from QEMU: a greeting or event (passed on), or a reply. */
@@ -954,6 +1457,19 @@ static void qemu_object(struct conn *c, struct json_object *o)
 		}
 		json_object_put(req);
 		return;
+	}
+	if (c->wait == WAIT_SAVE) {
+		c->wait = WAIT_NONE;
+		save_done(c, o);
+		return;
+	}
+	if (c->wait == WAIT_ADD_FD) {
+		struct json_object *ret, *v;
+
+		if (json_object_object_get_ex(o, "return", &ret) &&
+		    json_object_object_get_ex(ret, "fdset-id", &v) &&
+		    json_object_is_type(v, json_type_int))
+			c->save_fdset = (long)json_object_get_int64(v);
 	}
 	if (c->wait == WAIT_QUERY_PCI)
 		merge_query_pci(o);
@@ -1085,6 +1601,8 @@ static void accept_client(void)
 		return;
 	}
 	c = calloc(1, sizeof(*c));
+	if (c)
+		c->save_fd = c->save_to = -1, c->save_fdset = -1;
 	if (!c || side_init(&c->c, fd) || side_init(&c->q, qfd)) {
 		if (c) {
 			conn_free(c);
@@ -1154,6 +1672,16 @@ static void stop_ptdm(void)
 
 	while (g.ndev)
 		dev_del(&g.dev[g.ndev - 1], why, sizeof(why));
+	while (g.nimg_added && g.ctl.fd >= 0) {
+		struct json_object *a = json_object_new_object(), *r;
+
+		json_object_object_add(a, "id", json_object_new_string(
+					   g.img[--g.nimg_added].id));
+		r = ctl_call("device-del", a, why, sizeof(why));
+		if (!r)
+			say("%s: %s", g.img[g.nimg_added].id, why);
+		json_object_put(r);
+	}
 	if (g.ctl.fd >= 0) {
 		struct json_object *r = ctl_call("quit", NULL, why,
 						 sizeof(why));
@@ -1248,6 +1776,20 @@ int main(int argc, char **argv)
 		    "%s", strerror(-rc));
 		return 2;
 	}
+	snprintf(g.rundir, sizeof(g.rundir), "%s", rundir);
+	{
+		char why[600];
+
+		argc = take_images(argc, argv, why, sizeof(why));
+		if (argc < 0) {
+			say("%s", why);
+			return 2;
+		}
+		if (split_incoming(argc, argv, why, sizeof(why))) {
+			say("%s", why);
+			return 1;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGHUP);
@@ -1259,6 +1801,22 @@ int main(int argc, char **argv)
 	if (sfd < 0) {
 		say("signalfd: %s", strerror(errno));
 		return 1;
+	}
+	if (g.nimg) {
+		char why[600];
+
+		bool restoring = false;
+
+		for (unsigned k = 0; k < g.nimg; k++)
+			restoring |= g.img[k].state[0] != 0;
+		if (add_images(why, sizeof(why))) {
+			say("%s%s", restoring ? "restore refused: " : "", why);
+			for (unsigned k = 0; k < g.nimg; k++)
+				if (g.img[k].state[0])
+					unlink(g.img[k].state);
+			stop_ptdm();
+			return 1;
+		}
 	}
 	unlink(g.qmp_path);
 	g.qemu = fork();

@@ -198,6 +198,58 @@ check("three requests in one write, each answered",
       "return" in r8 and r9.get("error", {}).get("class") == "CommandNotFound",
       (r8, r9, r10))
 
+# a device's state: device-save, device-add "state" (what ptdm-xen-dm uses
+# for xl save / xl restore), device-dump; hostile states add nothing
+r = ctl.cmd("device-add", spec=nvme, id="st", **{"vfio-user": os.path.join(tmp, "st.sock")})
+check("device-add st", r.get("return", {}).get("id") == "st", r)
+sc = VfuClient(os.path.join(tmp, "st.sock"))
+sc.cfg(0x10, struct.pack("<I", 0xfe000000))   # BAR0 placed
+sc.cfg(0x04, struct.pack("<I", 0x00000006))   # MEM + bus master
+_, bar0 = sc.cfg(0x10)
+S1, G1, G2, G3 = (os.path.join(tmp, n) for n in ("s1", "g1", "g2", "g3"))
+r = ctl.cmd("device-save", id="st", file=S1)
+check("device-save writes the state", r.get("return", {}).get("bytes", 0) > 0 and
+      os.path.getsize(S1) == r["return"]["bytes"] and stat.S_IMODE(os.stat(S1).st_mode) == 0o600, r)
+r = ctl.cmd("device-dump", id="st", guest=G1)
+check("device-dump writes the guest view", "return" in r and os.path.getsize(G1) > 0, r)
+r = ctl.cmd("device-add", spec=nvme, id="st2", state=S1, **{"vfio-user": os.path.join(tmp, "st2.sock")})
+check("device-add with that state", r.get("return", {}).get("id") == "st2", r)
+ctl.cmd("device-dump", id="st2", guest=G2)
+r = ctl.cmd("device-add", spec=nvme, id="st3", **{"vfio-user": os.path.join(tmp, "st3.sock")})
+ctl.cmd("device-dump", id="st3", guest=G3)
+g1, g2, g3 = (open(f).read() for f in (G1, G2, G3))
+check("the restored device's guest view equals the saved one (BAR0 %s), a fresh one's does not" %
+      (bar0 and hex(bar0)), g1 == g2 and g1 != g3 and bar0 and bar0 & 0xfffff000 == 0xfe000000)
+data = open(S1, "rb").read()
+for what, bad, spec, word in (
+        ("truncated", data[:-9], nvme, "malformed"),
+        ("its magic mutated", b"X" + data[1:], nvme, "malformed"),
+        ("empty", b"", nvme, "malformed"),
+        ("of another model", data, gpu, "another model")):
+    with open(os.path.join(tmp, "bad"), "wb") as f:
+        f.write(bad)
+    r = ctl.cmd("device-add", spec=spec, id="stbad", state=os.path.join(tmp, "bad"),
+                **{"vfio-user": os.path.join(tmp, "stbad.sock")})
+    q = ctl.cmd("query-devices")
+    check("a state %s is refused (%s) and adds nothing" % (what, r.get("error", {}).get("desc")),
+          word in r.get("error", {}).get("desc", "") and
+          not any(d["id"] == "stbad" for d in q["return"]) and
+          not os.path.exists(os.path.join(tmp, "stbad.sock")), r)
+for args, what in (({"id": "nope", "file": S1}, "no such device"), ({"id": "st"}, "no file"),
+                   ({"id": "st", "file": S1, "x": 1}, "an unknown argument")):
+    r = ctl.cmd("device-save", **args)
+    check("device-save refused: %s" % what, "error" in r, r)
+r = ctl.cmd("device-add", spec=nvme, id="stbad", state=7, **{"vfio-user": os.path.join(tmp, "stbad.sock")})
+check("device-add \"state\" that is not a string is refused", "error" in r, r)
+r = ctl.cmd("device-dump", id="st")
+check("device-dump with no file is refused", "error" in r, r)
+r = ctl.cmd("device-add", spec=nvme, id="stbad", state=os.path.join(tmp, "missing"),
+            **{"vfio-user": os.path.join(tmp, "stbad.sock")})
+check("device-add with a missing state file is refused", "error" in r, r)
+sc.s.close()
+for i in ("st", "st2", "st3"):
+    ctl.cmd("device-del", id=i)
+
 # ptdm ctl, the command line
 out = subprocess.run([PTDM, "ctl", CTL, "query-devices"], capture_output=True, text=True)
 check("ptdm ctl query-devices", out.returncode == 0 and "busy" in out.stdout, out)

@@ -255,6 +255,18 @@ if [ "$scenario" = real ]; then
 	grep -q "MF-QUERY: pci-pt-00_07.1 .*00:05\.1 of domain" "$log.txt"; check $? "ptdm serves 0000:00:07.1 at the guest's 00:05.1 (device-add xen-function 1)"
 	echo "INFO: libxl 4.17 added for '0000:00:07.*@5': $(grep -oE 'MF-QUERY: pci-pt-[0-9a-f_.]+' "$log.txt" | sed 's/MF-QUERY: //' | tr '\n' ' ')"
 	! has "MF: still running"; check $? "xl destroy: the multi-function guest's wrapper and ptdm are gone"
+	# xl save / xl restore of a domain with an image device behind the wrapper
+	has "SAVE: domid [0-9]" && ! has "SAVE: xl create failed"; check $? "xl create of a domain with -ptdm-image in device_model_args_hvm ($(line 'SAVE: domid'))"
+	grep -qE "SAVE-LOG: .*pci dev 05:0 bar" "$log.txt"; check $? "hvmloader placed the image's BARs at slot 5 ($(grep -cE 'SAVE-LOG: .*pci dev 05:0 bar' "$log.txt") BARs)"
+	has "SAVE: xl save rc=0 .* ptdm sections: 1"; check $? "xl save: rc 0, ptdm's section in the saved file ($(line 'SAVE: xl save'))"
+	has "SAVE: after the save: 0 ptdm, 0 wrapper; domain gone"; check $? "after the save the domain, its wrapper and ptdm are gone"
+	has "SAVE: xl restore rc=0"; check $? "xl restore: $(line 'SAVE: xl restore rc')"
+	grep -q "SAVE-DM2: .*restore: ptdm's section (1 devices) split off" "$log.txt" && grep -q "SAVE-DM2: .*ptdm-img-05: .*its saved state loaded" "$log.txt"; check $? "the restore split ptdm's section off before QEMU read the record and loaded the image's state"
+	b0=$(grep "SAVE-VIEW-before: 10:" "$log.txt" | sed 's/.*10: //'); a0=$(grep "SAVE-VIEW-after: 10:" "$log.txt" | sed 's/.*10: //')
+	has "SAVE: restored as domain .*; guest view equal" && [ -n "$b0" ] && [ "$b0" = "$a0" ] && ! echo "$b0" | grep -qE "^00 00 00 00"; check $? "ptdm's guest view of the image after the restore equals the one before (BARs as hvmloader placed them: 10: $b0)"
+	grep -q "SAVE-LIST: hvmsave " "$log.txt"; check $? "the restored domain runs ($(grep 'SAVE-LIST: hvmsave ' "$log.txt" | head -1 | sed 's/.*SAVE-LIST: //' | tr -s ' '))"
+	has "SAVE: xl restore of the corrupted record rc=[1-9].*domain none" && grep -q "SAVE-BADDM: .*restore refused: ptdm section damaged" "$log.txt"; check $? "negative control: a record whose ptdm section was changed is refused with ptdm's message ($(grep 'SAVE-BADDM: .*restore refused' "$log.txt" | head -1 | sed 's/.*ptdm-xen-dm: //'))"
+	has "SAVE: left running: 0"; check $? "nothing of the refused restore is left running"
 	[ "$(grep -c 'REAL: pci-assignable-remove .* rc=0' "$log.txt")" = 6 ]; check $? "all six devices back to dom0 after the guests are gone"
 	# the same guest with stock xen-pci-passthrough
 	[ -n "$D2" ] && dhas "$D2" "edu: msi ok" && dhas "$D2" "nic: msi-x ok"; check $? "xen_pt: the same guestbios checks pass with stock xen-pci-passthrough (domain ${D2:-none})"

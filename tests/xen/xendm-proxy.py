@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,10 @@ def fake_qemu(argv):
         if a == "-chardev" and "id=libxl-cmd" in argv[i + 1]:
             path = [kv[5:] for kv in argv[i + 1].split(",") if kv.startswith("path=")][0]
     rec.write(json.dumps({"argv": argv}) + "\n")
+    if "-incoming" in argv:  # restore: what QEMU reads of the record
+        fd = int(argv[argv.index("-incoming") + 1][3:])
+        os.lseek(fd, 0, 0)
+        rec.write(json.dumps({"incoming": os.read(fd, 1 << 20).decode("latin1")}) + "\n")
     signal.signal(signal.SIGHUP, lambda *a: (rec.write('{"signal":"HUP"}\n'), os._exit(7)))
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     devs = [{"bus": 0, "slot": s, "function": 0, "qdev_id": ""} for s in (0, 1, 2)]
@@ -89,12 +94,21 @@ def fake_qemu(argv):
             r = [{"bus": 0, "devices": devs}]
         if req["execute"] == "add-fd":
             r = {"fd": 99 if fds else -1, "fdset-id": 0}
+            if fds:
+                state["savefd"] = fds[0]
+        if req["execute"] == "xen-save-devices-state":
+            if req["arguments"]["filename"] != "/dev/fdset/0" or "savefd" not in state:
+                return [{"error": {"class": "GenericError", "desc": "no fdset"}, "id": req.get("id")}]
+            os.write(state["savefd"], QEMU_RECORD)
         out = {"return": r}
         if "id" in req:
             out["id"] = req["id"]
         return [out]
     serve(path, {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 22}, "package": ""},
                          "capabilities": []}}, handle)
+
+
+QEMU_RECORD = b"QEVM\x00\x00\x00\x03" + bytes(range(256)) * 3 + b"\x1f"  # ... QEMU_VM_EOF
 
 
 def fake_ptdm(argv):
@@ -109,6 +123,15 @@ def fake_ptdm(argv):
             os._exit(0)
         if req["execute"] == "device-add" and req["arguments"]["spec"].startswith("0000:00:1f.7"):
             return [{"error": {"class": "GenericError", "desc": "no such device"}}]
+        if req["execute"] == "device-add" and "state" in req["arguments"]:
+            st = open(req["arguments"]["state"], "rb").read()
+            rec.write(json.dumps({"state-of": req["arguments"]["id"], "state": st.decode("latin1")}) + "\n")
+            if st.startswith(b"BAD"):
+                return [{"error": {"class": "GenericError", "desc": "state X: the state of another device"}}]
+        if req["execute"] == "device-save":
+            with open(req["arguments"]["file"], "wb") as f:
+                f.write(b"PTDMDEV1 state of " + req["arguments"]["id"].encode() + b"\x00" * 5)
+            return [{"return": {"bytes": 1}}]
         return [{"return": {"id": req["arguments"].get("id", "x"), "where": "w"}
                  if req["execute"] == "device-add" else {}}]
     serve(path, {"QMP": {"version": {"ptdm": "0.1.0"}, "capabilities": []}}, handle)
@@ -308,6 +331,138 @@ except subprocess.TimeoutExpired:
     wp.kill()
     rc = None
 check(rc == 0, "SIGTERM: QEMU stopped, the wrapper exits 0 (%s)" % rc)
+# -- xl save / xl restore of a domain with an image device (-ptdm-image) --
+def fnv(b):
+    h = 0xcbf29ce484222325
+    for x in b:
+        h = ((h ^ x) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def section(devs):
+    body = b"PTDMXDM1" + struct.pack("<II", len(devs), 0)
+    for i, (did, slot, blob) in enumerate(devs):
+        body += did.encode().ljust(32, b"\0") + struct.pack("<IIQ", slot, 0, len(blob)) + blob
+        body += b"\0" * ((8 - len(blob) % 8) % 8)
+    return body + struct.pack("<QQ", len(body), fnv(body)) + b"PTDMXEND"
+
+
+def start(domid, extra, pass_fds=()):
+    mon = os.path.join(tmp, "qmp-libxl-%d" % domid)
+    for f in (".qemu", ".ptdm"):
+        open(env["XENDM_TEST_REC"] + f, "w").close()
+    a = [wrapper, "-xen-domid", str(domid), "-chardev",
+         "socket,id=libxl-cmd,path=%s,server=on,wait=off" % mon,
+         "-mon", "chardev=libxl-cmd,mode=control", "-machine", "xenfv"] + extra
+    err = os.path.join(tmp, "stderr%d" % domid)
+    p = subprocess.Popen(a, env=env, pass_fds=pass_fds, stderr=open(err, "w"))
+    for _ in range(200):
+        if os.path.exists(os.path.join(tmp, "ptdm-dm-qmp-%d" % domid)) or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    return p, mon, err
+
+
+def recs(role):
+    return [json.loads(line) for line in open(env["XENDM_TEST_REC"] + "." + role)]
+
+
+def stop(p):
+    os.kill(p.pid, signal.SIGTERM)
+    try:
+        return p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return None
+
+
+IMGARGS = ["-ptdm-image", "/images/dev.lspci-x4.txt@5"]
+wp, mon, _ = start(7, IMGARGS)
+pr = recs("ptdm")
+qa = [q for q in recs("qemu") if "argv" in q]
+check([p.get("arguments") for p in pr if p.get("execute") == "device-add"] ==
+      [{"spec": "/images/dev.lspci-x4.txt,vslot=5", "id": "ptdm-img-05", "xen-domid": 7}],
+      "-ptdm-image: ptdm serves the image at slot 5 from the start")
+check(len(qa) == 1 and "-ptdm-image" not in qa[0]["argv"] and "/images/dev.lspci-x4.txt@5" not in qa[0]["argv"],
+      "-ptdm-image is not among QEMU's arguments")
+c = Client()
+c.cmd("qmp_capabilities")
+r = c.cmd("device_add", {"driver": "xen-pci-passthrough", "id": "pci-pt-00_05.0",
+                         "hostaddr": "0000:00:05.0", "addr": "5.0"}, cid=1)
+check("in use" in r.get("error", {}).get("desc", ""), "a passthrough device_add at the image's slot is refused")
+savefile = os.path.join(tmp, "qemu-save.7")
+fd = os.open(savefile, os.O_WRONLY | os.O_CREAT, 0o600)
+r = c.cmd("add-fd", fds=[fd], cid=2)
+os.close(fd)
+check(r.get("return", {}).get("fdset-id") == 0, "add-fd of the save file passes through")
+r = c.cmd("xen-save-devices-state", {"live": False, "filename": "/dev/fdset/0"}, cid=3)
+rec = open(savefile, "rb").read()
+want = QEMU_RECORD + section([("ptdm-img-05", 5, b"PTDMDEV1 state of ptdm-img-05" + b"\0" * 5)])
+check(r == {"return": {}, "id": 3} and rec == want,
+      "xen-save-devices-state: QEMU's record, then ptdm's section with the image's state (%d bytes)" % len(rec))
+r = c.cmd("xen-save-devices-state", {"live": False, "filename": "/dev/fdset/4"}, cid=4)
+check("ptdm: cannot add" in r.get("error", {}).get("desc", ""),
+      "a save into an fdset libxl did not pass is refused, not saved without ptdm's state")
+check(stop(wp) == 0, "the saving wrapper ends")
+
+
+def restore(domid, record, imgs=IMGARGS):
+    path = os.path.join(tmp, "qemu-resume.%d" % domid)
+    with open(path, "wb") as f:
+        f.write(record)
+    fd = os.open(path, os.O_RDONLY)
+    p, mon, err = start(domid, imgs + ["-incoming", "fd:%d" % fd], pass_fds=[fd])
+    os.close(fd)
+    return p, err
+
+
+wp, err = restore(8, rec)
+q = recs("qemu")
+inc = [x["incoming"] for x in q if "incoming" in x]
+st = [x for x in recs("ptdm") if "state-of" in x]
+check(inc == [QEMU_RECORD.decode("latin1")], "restore: QEMU reads exactly its own record, ptdm's section split off")
+check(len(st) == 1 and st[0]["state-of"] == "ptdm-img-05" and
+      st[0]["state"] == ("PTDMDEV1 state of ptdm-img-05" + "\0" * 5),
+      "restore: ptdm's device-add of the image loads the saved state")
+check(not [f for f in os.listdir(tmp) if f.startswith("ptdm-dm-state-")], "no state file left behind")
+check(stop(wp) == 0, "the restored wrapper ends")
+wp, err = restore(9, QEMU_RECORD)
+inc = [x["incoming"] for x in recs("qemu") if "incoming" in x]
+check(inc == [QEMU_RECORD.decode("latin1")] and not [x for x in recs("ptdm") if "state-of" in x] and
+      "no ptdm section" in open(err).read(),
+      "a stock record (no ptdm section) restores: QEMU gets it whole, the image starts from power-on")
+stop(wp)
+bad_cases = [
+    ("a byte of the state flipped", rec[:len(QEMU_RECORD) + 70] + bytes([rec[len(QEMU_RECORD) + 70] ^ 1]) +
+     rec[len(QEMU_RECORD) + 71:], "checksum"),
+    ("truncated (its footer gone)", rec[:-30], "truncated"),
+    ("truncated inside (footer kept)", rec[:len(QEMU_RECORD)] + rec[len(QEMU_RECORD) + 8:], "restore refused"),
+    ("another device's", QEMU_RECORD + section([("ptdm-img-06", 6, b"x" * 9)]), "ptdm-img-06"),
+    ("without this domain's image", QEMU_RECORD + section([]), "no state for ptdm-img-05"),
+    ("a state ptdm refuses", QEMU_RECORD + section([("ptdm-img-05", 5, b"BAD state")]), "another device"),
+]
+for what, record, word in bad_cases:
+    wp, err = restore(10, record)
+    try:
+        rc = wp.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        stop(wp)
+        rc = None
+    e = open(err).read()
+    q = recs("qemu")
+    added = [x for x in recs("ptdm") if x.get("execute") == "device-add"]
+    check(rc == 1 and "restore refused" in e and word in e and not q and
+          (not added or {"quit": True} in recs("ptdm")) and
+          not [f for f in os.listdir(tmp) if f.startswith("ptdm-dm-state-")],
+          "restore from a record %s: refused with a message, QEMU never started, ptdm gone (%s)"
+          % (what, e.strip().splitlines()[-1] if e.strip() else rc))
+wp, err = restore(11, rec, imgs=[])
+rc = wp.wait(timeout=20)
+check(rc == 1 and "ptdm-img-05" in open(err).read(), "a record with ptdm state restored without its -ptdm-image: refused")
+for bad in ("images/x@5", "/x", "/x@2", "/x@20", "/x@zz"):
+    p, _, err = start(12, ["-ptdm-image", bad])
+    rc = p.wait(timeout=20)
+    check(rc == 2 and "-ptdm-image" in open(err).read(), "-ptdm-image %s refused" % bad)
 # the real ptdm's control socket: the arguments the wrapper uses are checked
 if len(sys.argv) > 2:
     ctl = os.path.join(tmp, "real.ctl")
