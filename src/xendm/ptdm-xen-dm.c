@@ -295,6 +295,16 @@ static int side_next(struct side *s, size_t max, struct json_object **out)
 			used++;
 			continue;
 		}
+		/* strict json-c refuses bytes after a value in the same
+		 * call, and QEMU writes a reply and an event (STOP after
+		 * "stop") in one go: feed up to each '}', one object at a
+		 * time (as serve_control.c does) */
+		{
+			const char *close_at = memchr(p, '}', n);
+
+			if (close_at)
+				n = (size_t)(close_at - p) + 1;
+		}
 		if (n > INT_MAX)
 			n = INT_MAX;
 		o = json_tokener_parse_ex(s->tok, p, (int)n);

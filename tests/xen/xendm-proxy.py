@@ -54,8 +54,10 @@ def serve(path, greet, handle):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 if line.strip():
-                    for out in handle(json.loads(line), fds):
-                        c.sendall((json.dumps(out) + "\r\n").encode())
+                    # all of one command's output in one write, as QEMU
+                    # does for "stop" (its reply and the STOP event)
+                    c.sendall(b"".join((json.dumps(out) + "\r\n").encode()
+                                       for out in handle(json.loads(line), fds)))
                     fds = []
         c.close()
     while True:
@@ -103,6 +105,9 @@ def fake_qemu(argv):
         out = {"return": r}
         if "id" in req:
             out["id"] = req["id"]
+        if req["execute"] == "stop":
+            return [out, {"timestamp": {"seconds": 1, "microseconds": 2},
+                          "event": "STOP"}]
         return [out]
     serve(path, {"QMP": {"version": {"qemu": {"major": 7, "minor": 2, "micro": 22}, "package": ""},
                          "capabilities": []}}, handle)
@@ -206,6 +211,11 @@ r = c.cmd("device_add", {"driver": "xen-pci-passthrough", "id": "pci-pt-00_03.0"
 check(r.get("error", {}).get("class") == "CommandNotFound" and r.get("id") == 0,
       "device_add before qmp_capabilities: QEMU's refusal (%s)" % r)
 check(c.cmd("qmp_capabilities", cid=1) == {"return": {}, "id": 1}, "qmp_capabilities passes through")
+r = c.cmd("stop", cid=10)
+ev = c.line()
+check(r == {"return": {}, "id": 10} and ev.get("event") == "STOP",
+      "QEMU's reply and its STOP event in one write both reach libxl (%s, %s)" % (r, ev))
+check(c.cmd("cont", cid=11) == {"return": {}, "id": 11}, "cont passes through after it")
 qargv = [json.loads(line) for line in open(env["XENDM_TEST_REC"] + ".qemu")][0]["argv"]
 check("socket,id=libxl-cmd,path=%s/ptdm-dm-qmp-5,server=on,wait=off" % tmp in qargv and
       "-xen-domid" in qargv and "xenfv" in qargv,
