@@ -197,6 +197,7 @@ int slot_group_check(const char (*bdfs)[16], unsigned n,
 		return nall;
 	for (unsigned i = 0; i < n && !rc; i++) {
 		char g[64], h[64], drv[64], missing[512] = "", busy[512] = "";
+		char one[16] = "BDF";
 		unsigned nmissing = 0, nbusy = 0;
 		int r = group_of(bdfs[i], g, sizeof(g));
 
@@ -220,7 +221,9 @@ int slot_group_check(const char (*bdfs)[16], unsigned n,
 				snprintf(drv, sizeof(drv), "no driver");
 			if (d > 0 && !driver_frees_group(drv)) {
 				add_name(busy, sizeof(busy), all[j], drv);
-				nbusy++;
+				if (!nbusy++)
+					snprintf(one, sizeof(one), "%s",
+						 all[j]);
 			} else if (!partial) {
 				add_name(missing, sizeof(missing), all[j], drv);
 				nmissing++;
@@ -232,8 +235,12 @@ int slot_group_check(const char (*bdfs)[16], unsigned n,
 				       "kernel gives no device of a group "
 				       "while one is on a host driver. Hand "
 				       "%s to vfio-pci (`ptdm assignable-add "
-				       "BDF`) and serve %s with it",
+				       "%s`%s) and serve %s too, or leave %s "
+				       "unused there with group=partial",
 				       bdfs[i], g, busy,
+				       nbusy > 1 ? "them" : "it",
+				       nbusy > 1 ? "BDF" : one,
+				       nbusy > 1 ? " for each" : "",
 				       nbusy > 1 ? "them" : "it",
 				       nbusy > 1 ? "them" : "it");
 		else if (nmissing)

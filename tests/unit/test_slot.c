@@ -195,7 +195,7 @@ static void test_group_rule_single(void **state)
 			 -EBUSY);
 	assert_non_null(strstr(err.msg, "0000:01:00.1 (snd_hda_intel)"));
 	assert_non_null(strstr(err.msg, "in use by the host"));
-	assert_non_null(strstr(err.msg, "assignable-add"));
+	assert_non_null(strstr(err.msg, "`ptdm assignable-add 0000:01:00.1`"));
 	/* the root port on pcieport is a bridge: never in the way */
 	bind("0000:00:01.0", "pcieport");
 	bind("0000:01:00.1", "vfio-pci");

@@ -44,6 +44,7 @@
 #include "ptdm/sysfs.h"
 #include "ptdm/dev.h"
 #include "ptdm/owner.h"
+#include "ptdm/slot.h"
 #include "ptdm/vfio.h"
 #include "ptdm/vfu_client.h"
 #include "ptdm/vfu_server.h"
@@ -1771,9 +1772,33 @@ static void test_group(const struct devs *dv, int edu_container)
 	uint32_t id = 0;
 	int rc;
 
+	/* the group rule on the kernel's own sysfs (slot.c) */
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1, NULL, 0, true,
+			      fresh(&err));
+	check(rc == -EBUSY && strstr(err.msg, dv->nvme) &&
+		      strstr(err.msg, "(nvme)") &&
+		      strstr(err.msg, "in use by the host"),
+	      "group rule: %s alone refused even with group=partial while "
+	      "its group mate is on nvme: %s", dv->edu2, err.msg);
 	rc = bind_vfio(dv->nvme);
 	check(!rc, "%s handed from nvme to vfio-pci (%s)", dv->nvme,
 	      strerror(-rc));
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1, NULL, 0, false,
+			      fresh(&err));
+	check(rc == -EBUSY && strstr(err.msg, dv->nvme) &&
+		      strstr(err.msg, "(vfio-pci)") &&
+		      strstr(err.msg, "not served with it"),
+	      "group rule: %s alone refused, %s on vfio-pci named: %s",
+	      dv->edu2, dv->nvme, err.msg);
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1,
+			      (const char (*)[16])dv->nvme, 1, false,
+			      fresh(&err));
+	check(!rc, "group rule: %s with %s served: accepted %s", dv->edu2,
+	      dv->nvme, err.msg);
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1, NULL, 0, true,
+			      fresh(&err));
+	check(!rc, "group rule: group=partial leaves %s unused on vfio-pci %s",
+	      dv->nvme, err.msg);
 	rc = vfio_open(&a, dv->edu2, fresh(&err));
 	if (!check(!rc, "open edu %s: the group is viable now %s", dv->edu2,
 		   err.msg))
