@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <linux/pci_regs.h>
 
@@ -395,4 +396,57 @@ void th_fake_host(struct host_dev *h)
 	fake_ops.dma_map = fake_dma_map;
 	fake_ops.dma_unmap = fake_dma_unmap;
 	h->ops = &fake_ops;
+}
+
+static int vfu_pump(void *opaque)
+{
+	return vfu_conn_handle(&((struct th_vfu *)opaque)->srv);
+}
+
+void th_vfu_open(struct th_vfu *f, struct host_dev *h, struct ptdm_dev *d,
+		 bool negotiate)
+{
+	struct ptdm_err err = { "" };
+	int sv[2];
+
+	f->h = h;
+	f->d = h ? d : NULL;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	assert_int_equal(vfu_conn_init(&f->srv, sv[0], d), 0);
+	vfu_client_init_fd(&f->cli, sv[1]);
+	f->cli.pump = vfu_pump;
+	f->cli.pump_opaque = f;
+	if (negotiate && vfu_client_version(&f->cli, NULL, &err))
+		fail_msg("version: %s", err.msg);
+}
+
+void th_vfu_close(struct th_vfu *f)
+{
+	vfu_client_close(&f->cli);
+	vfu_conn_close(&f->srv);
+	if (f->h)
+		th_free(f->d, f->h);
+	f->d = NULL;
+	f->h = NULL;
+}
+
+int th_feature(struct th_vfu *f, uint32_t flags, const void *data,
+		   size_t dlen, void *out, size_t omax)
+{
+	uint8_t req[512], rep[8192];
+	uint32_t argsz = (uint32_t)(8 + (omax > dlen ? omax : dlen));
+	size_t len = 0;
+	int rc;
+
+	assert_true(dlen <= sizeof(req) - 8);
+	memcpy(req, &argsz, 4);
+	memcpy(req + 4, &flags, 4);
+	if (dlen)
+		memcpy(req + 8, data, dlen);
+	rc = vfu_client_call(&f->cli, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL,
+			     0, rep, sizeof(rep), &len, NULL);
+	if (!rc && out && len > 8)
+		memcpy(out, rep + 8, len - 8 < omax ? len - 8 : omax);
+	return rc;
 }

@@ -14,6 +14,8 @@
 
 #include "ptdm/dev.h"
 #include "ptdm/host.h"
+#include "ptdm/vfu_client.h"
+#include "ptdm/vfu_server.h"
 
 struct th_cfg {
 	uint8_t b[PTDM_CFG_SPACE_SIZE];
@@ -102,6 +104,31 @@ void th_fake_dirty(void);
 /* The fake host migrates with these VFIO_MIGRATION_* flags and records
  * every arc (no data: a stream of nothing). */
 void th_fake_mig(uint64_t flags);
+
+/*
+ * A device served over vfio-user to the project's client through a
+ * socketpair, in one thread: the client's pump lets the server handle
+ * each message between send and receive.  th_vfu_open serves d and, with
+ * negotiate, runs VERSION first; given its host h, the fixture owns both
+ * and th_vfu_close frees them with the two ends (h NULL: the test keeps
+ * d, to serve it again).
+ */
+struct th_vfu {
+	struct host_dev *h;
+	struct ptdm_dev *d;
+	struct vfu_conn srv;
+	struct vfu_client cli;
+};
+void th_vfu_open(struct th_vfu *f, struct host_dev *h, struct ptdm_dev *d,
+		 bool negotiate);
+void th_vfu_close(struct th_vfu *f);
+/* DEVICE_FEATURE with flags and request data; the reply's data (after
+ * argsz and flags) into out, at most omax bytes.  0 or -errno. */
+#define F_GET (1u << 16)
+#define F_SET (1u << 17)
+#define F_PROBE (1u << 18)
+int th_feature(struct th_vfu *f, uint32_t flags, const void *data,
+		   size_t dlen, void *out, size_t omax);
 
 /* Path of a shared dump: $PTDM_DUMPS/name. */
 const char *th_dump(const char *name);

@@ -29,44 +29,13 @@
 #define UNMASK_NOW (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_UNMASK)
 #define RW (VFU_DMA_READ_OK | VFU_DMA_WRITE_OK)
 
-struct vfx {
-	struct host_dev *h;
-	struct ptdm_dev *d;
-	struct vfu_conn srv;
-	struct vfu_client cli;
-};
-
-static int pump(void *opaque)
-{
-	struct vfx *f = opaque;
-
-	return vfu_conn_handle(&f->srv);
-}
-
 /* th_irq_dev (INTx, MSI, 8 MSI-X vectors) over a vfio-user socketpair. */
-static void vfx_open(struct vfx *f, bool fake)
+static void vfx_open(struct th_vfu *f, bool fake)
 {
-	struct ptdm_err err = { "" };
-	int sv[2];
-
 	f->d = th_irq_dev(&f->h, 0);
 	if (fake)
 		th_fake_host(f->h);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f->srv, sv[0], f->d), 0);
-	vfu_client_init_fd(&f->cli, sv[1]);
-	f->cli.pump = pump;
-	f->cli.pump_opaque = f;
-	if (vfu_client_version(&f->cli, NULL, &err))
-		fail_msg("version: %s", err.msg);
-}
-
-static void vfx_close(struct vfx *f)
-{
-	vfu_client_close(&f->cli);
-	vfu_conn_close(&f->srv);
-	th_free(f->d, f->h);
+	th_vfu_open(f, f->h, f->d, true);
 }
 
 static int guest_ram(size_t size)
@@ -123,7 +92,7 @@ static void test_image_has_no_new_ops(void **state)
 /* vfio-user on an image: works without the new ops. */
 static void test_vfio_user_on_image(void **state)
 {
-	struct vfx f;
+	struct th_vfu f;
 	struct vfu_irq_info ii;
 	int efd[2], mfd = guest_ram(1 << 20), ev;
 	uint64_t cnt;
@@ -171,13 +140,13 @@ static void test_vfio_user_on_image(void **state)
 	close(efd[0]);
 	close(efd[1]);
 	close(mfd);
-	vfx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* vfio-user on a host with the ops: each one is called as it should be. */
 static void test_vfio_user_on_fake_host(void **state)
 {
-	struct vfx f;
+	struct th_vfu f;
 	struct vfu_irq_info ii;
 	int efd = eventfd(0, EFD_CLOEXEC), ev = eventfd(0, EFD_CLOEXEC);
 	int mfd = guest_ram(1 << 20);
@@ -304,30 +273,6 @@ static void sysmem(int peer, uint64_t gpa, uint64_t size, int fd)
 	assert_int_equal(sendmsg(peer, &m, 0), (ssize_t)sizeof(buf));
 }
 
-/* DEVICE_FEATURE with flags and data; reply data to out. */
-static int feature(struct vfx *f, uint32_t flags, const void *data,
-		   size_t dlen, void *out, size_t omax)
-{
-	uint8_t req[256], rep[256];
-	uint32_t argsz = (uint32_t)(8 + (omax > dlen ? omax : dlen));
-	size_t len = 0;
-	int rc;
-
-	memcpy(req, &argsz, 4);
-	memcpy(req + 4, &flags, 4);
-	if (dlen)
-		memcpy(req + 8, data, dlen);
-	rc = vfu_client_call(&f->cli, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL,
-			     0, rep, sizeof(rep), &len, NULL);
-	if (!rc && out && len > 8)
-		memcpy(out, rep + 8, len - 8 < omax ? len - 8 : omax);
-	return rc;
-}
-
-#define F_GET (1u << 16)
-#define F_SET (1u << 17)
-#define F_PROBE (1u << 18)
-
 /*
  * A device whose DMA goes through the host's IOMMU: its writes never pass
  * through the front end, so only the host can log them.  A host that
@@ -335,7 +280,7 @@ static int feature(struct vfx *f, uint32_t flags, const void *data,
  */
 static void test_dma_logging_by_host(void **state)
 {
-	struct vfx f;
+	struct th_vfu f;
 	int mfd = guest_ram(1 << 20);
 	struct {
 		uint64_t page;
@@ -347,25 +292,27 @@ static void test_dma_logging_by_host(void **state)
 	vfx_open(&f, true);
 	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x10000, mfd, 0,
 					    RW), 0);
-	assert_int_equal(feature(&f, F_PROBE | F_SET |
+	assert_int_equal(th_feature(&f, F_PROBE | F_SET |
 				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
 				 NULL, 0), -ENOTTY);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 				 &all, sizeof(all), NULL, 0), -ENOTTY);
-	assert_int_equal(feature(&f, F_GET |
+	assert_int_equal(th_feature(&f, F_GET |
 				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, rq,
 				 sizeof(rq), rep, sizeof(rep)), -EINVAL);
-	vfx_close(&f);
+	th_vfu_close(&f);
 
 	/* a host that logs: "all" means the client's DMA maps */
 	vfx_open(&f, true);
 	th_fake_dirty();
 	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x10000, mfd, 0,
 					    RW), 0);
-	assert_int_equal(feature(&f, F_PROBE | F_SET |
+	assert_int_equal(th_feature(&f, F_PROBE | F_SET |
 				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
 				 NULL, 0), 0);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 				 &all, sizeof(all), NULL, 0), 0);
 	assert_int_equal(th_fake.dirty_starts, 1);
 	assert_int_equal(th_fake.dirty_n, 1);
@@ -373,14 +320,15 @@ static void test_dma_logging_by_host(void **state)
 	assert_int_equal(th_fake.dirty_r[0].size, 0x10000);
 	assert_int_equal(th_fake.dirty_page, 4096);
 	th_fake.dirty_bits = 0x8002;
-	assert_int_equal(feature(&f, F_GET |
+	assert_int_equal(th_feature(&f, F_GET |
 				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, rq,
 				 sizeof(rq), rep, sizeof(rep)), 0);
 	assert_int_equal(rep[3], 0x8002);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
 				 NULL, 0, NULL, 0), 0);
 	assert_int_equal(th_fake.dirty_stops, 1);
-	vfx_close(&f);
+	th_vfu_close(&f);
 	close(mfd);
 }
 

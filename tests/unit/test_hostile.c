@@ -32,26 +32,12 @@
 #define TRIG_NONE (VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER)
 #define EVENTFD_FULL 0xfffffffffffffffeull
 
-struct fixture {
-	struct host_dev *h;
-	struct ptdm_dev *d;
-	struct vfu_conn srv;
-	struct vfu_client cli;
-};
-
-static int pump(void *opaque)
-{
-	return vfu_conn_handle(&((struct fixture *)opaque)->srv);
-}
-
 /* BAR0 64K with the MSI-X table and PBA, an I/O BAR, a ROM, INTA */
-static void fx_open_opts(struct fixture *f, const struct ptdm_dev_opts *o)
+static void fx_open_opts(struct th_vfu *f, const struct ptdm_dev_opts *o)
 {
 	struct th_cfg c;
-	struct ptdm_err err = { "" };
 	uint8_t msix[10] = { 3, 0 };
 	uint32_t t = TABLE_OFF, p = PBA_OFF;
-	int sv[2];
 
 	th_cfg_init(&c, 0x8086, 0x10d3, 4096);
 	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x10000);
@@ -63,29 +49,15 @@ static void fx_open_opts(struct fixture *f, const struct ptdm_dev_opts *o)
 	memcpy(msix + 6, &p, 4);
 	th_add_cap(&c, 0x70, PCI_CAP_ID_MSIX, msix, sizeof(msix));
 	f->d = th_dev(&c, o, &f->h);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f->srv, sv[0], f->d), 0);
-	vfu_client_init_fd(&f->cli, sv[1]);
-	f->cli.pump = pump;
-	f->cli.pump_opaque = f;
-	if (vfu_client_version(&f->cli, NULL, &err))
-		fail_msg("version: %s", err.msg);
+	th_vfu_open(f, f->h, f->d, true);
 }
 
-static void fx_open(struct fixture *f)
+static void fx_open(struct th_vfu *f)
 {
 	fx_open_opts(f, NULL);
 }
 
-static void fx_close(struct fixture *f)
-{
-	vfu_client_close(&f->cli);
-	vfu_conn_close(&f->srv);
-	th_free(f->d, f->h);
-}
-
-static void cfg_wr(struct fixture *f, unsigned off, uint32_t v)
+static void cfg_wr(struct th_vfu *f, unsigned off, uint32_t v)
 {
 	assert_int_equal(vfu_client_region_rw(&f->cli,
 					      VFIO_PCI_CONFIG_REGION_INDEX,
@@ -96,7 +68,7 @@ static void cfg_wr(struct fixture *f, unsigned off, uint32_t v)
 
 static void test_bar_memfd_cannot_shrink(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct vfu_region_info ri;
 	uint8_t caps[256];
 	uint32_t v = 0xffffffff;
@@ -140,14 +112,14 @@ static void test_bar_memfd_cannot_shrink(void **state)
 	assert_int_equal(vfu_client_region_rw(&f.cli, 0, 0xfffc, &v, 4, false),
 			 0);
 	assert_int_equal(v, 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* ---- 2. DMA_MAP: the fd must hold the range; bytes are budgeted ---- */
 
 static void test_dma_map_fd_must_cover_range(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	int small = th_guest_ram(0x1000), p[2], ev, sv[2];
 
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
@@ -179,7 +151,7 @@ static void test_dma_map_fd_must_cover_range(void **state)
 			 0);
 	assert_non_null(f.srv.dma[0].map);
 	assert_int_equal(guestmem_used(NULL), 0x1000);
-	fx_close(&f);
+	th_vfu_close(&f);
 	assert_int_equal(guestmem_used(NULL), 0);
 	close(small);
 	close(p[0]);
@@ -191,7 +163,7 @@ static void test_dma_map_fd_must_cover_range(void **state)
 
 static void test_dma_map_budget_per_connection(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	unsigned maps;
 	/* sparse: 1 TiB + 8 KiB of address space, no memory */
 	int big = th_guest_ram(GUESTMEM_MAX_PER_CONN + 0x2000);
@@ -220,13 +192,13 @@ static void test_dma_map_budget_per_connection(void **state)
 			 0);
 	assert_int_equal(guestmem_used(&maps), 0);
 	assert_int_equal(maps, 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 	close(big);
 }
 
 static void test_dma_map_budget_per_process(void **state)
 {
-	struct fixture a, b;
+	struct th_vfu a, b;
 	int fd = th_guest_ram(0x10000);
 
 	guestmem_set_process_max(0x10000, 0);
@@ -240,10 +212,10 @@ static void test_dma_map_budget_per_process(void **state)
 	assert_int_equal(vfu_client_dma_map(&b.cli, 0x10000, 0x1000, fd, 0,
 					    RW), -ENOSPC);
 	/* a's client goes away: its share is free for b */
-	fx_close(&a);
+	th_vfu_close(&a);
 	assert_int_equal(vfu_client_dma_map(&b.cli, 0x10000, 0xc000, fd, 0,
 					    RW), 0);
-	fx_close(&b);
+	th_vfu_close(&b);
 	assert_int_equal(guestmem_used(NULL), 0);
 
 	/* the number of maps too: each is a VMA of ptdm's */
@@ -265,8 +237,8 @@ static void test_dma_map_budget_per_process(void **state)
 	assert_int_equal(vfu_client_dma_unmap(&a.cli, 0, 0x1000, 0), 0);
 	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0x3000,
 					    RW), 0);
-	fx_close(&a);
-	fx_close(&b);
+	th_vfu_close(&a);
+	th_vfu_close(&b);
 	guestmem_set_process_max(0, 0);
 	close(fd);
 }
@@ -274,7 +246,7 @@ static void test_dma_map_budget_per_process(void **state)
 /* An image device touches only memory its client cannot shrink. */
 static void test_dma_map_unsealed_fd_not_touched(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	int fd = memfd_create("unsealed", MFD_CLOEXEC), sealed = th_guest_ram(
 		0x2000);
 	uint32_t v = 0xc0ffee;
@@ -299,7 +271,7 @@ static void test_dma_map_unsealed_fd_not_touched(void **state)
 	assert_true(ram != MAP_FAILED);
 	assert_int_equal(*(uint32_t *)(ram + 0x1000), 0xc0ffee);
 	munmap(ram, 0x2000);
-	fx_close(&f);
+	th_vfu_close(&f);
 	close(fd);
 	close(sealed);
 }
@@ -308,7 +280,7 @@ static void test_dma_map_unsealed_fd_not_touched(void **state)
 
 static void test_irq_fds_must_be_eventfds(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	int p[2], sv[2], mfd = memfd_create("x", MFD_CLOEXEC), ev, fl;
 
 	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
@@ -343,7 +315,7 @@ static void test_irq_fds_must_be_eventfds(void **state)
 	assert_true(fl & O_NONBLOCK);
 	assert_int_equal(vfu_conn_trigger(&f.srv, VFIO_PCI_MSIX_IRQ_INDEX, 0),
 			 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 	close(p[0]);
 	close(p[1]);
 	close(sv[0]);
@@ -361,7 +333,7 @@ static void fill(int ev)
 
 static void test_irq_full_eventfd_does_not_block(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	int ev = eventfd(0, EFD_CLOEXEC), iv = eventfd(0, EFD_CLOEXEC);
 	uint64_t cnt;
 
@@ -393,7 +365,7 @@ static void test_irq_full_eventfd_does_not_block(void **state)
 	assert_int_equal(vfu_conn_trigger(&f.srv, VFIO_PCI_INTX_IRQ_INDEX, 0),
 			 -EAGAIN); /* automasked */
 	alarm(0);
-	fx_close(&f);
+	th_vfu_close(&f);
 	close(ev);
 	close(iv);
 }
@@ -448,7 +420,7 @@ static void test_image_irq_raise_does_not_block(void **state)
 
 /* ---- 4. MIG_DATA_WRITE: no more than the device's state can be ---- */
 
-static int mig_set(struct fixture *f, uint32_t to)
+static int mig_set(struct th_vfu *f, uint32_t to)
 {
 	uint8_t req[16];
 	uint32_t hdr[2] = { 16, (1u << 17) |
@@ -461,7 +433,7 @@ static int mig_set(struct fixture *f, uint32_t to)
 			       NULL, 0, NULL, 0, NULL, NULL);
 }
 
-static int mig_write(struct fixture *f, const uint8_t *data, uint32_t n)
+static int mig_write(struct th_vfu *f, const uint8_t *data, uint32_t n)
 {
 	uint8_t *req = malloc(8 + (size_t)n);
 	uint32_t q[2] = { 8, n };
@@ -478,7 +450,7 @@ static int mig_write(struct fixture *f, const uint8_t *data, uint32_t n)
 
 /* The HEAD record a stream of this device starts with (the first 40
  * bytes it hands out in STOP_COPY). */
-static void mig_head(struct fixture *f, uint8_t head[40])
+static void mig_head(struct th_vfu *f, uint8_t head[40])
 {
 	uint32_t q[2] = { 16, 40 };
 	uint8_t rep[8 + 40];
@@ -493,7 +465,7 @@ static void mig_head(struct fixture *f, uint8_t head[40])
 }
 
 /* A HOST record of n bytes. */
-static int mig_host(struct fixture *f, const uint8_t *data, uint32_t n)
+static int mig_host(struct th_vfu *f, const uint8_t *data, uint32_t n)
 {
 	uint8_t *rec = malloc(8 + (size_t)n);
 	uint32_t h[2] = { 2, n };
@@ -508,7 +480,7 @@ static int mig_host(struct fixture *f, const uint8_t *data, uint32_t n)
 }
 
 /* The image's stream head (no pre-copy part) and one LIT op of n bytes. */
-static int mig_lit(struct fixture *f, uint64_t pre_len, uint32_t n)
+static int mig_lit(struct th_vfu *f, uint64_t pre_len, uint32_t n)
 {
 	uint8_t b[24];
 	uint32_t w[2] = { 0x314d4c42u, 0 }, op[2] = { 2, n };
@@ -519,7 +491,7 @@ static int mig_lit(struct fixture *f, uint64_t pre_len, uint32_t n)
 	return mig_host(f, b, sizeof(b));
 }
 
-static void resuming(struct fixture *f)
+static void resuming(struct th_vfu *f)
 {
 	uint8_t head[40];
 
@@ -530,7 +502,7 @@ static void resuming(struct fixture *f)
 
 static void test_mig_write_bounded_by_state_size(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	uint64_t max;
 	uint8_t *junk = calloc(1, 1u << 18); /* > any write below */
 	uint32_t chunk = 1u << 16;
@@ -558,17 +530,17 @@ static void test_mig_write_bounded_by_state_size(void **state)
 	/* and the stream is broken for good: nothing loads */
 	assert_int_equal(mig_write(&f, junk, 8), -EINVAL);
 	assert_int_equal(mig_set(&f, VFIO_DEVICE_STATE_STOP), -EINVAL);
-	fx_close(&f);
+	th_vfu_close(&f);
 
 	/* an op larger than the bound, a pre-copy part larger than it */
 	fx_open(&f);
 	resuming(&f);
 	assert_int_equal(mig_lit(&f, 0, (uint32_t)max + 1), -EFBIG);
-	fx_close(&f);
+	th_vfu_close(&f);
 	fx_open(&f);
 	resuming(&f);
 	assert_int_equal(mig_lit(&f, max + 1, 1), -EFBIG);
-	fx_close(&f);
+	th_vfu_close(&f);
 	/* a record larger than any the core takes */
 	fx_open(&f);
 	resuming(&f);
@@ -577,14 +549,14 @@ static void test_mig_write_bounded_by_state_size(void **state)
 
 		assert_int_equal(mig_write(&f, (uint8_t *)h, 8), -EINVAL);
 	}
-	fx_close(&f);
+	th_vfu_close(&f);
 	free(junk);
 }
 
 /* A saved state of the largest kind fits the bound it is checked by. */
 static void test_state_max_holds_a_full_save(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	uint8_t *blob;
 	size_t len;
 	uint8_t page[4096];
@@ -602,14 +574,14 @@ static void test_state_max_holds_a_full_save(void **state)
 	assert_int_equal(ptdm_dev_save(f.d, &blob, &len), 0);
 	assert_true(len <= ptdm_dev_state_max(f.d));
 	free(blob);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* ---- 5. mmap=trap: the client never gets a BAR fd ---- */
 
 static void test_mmap_trap_hands_out_no_fd(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct ptdm_dev_opts o;
 	struct vfu_region_info ri;
 	uint8_t caps[256];
@@ -638,7 +610,7 @@ static void test_mmap_trap_hands_out_no_fd(void **state)
 	assert_int_equal(vfu_client_region_rw(&f.cli, 4, 0x100, &v, 4, false),
 			 0);
 	assert_int_equal(v, 0xa5a5a5a5);
-	fx_close(&f);
+	th_vfu_close(&f);
 	/* the default hands the fd out */
 	fx_open(&f);
 	assert_int_equal(vfu_client_region_info(&f.cli, 4, &ri, caps,
@@ -646,7 +618,7 @@ static void test_mmap_trap_hands_out_no_fd(void **state)
 	assert_true(fd >= 0);
 	assert_true(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
 	close(fd);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 int main(void)

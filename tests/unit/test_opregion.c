@@ -313,48 +313,21 @@ static void test_native_format(void **state)
 }
 
 /* vfio-user: region 9, found by type and subtype, read-only. */
-struct fixture {
-	struct host_dev *h;
-	struct ptdm_dev *d;
-	struct vfu_conn srv;
-	struct vfu_client cli;
-};
-
-static int pump(void *opaque)
-{
-	return vfu_conn_handle(&((struct fixture *)opaque)->srv);
-}
-
-static void fx_open(struct fixture *f, bool with_opregion)
+static void fx_open(struct th_vfu *f, bool with_opregion)
 {
 	struct ptdm_err err = { "" };
 	size_t len;
 	uint8_t *p = opregion(0x800, &len);
-	int sv[2];
 
 	f->h = igd();
 	if (with_opregion)
 		assert_int_equal(image_set_opregion(f->h, p, len, &err), 0);
 	free(p);
 	f->d = th_attach(f->h, NULL);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f->srv, sv[0], f->d), 0);
-	vfu_client_init_fd(&f->cli, sv[1]);
-	f->cli.pump = pump;
-	f->cli.pump_opaque = f;
-	if (vfu_client_version(&f->cli, NULL, &err))
-		fail_msg("version: %s", err.msg);
+	th_vfu_open(f, f->h, f->d, true);
 }
 
-static void fx_close(struct fixture *f)
-{
-	vfu_client_close(&f->cli);
-	vfu_conn_close(&f->srv);
-	th_free(f->d, f->h);
-}
-
-static uint32_t num_regions(struct fixture *f)
+static uint32_t num_regions(struct th_vfu *f)
 {
 	struct vfu_device_info di = { .argsz = sizeof(di) }, dr;
 	size_t len = 0;
@@ -367,7 +340,7 @@ static uint32_t num_regions(struct fixture *f)
 
 /* What QEMU's vfio_device_get_region_info_type does: the regions from 9
  * on, each one's capability chain walked for VFIO_REGION_INFO_CAP_TYPE. */
-static int find_typed(struct fixture *f, uint32_t type, uint32_t subtype,
+static int find_typed(struct th_vfu *f, uint32_t type, uint32_t subtype,
 		      struct vfu_region_info *out)
 {
 	uint32_t n = num_regions(f);
@@ -408,7 +381,7 @@ static void test_vfio_user_region(void **state)
 {
 	const uint32_t type = (uint32_t)VFIO_REGION_TYPE_PCI_VENDOR_TYPE |
 			      0x8086u;
-	struct fixture f;
+	struct th_vfu f;
 	struct vfu_region_info ri, small;
 	uint8_t buf[64];
 	int fd = -1;
@@ -470,7 +443,7 @@ static void test_vfio_user_region(void **state)
 						      0xfc, &v, 4, false), 0);
 		assert_int_equal(v, 0x7f000000);
 	}
-	fx_close(&f);
+	th_vfu_close(&f);
 
 	/* no OpRegion: VFIO's 9 regions, region 9 refused */
 	fx_open(&f, false);
@@ -479,7 +452,7 @@ static void test_vfio_user_region(void **state)
 						&fd), -EINVAL);
 	assert_int_equal(vfu_client_region_rw(&f.cli, 9, 0, buf, 4, false),
 			 -EINVAL);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 int main(void)

@@ -270,39 +270,6 @@ static void test_rombar_off(void **state)
 
 /* ---- through vfio-user's ROM region ---- */
 
-struct fixture {
-	struct vfu_conn srv;
-	struct vfu_client cli;
-};
-
-static int pump(void *opaque)
-{
-	struct fixture *f = opaque;
-
-	return vfu_conn_handle(&f->srv);
-}
-
-static void fx_open(struct fixture *f, struct ptdm_dev *d)
-{
-	struct ptdm_err err = { "" };
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f->srv, sv[0], d), 0);
-	vfu_client_init_fd(&f->cli, sv[1]);
-	f->cli.pump = pump;
-	f->cli.pump_opaque = f;
-	if (vfu_client_version(&f->cli, NULL, &err))
-		fail_msg("version: %s", err.msg);
-}
-
-static void fx_close(struct fixture *f)
-{
-	vfu_client_close(&f->cli);
-	vfu_conn_close(&f->srv);
-}
-
 static void test_vfio_user_rom_region(void **state)
 {
 	static uint8_t rom[0x800], got[0x800];
@@ -310,7 +277,7 @@ static void test_vfio_user_rom_region(void **state)
 	struct ptdm_err err = { "" };
 	struct ptdm_dev *d = NULL;
 	struct vfu_region_info ri;
-	struct fixture f;
+	struct th_vfu f;
 	const char *path;
 	uint32_t cmd = PCI_COMMAND_MEMORY;
 	int fd = -1;
@@ -318,7 +285,7 @@ static void test_vfio_user_rom_region(void **state)
 	image_at(rom, sizeof(rom), 0x10de, 0x24a0, true);
 	path = rom_file(rom, sizeof(rom));
 	assert_int_equal(attach(h, path, true, &d, &err), 0);
-	fx_open(&f, d);
+	th_vfu_open(&f, NULL, d, true);
 	assert_int_equal(vfu_client_region_rw(&f.cli,
 					      VFIO_PCI_CONFIG_REGION_INDEX,
 					      PCI_COMMAND, &cmd, 2, true), 0);
@@ -331,19 +298,19 @@ static void test_vfio_user_rom_region(void **state)
 	assert_int_equal(vfu_client_region_rw(&f.cli, VFIO_PCI_ROM_REGION_INDEX,
 					      0, got, sizeof(got), false), 0);
 	assert_memory_equal(got, rom, sizeof(rom));
-	fx_close(&f);
+	th_vfu_close(&f);
 	ptdm_dev_free(d);
 
 	/* rombar=0: no ROM region */
 	assert_int_equal(attach(h, NULL, false, &d, &err), 0);
-	fx_open(&f, d);
+	th_vfu_open(&f, NULL, d, true);
 	assert_int_equal(vfu_client_region_info(&f.cli,
 						VFIO_PCI_ROM_REGION_INDEX, &ri,
 						NULL, 0, &fd), 0);
 	assert_int_equal(ri.size, 0);
 	assert_int_equal(vfu_client_region_rw(&f.cli, VFIO_PCI_ROM_REGION_INDEX,
 					      0, got, 4, false), -EINVAL);
-	fx_close(&f);
+	th_vfu_close(&f);
 	th_free(d, h);
 	unlink(path);
 }

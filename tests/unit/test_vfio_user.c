@@ -29,20 +29,6 @@
 #define TABLE_OFF 0x2000
 #define PBA_OFF 0x3000
 
-struct fixture {
-	struct host_dev *h;
-	struct ptdm_dev *d;
-	struct vfu_conn srv;
-	struct vfu_client cli;
-};
-
-static int pump(void *opaque)
-{
-	struct fixture *f = opaque;
-
-	return vfu_conn_handle(&f->srv);
-}
-
 static void nic(struct th_cfg *c)
 {
 	uint8_t msi[12] = { PCI_MSI_FLAGS_64BIT, 0 };
@@ -71,32 +57,16 @@ static int count_fds(void)
 	return n;
 }
 
-static void fx_open(struct fixture *f, bool negotiate)
+static void fx_open(struct th_vfu *f, bool negotiate)
 {
 	struct th_cfg c;
-	struct ptdm_err err = { "" };
-	int sv[2];
 
 	nic(&c);
 	f->d = th_dev(&c, NULL, &f->h);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f->srv, sv[0], f->d), 0);
-	vfu_client_init_fd(&f->cli, sv[1]);
-	f->cli.pump = pump;
-	f->cli.pump_opaque = f;
-	if (negotiate && vfu_client_version(&f->cli, NULL, &err))
-		fail_msg("version: %s", err.msg);
+	th_vfu_open(f, f->h, f->d, negotiate);
 }
 
-static void fx_close(struct fixture *f)
-{
-	vfu_client_close(&f->cli);
-	vfu_conn_close(&f->srv);
-	th_free(f->d, f->h);
-}
-
-static uint32_t cfg_rd(struct fixture *f, unsigned off)
+static uint32_t cfg_rd(struct th_vfu *f, unsigned off)
 {
 	uint32_t v = 0;
 
@@ -106,7 +76,7 @@ static uint32_t cfg_rd(struct fixture *f, unsigned off)
 	return v;
 }
 
-static void cfg_wr(struct fixture *f, unsigned off, uint32_t v)
+static void cfg_wr(struct th_vfu *f, unsigned off, uint32_t v)
 {
 	assert_int_equal(vfu_client_region_rw(&f->cli,
 					      VFIO_PCI_CONFIG_REGION_INDEX,
@@ -115,7 +85,7 @@ static void cfg_wr(struct fixture *f, unsigned off, uint32_t v)
 
 static void test_version(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct ptdm_err err = { "" };
 	uint32_t v;
 
@@ -131,7 +101,7 @@ static void test_version(void **state)
 	/* only once */
 	assert_true(vfu_client_version(&f.cli, NULL, &err) < 0);
 	assert_int_equal(cfg_rd(&f, 0), 0x10d38086);
-	fx_close(&f);
+	th_vfu_close(&f);
 
 	/* bad capabilities are refused, the connection stays usable */
 	fx_open(&f, false);
@@ -144,12 +114,12 @@ static void test_version(void **state)
 					     "{\"twin_socket\":{},\"migration\":"
 					     "{\"pgsize\":4096},\"frob\":1}}",
 					     &err), 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 static void test_device_and_region_info(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct vfu_device_info di = { .argsz = sizeof(di) }, dr;
 	struct vfu_region_info ri;
 	uint8_t caps[256];
@@ -226,12 +196,12 @@ static void test_device_and_region_info(void **state)
 	assert_int_equal(vfu_client_region_info(&f.cli, 8, &ri, NULL, 0, &fd),
 			 0);
 	assert_int_equal(ri.size, 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 static void test_config_and_msix_through_regions(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct ptdm_msix_entry e;
 	uint32_t v;
 
@@ -268,12 +238,12 @@ static void test_config_and_msix_through_regions(void **state)
 	assert_int_equal(vfu_client_region_rw(&f.cli, 6, 0, &v, 4, false), 0);
 	assert_int_equal(vfu_client_region_rw(&f.cli, 6, 0, &v, 4, true),
 			 -EINVAL);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 static void test_irqs(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct vfu_irq_info ii;
 	int efd[4];
 	uint64_t cnt;
@@ -346,12 +316,12 @@ static void test_irqs(void **state)
 					     NULL), -EINVAL);
 	for (int i = 0; i < 4; i++)
 		close(efd[i]);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 static void test_dma_maps(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	int mfd = th_guest_ram(1 << 20);
 	const uint32_t rw = VFU_DMA_READ_OK | VFU_DMA_WRITE_OK;
 
@@ -383,66 +353,44 @@ static void test_dma_maps(void **state)
 			 0);
 	assert_int_equal(f.srv.ndma, 0);
 	close(mfd);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 static void test_reset(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 
 	fx_open(&f, true);
 	cfg_wr(&f, PCI_INTERRUPT_LINE, 11);
 	assert_int_equal(vfu_client_call(&f.cli, VFU_DEVICE_RESET, NULL, 0,
 					 NULL, 0, NULL, 0, NULL, NULL), 0);
 	assert_int_equal(cfg_rd(&f, PCI_INTERRUPT_LINE) & 0xff, 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
-
-#define F_GET (1u << 16)
-#define F_SET (1u << 17)
-#define F_PROBE (1u << 18)
 
 /* DEVICE_FEATURE: flags, request data; reply data into out (after the
  * 8-byte argsz/flags). */
-static int feature(struct fixture *f, uint32_t flags, const void *data,
-		   size_t dlen, void *out, size_t omax)
-{
-	uint8_t req[512], rep[8192];
-	uint32_t argsz = (uint32_t)(8 + (omax > dlen ? omax : dlen));
-	size_t len = 0;
-	int rc;
-
-	memcpy(req, &argsz, 4);
-	memcpy(req + 4, &flags, 4);
-	if (dlen)
-		memcpy(req + 8, data, dlen);
-	rc = vfu_client_call(&f->cli, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL,
-			     0, rep, sizeof(rep), &len, NULL);
-	if (!rc && out && len > 8)
-		memcpy(out, rep + 8, len - 8 < omax ? len - 8 : omax);
-	return rc;
-}
-
-static uint32_t mig_state(struct fixture *f)
+static uint32_t mig_state(struct th_vfu *f)
 {
 	uint32_t st[2] = { 99, 0 };
 
-	assert_int_equal(feature(f, F_GET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+	assert_int_equal(th_feature(f, F_GET |
+				 VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
 				 NULL, 0, st, sizeof(st)), 0);
 	assert_int_equal(st[1], (uint32_t)-1);
 	return st[0];
 }
 
-static int mig_set(struct fixture *f, uint32_t to)
+static int mig_set(struct th_vfu *f, uint32_t to)
 {
 	uint32_t st[2] = { to, (uint32_t)-1 };
 
-	return feature(f, F_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, st,
+	return th_feature(f, F_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE, st,
 		       sizeof(st), NULL, 0);
 }
 
 /* MIG_DATA_READ until a short read; returns the stream. */
-static uint8_t *mig_read_all(struct fixture *f, size_t *len)
+static uint8_t *mig_read_all(struct th_vfu *f, size_t *len)
 {
 	uint8_t *all = NULL, rep[8 + 4096];
 	size_t n = 0;
@@ -466,7 +414,7 @@ static uint8_t *mig_read_all(struct fixture *f, size_t *len)
 	return all;
 }
 
-static void mig_write_all(struct fixture *f, const uint8_t *p, size_t len)
+static void mig_write_all(struct th_vfu *f, const uint8_t *p, size_t len)
 {
 	uint8_t req[8 + 1000];
 
@@ -485,7 +433,7 @@ static void mig_write_all(struct fixture *f, const uint8_t *p, size_t len)
 
 static void test_migration(void **state)
 {
-	struct fixture a, b;
+	struct th_vfu a, b;
 	uint64_t mflags = 0;
 	uint32_t v;
 	uint8_t *stream;
@@ -495,12 +443,12 @@ static void test_migration(void **state)
 	fx_open(&a, true);
 	fx_open(&b, true);
 	/* what a migration-capable device says */
-	assert_int_equal(feature(&a, F_PROBE | VFIO_DEVICE_FEATURE_MIGRATION,
+	assert_int_equal(th_feature(&a, F_PROBE | VFIO_DEVICE_FEATURE_MIGRATION,
 				 NULL, 0, NULL, 0), 0);
-	assert_int_equal(feature(&a, F_GET | VFIO_DEVICE_FEATURE_MIGRATION,
+	assert_int_equal(th_feature(&a, F_GET | VFIO_DEVICE_FEATURE_MIGRATION,
 				 NULL, 0, &mflags, 8), 0);
 	assert_int_equal(mflags, VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_PRE_COPY);
-	assert_int_equal(feature(&a, F_SET | VFIO_DEVICE_FEATURE_MIGRATION,
+	assert_int_equal(th_feature(&a, F_SET | VFIO_DEVICE_FEATURE_MIGRATION,
 				 &mflags, 8, NULL, 0), -EINVAL);
 	assert_int_equal(mig_state(&a), VFIO_DEVICE_STATE_RUNNING);
 
@@ -563,14 +511,14 @@ static void test_migration(void **state)
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_RUNNING_P2P), -EINVAL);
 	assert_int_equal(mig_set(&a, VFIO_DEVICE_STATE_ERROR), -EINVAL);
 	free(stream);
-	fx_close(&a);
-	fx_close(&b);
+	th_vfu_close(&a);
+	th_vfu_close(&b);
 }
 
-static int mig_write_some(struct fixture *f, const uint8_t *p, size_t len);
+static int mig_write_some(struct th_vfu *f, const uint8_t *p, size_t len);
 
 /* MIG_DATA_READ of up to max bytes: how many came. */
-static size_t mig_read_some(struct fixture *f, uint8_t *out, size_t max)
+static size_t mig_read_some(struct th_vfu *f, uint8_t *out, size_t max)
 {
 	size_t n = 0;
 
@@ -598,7 +546,7 @@ static size_t mig_read_some(struct fixture *f, uint8_t *out, size_t max)
  */
 static void test_migration_pre_copy(void **state)
 {
-	struct fixture a, b;
+	struct th_vfu a, b;
 	size_t cap = 1u << 20, pre, rest;
 	uint8_t *stream = malloc(cap);
 	uint32_t v;
@@ -653,12 +601,12 @@ static void test_migration_pre_copy(void **state)
 				 -EINVAL);
 	}
 	free(stream);
-	fx_close(&a);
-	fx_close(&b);
+	th_vfu_close(&a);
+	th_vfu_close(&b);
 }
 
 /* MIG_DATA_WRITE of p in 1000-byte pieces; the first error. */
-static int mig_write_some(struct fixture *f, const uint8_t *p, size_t len)
+static int mig_write_some(struct th_vfu *f, const uint8_t *p, size_t len)
 {
 	uint8_t req[8 + 1000];
 
@@ -679,7 +627,7 @@ static int mig_write_some(struct fixture *f, const uint8_t *p, size_t len)
 }
 
 /* The destination as it was: its guest-programmed line and BAR data. */
-static void assert_untouched(struct fixture *b)
+static void assert_untouched(struct th_vfu *b)
 {
 	uint32_t v = 0;
 
@@ -691,7 +639,7 @@ static void assert_untouched(struct fixture *b)
 
 /* Load stream[0, len) into b: the transition must fail, b unchanged, and
  * only a reset leaves ERROR. */
-static void refused(struct fixture *b, const uint8_t *stream, size_t len)
+static void refused(struct th_vfu *b, const uint8_t *stream, size_t len)
 {
 	assert_int_equal(mig_set(b, VFIO_DEVICE_STATE_RESUMING), 0);
 	(void)mig_write_some(b, stream, len); /* may stop early: fine */
@@ -716,13 +664,11 @@ static void refused(struct fixture *b, const uint8_t *stream, size_t len)
 
 static void test_migration_bad_streams(void **state)
 {
-	struct fixture a, b, x;
+	struct th_vfu a, b, x;
 	struct th_cfg c;
-	struct ptdm_err err = { "" };
 	uint8_t *stream, *other, *mut;
 	size_t len, olen;
 	uint32_t v = 0xdeadbeef;
-	int sv[2];
 
 	(void)state;
 	fx_open(&a, true);
@@ -765,13 +711,7 @@ static void test_migration_bad_streams(void **state)
 	nic(&c);
 	th_put(&c, PCI_DEVICE_ID, 2, 0x10d4);
 	x.d = th_dev(&c, NULL, &x.h);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&x.srv, sv[0], x.d), 0);
-	vfu_client_init_fd(&x.cli, sv[1]);
-	x.cli.pump = pump;
-	x.cli.pump_opaque = &x;
-	assert_int_equal(vfu_client_version(&x.cli, NULL, &err), 0);
+	th_vfu_open(&x, x.h, x.d, true);
 	assert_int_equal(mig_set(&x, VFIO_DEVICE_STATE_STOP_COPY), 0);
 	other = mig_read_all(&x, &olen);
 	refused(&b, other, olen);
@@ -786,14 +726,14 @@ static void test_migration_bad_streams(void **state)
 	free(mut);
 	free(stream);
 	free(other);
-	fx_close(&x);
-	fx_close(&a);
-	fx_close(&b);
+	th_vfu_close(&x);
+	th_vfu_close(&a);
+	th_vfu_close(&b);
 }
 
 static void test_dma_logging(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	int mfd = th_guest_ram(0x20000);
 	struct {
 		uint64_t page;
@@ -808,15 +748,18 @@ static void test_dma_logging(void **state)
 	assert_int_equal(vfu_client_dma_map(&f.cli, 0x100000, 0x20000, mfd, 0,
 					    VFU_DMA_READ_OK | VFU_DMA_WRITE_OK),
 			 0);
-	assert_int_equal(feature(&f, F_PROBE | F_SET |
+	assert_int_equal(th_feature(&f, F_PROBE | F_SET |
 				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
 				 NULL, 0), 0);
 	/* before START there is nothing to report */
-	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+	assert_int_equal(th_feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				 rq, sizeof(rq), rep, sizeof(rep)), -EINVAL);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 				 &start, sizeof(start), NULL, 0), 0);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 				 &start, sizeof(start), NULL, 0), -EBUSY);
 	/* device writes: two pages in the range, one outside it */
 	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x101000, &v, 4, true), 0);
@@ -825,34 +768,40 @@ static void test_dma_logging(void **state)
 	/* reads are not logged */
 	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x102000, &v, 4, false), 0);
 	memset(rep, 0xee, sizeof(rep));
-	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+	assert_int_equal(th_feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				 rq, sizeof(rq), rep, sizeof(rep)), 0);
 	assert_int_equal(rep[3], (1ull << 1) | (1ull << 15));
 	/* reported pages are clean again */
-	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+	assert_int_equal(th_feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				 rq, sizeof(rq), rep, sizeof(rep)), 0);
 	assert_int_equal(rep[3], 0);
 	/* a coarser page size in the report */
 	assert_int_equal(vfu_conn_dma_rw(&f.srv, 0x103004, &v, 4, true), 0);
 	rq[2] = 8192;
-	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+	assert_int_equal(th_feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				 rq, sizeof(rq), rep, sizeof(rep)), 0);
 	assert_int_equal(rep[3], 1ull << 1);
 	/* bad reports */
 	rq[2] = 3000;
-	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+	assert_int_equal(th_feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				 rq, sizeof(rq), rep, sizeof(rep)), -EINVAL);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
 				 NULL, 0, NULL, 0), 0);
 	rq[2] = 4096;
-	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+	assert_int_equal(th_feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				 rq, sizeof(rq), rep, sizeof(rep)), -EINVAL);
 	/* unknown features, contradictory flags */
-	assert_int_equal(feature(&f, F_GET | 42, NULL, 0, NULL, 0), -ENOTTY);
-	assert_int_equal(feature(&f, F_GET | F_SET | 1, NULL, 0, NULL, 0),
+	assert_int_equal(th_feature(&f, F_GET | 42, NULL, 0, NULL, 0), -ENOTTY);
+	assert_int_equal(th_feature(&f, F_GET | F_SET | 1, NULL, 0, NULL, 0),
 			 -EINVAL);
 	close(mfd);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /*
@@ -865,22 +814,15 @@ static void test_err_irq_for_pcie(void **state)
 	const uint32_t trig_fd = VFIO_IRQ_SET_DATA_EVENTFD |
 				 VFIO_IRQ_SET_ACTION_TRIGGER;
 	struct th_cfg c;
-	struct fixture f;
-	struct ptdm_err err = { "" };
+	struct th_vfu f;
 	struct vfu_irq_info ii;
-	int sv[2], efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	th_cfg_init(&c, 0x144d, 0xa826, 4096);
 	th_set_bar(&c, 0, PCI_BASE_ADDRESS_MEM_TYPE_32, 0x4000);
 	th_add_cap(&c, 0x40, PCI_CAP_ID_EXP, exp, sizeof(exp));
 	f.d = th_dev(&c, NULL, &f.h);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f.srv, sv[0], f.d), 0);
-	vfu_client_init_fd(&f.cli, sv[1]);
-	f.cli.pump = pump;
-	f.cli.pump_opaque = &f;
-	assert_int_equal(vfu_client_version(&f.cli, NULL, &err), 0);
+	th_vfu_open(&f, f.h, f.d, true);
 	assert_int_equal(vfu_client_irq_info(&f.cli, VFIO_PCI_ERR_IRQ_INDEX,
 					     &ii), 0);
 	assert_int_equal(ii.count, 1);
@@ -912,11 +854,11 @@ static void test_err_irq_for_pcie(void **state)
 		assert_int_equal(sp->areas[0].size, 0x4000);
 		close(fd);
 	}
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* VERSION with raw bytes after major/minor (len 0: none at all). */
-static int version_raw(struct fixture *f, const char *json, size_t len)
+static int version_raw(struct th_vfu *f, const char *json, size_t len)
 {
 	uint8_t req[256] = { 0 };
 	uint8_t rep[1100];
@@ -938,23 +880,23 @@ static void test_version_json_strict(void **state)
 		"{'capabilities':{}}",
 		"{\"capabilities\":{}}{}",
 	};
-	struct fixture f;
+	struct th_vfu f;
 
 	fx_open(&f, false);
 	assert_int_equal(version_raw(&f, "", 0), 0);
 	assert_int_equal(f.srv.peer_max_fds, 1); /* the spec's default */
 	assert_int_equal(cfg_rd(&f, 0), 0x10d38086);
-	fx_close(&f);
+	th_vfu_close(&f);
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fx_open(&f, false);
 		assert_int_equal(version_raw(&f, bad[i], strlen(bad[i]) + 1),
 				 -EINVAL);
 		assert_false(f.srv.versioned);
-		fx_close(&f);
+		th_vfu_close(&f);
 	}
 	fx_open(&f, false);
 	assert_int_equal(version_raw(&f, "{\"capabilities\":{}} \n", 22), 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /*
@@ -964,7 +906,7 @@ static void test_version_json_strict(void **state)
  */
 static void test_one_area_without_caps(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct vfu_region_info ri;
 	uint64_t caps[16];
 	struct vfio_region_info_cap_sparse_mmap *sp = (void *)caps;
@@ -975,7 +917,7 @@ static void test_one_area_without_caps(void **state)
 						sizeof(caps), &fd), 0);
 	assert_int_equal(sp->nr_areas, 2);
 	close(fd);
-	fx_close(&f);
+	th_vfu_close(&f);
 	fx_open(&f, false);
 	assert_int_equal(version_raw(&f, "", 0), 0);
 	assert_int_equal(vfu_client_region_info(&f.cli, 0, &ri, caps,
@@ -985,13 +927,13 @@ static void test_one_area_without_caps(void **state)
 	assert_int_equal(sp->areas[0].size, 0x10000 - PBA_OFF - 0x1000);
 	assert_true(fd >= 0);
 	close(fd);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* A short argsz fails the SET before anything changes. */
 static void test_mig_set_short_argsz(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	uint8_t req[16], rep[64];
 	uint32_t argsz = 8, flags = F_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
 	uint32_t st[2] = { VFIO_DEVICE_STATE_STOP, (uint32_t)-1 };
@@ -1004,7 +946,7 @@ static void test_mig_set_short_argsz(void **state)
 					 NULL, 0, rep, sizeof(rep), NULL, NULL),
 			 -EINVAL);
 	assert_int_equal(mig_state(&f), VFIO_DEVICE_STATE_RUNNING);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /*
@@ -1014,7 +956,7 @@ static void test_mig_set_short_argsz(void **state)
  */
 static void test_dma_logging_only_where_seen(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct host_ops blind;
 	const struct host_ops *saved;
 	struct {
@@ -1028,21 +970,25 @@ static void test_dma_logging_only_where_seen(void **state)
 	blind = *saved;
 	blind.name = "sysfs";
 	f.h->ops = &blind;
-	assert_int_equal(feature(&f, F_PROBE | F_SET |
+	assert_int_equal(th_feature(&f, F_PROBE | F_SET |
 				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START, NULL, 0,
 				 NULL, 0), -ENOTTY);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 				 &start, sizeof(start), NULL, 0), -ENOTTY);
 	assert_false(f.srv.logging);
-	assert_int_equal(feature(&f, F_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
+	assert_int_equal(th_feature(&f, F_GET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT,
 				 rq, sizeof(rq), rep, sizeof(rep)), -ENOTTY);
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP,
 				 NULL, 0, NULL, 0), -ENOTTY);
 	f.h->ops = saved;
 	/* the image itself can log */
-	assert_int_equal(feature(&f, F_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+	assert_int_equal(th_feature(&f, F_SET |
+				 VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
 				 &start, sizeof(start), NULL, 0), 0);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /*
@@ -1059,10 +1005,9 @@ static void test_sixteen_fds(void **state)
 				 VFIO_IRQ_SET_ACTION_TRIGGER;
 	const uint32_t trig_none = VFIO_IRQ_SET_DATA_NONE |
 				   VFIO_IRQ_SET_ACTION_TRIGGER;
-	struct ptdm_err err = { "" };
 	struct th_cfg c;
-	struct fixture f;
-	int sv[2], efd[16];
+	struct th_vfu f;
+	int efd[16];
 	uint64_t cnt;
 
 	th_cfg_init(&c, 0x8086, 0x10d3, 4096);
@@ -1071,13 +1016,7 @@ static void test_sixteen_fds(void **state)
 	memcpy(msix + 6, &pb, 4);
 	th_add_cap(&c, MSIX_POS, PCI_CAP_ID_MSIX, msix, sizeof(msix));
 	f.d = th_dev(&c, NULL, &f.h);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f.srv, sv[0], f.d), 0);
-	vfu_client_init_fd(&f.cli, sv[1]);
-	f.cli.pump = pump;
-	f.cli.pump_opaque = &f;
-	assert_int_equal(vfu_client_version(&f.cli, NULL, &err), 0);
+	th_vfu_open(&f, f.h, f.d, true);
 	for (int i = 0; i < 16; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_int_equal(vfu_client_set_irqs(&f.cli, VFIO_PCI_MSIX_IRQ_INDEX,
@@ -1087,12 +1026,12 @@ static void test_sixteen_fds(void **state)
 	assert_int_equal(read(efd[15], &cnt, 8), 8);
 	for (int i = 0; i < 16; i++)
 		close(efd[i]);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 static void test_real_client_shapes(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	uint8_t req[4064] = { 0 }, rep[4096];
 	struct vfu_region_info q = { .argsz = 4064, .index = 0 }, r;
 	size_t len = 0;
@@ -1125,13 +1064,13 @@ static void test_real_client_shapes(void **state)
 	}
 	assert_int_equal(f.srv.ndma, 0);
 	assert_int_equal(count_fds(), before); /* the unmap's fd closed */
-	fx_close(&f);
+	th_vfu_close(&f);
 	close(mfd);
 }
 
 static void test_write_multi(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	uint8_t req[8 + 2 * sizeof(struct vfu_write_multi_entry)];
 	struct vfu_write_multi_entry e[2] = {
 		{ .offset = PCI_INTERRUPT_LINE, .region = 7, .count = 1,
@@ -1155,7 +1094,7 @@ static void test_write_multi(void **state)
 	assert_int_equal(vfu_client_call(&f.cli, VFU_REGION_WRITE_MULTI, req,
 					 sizeof(req), NULL, 0, &back,
 					 sizeof(back), NULL, NULL), -EINVAL);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* ---- malformed messages ---- */
@@ -1176,7 +1115,7 @@ static void *serve_until_error(void *arg)
 }
 
 /* Send a message with a header we choose; return the reply's errno. */
-static int raw(struct fixture *f, uint16_t cmd, uint32_t size, uint32_t flags,
+static int raw(struct th_vfu *f, uint16_t cmd, uint32_t size, uint32_t flags,
 	       const void *payload, size_t len, const int *fds, unsigned nfds)
 {
 	uint8_t buf[4096];
@@ -1203,7 +1142,7 @@ static int raw(struct fixture *f, uint16_t cmd, uint32_t size, uint32_t flags,
 
 static void test_malformed_messages(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct srv_thread st;
 	int fds_before = count_fds(), efd[2];
 	uint8_t p[64] = { 0 };
@@ -1294,13 +1233,13 @@ static void test_malformed_messages(void **state)
 	assert_int_equal(st.last_rc, -EPROTO);
 	close(efd[0]);
 	close(efd[1]);
-	fx_close(&f);
+	th_vfu_close(&f);
 	assert_int_equal(count_fds(), fds_before);
 }
 
 static void test_short_header_and_truncated_payload(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct srv_thread st;
 	struct vfu_hdr h = { .msg_id = 1, .cmd = VFU_REGION_WRITE,
 			     .msg_size = 16 + 100 };
@@ -1314,14 +1253,14 @@ static void test_short_header_and_truncated_payload(void **state)
 	vfu_client_close(&f.cli);
 	pthread_join(st.t, NULL);
 	assert_int_equal(st.last_rc, -ECONNRESET);
-	fx_close(&f);
+	th_vfu_close(&f);
 
 	/* 8 bytes and gone */
 	fx_open(&f, true);
 	assert_int_equal(vfu_client_send_raw(&f.cli, &h, 8, NULL, 0), 0);
 	shutdown(f.cli.fd, SHUT_WR);
 	assert_int_equal(vfu_conn_handle(&f.srv), -EPROTO);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* 10 000 clients come and go: no fd or memory left behind, and the
@@ -1338,17 +1277,10 @@ static void test_many_connections(void **state)
 	before = count_fds();
 	th_wr(d, PCI_INTERRUPT_LINE, 1, 5);
 	for (int i = 0; i < 10000; i++) {
-		struct fixture f = { .h = h, .d = d };
-		struct ptdm_err err = { "" };
-		int sv[2], efd;
+		struct th_vfu f = { .h = h, .d = d };
+		int efd;
 
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
-					    0, sv), 0);
-		assert_int_equal(vfu_conn_init(&f.srv, sv[0], d), 0);
-		vfu_client_init_fd(&f.cli, sv[1]);
-		f.cli.pump = pump;
-		f.cli.pump_opaque = &f;
-		assert_int_equal(vfu_client_version(&f.cli, NULL, &err), 0);
+		th_vfu_open(&f, h, d, true);
 		if (i % 100 == 0) {
 			efd = eventfd(0, EFD_CLOEXEC);
 			assert_int_equal(vfu_client_set_irqs(&f.cli, 2,
@@ -1435,7 +1367,7 @@ static void *dma_peer_thread(void *arg)
 
 static void test_dma_to_client(void **state)
 {
-	struct fixture f;
+	struct th_vfu f;
 	struct dma_peer peer = { .cli = &f.cli };
 	int mfd = th_guest_ram(0x1000);
 	uint8_t *ram;
@@ -1484,7 +1416,7 @@ static void test_dma_to_client(void **state)
 	pthread_join(peer.t, NULL);
 	munmap(ram, 0x1000);
 	close(mfd);
-	fx_close(&f);
+	th_vfu_close(&f);
 }
 
 /* ---- the server loop ---- */

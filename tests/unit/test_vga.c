@@ -225,44 +225,17 @@ static void test_ati_3c3(void **state)
 	th_free(d, h);
 }
 
-struct fixture {
-	struct vfu_conn srv;
-	struct vfu_client cli;
-};
-
-static int pump(void *opaque)
-{
-	struct fixture *f = opaque;
-
-	return vfu_conn_handle(&f->srv);
-}
-
-static void fx_open(struct fixture *f, struct ptdm_dev *d)
-{
-	struct ptdm_err err = { "" };
-	int sv[2];
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	assert_int_equal(vfu_conn_init(&f->srv, sv[0], d), 0);
-	vfu_client_init_fd(&f->cli, sv[1]);
-	f->cli.pump = pump;
-	f->cli.pump_opaque = f;
-	if (vfu_client_version(&f->cli, NULL, &err))
-		fail_msg("version: %s", err.msg);
-}
-
 static void test_vfio_user_vga_region(void **state)
 {
 	struct host_dev *h = dump(IGD, true);
 	struct ptdm_dev *d = th_attach(h, NULL);
 	struct vfu_region_info ri;
-	struct fixture f;
+	struct th_vfu f;
 	uint32_t v = PCI_COMMAND_MEMORY | PCI_COMMAND_IO;
 	int fd = -1;
 
 	memset(vga_mem, 0, sizeof(vga_mem));
-	fx_open(&f, d);
+	th_vfu_open(&f, NULL, d, true);
 	assert_int_equal(vfu_client_region_rw(&f.cli,
 					      VFIO_PCI_CONFIG_REGION_INDEX,
 					      PCI_COMMAND, &v, 2, true), 0);
@@ -286,8 +259,7 @@ static void test_vfio_user_vga_region(void **state)
 					 0x3e0, &v, 1, false) < 0);
 	assert_int_equal(vfu_client_region_rw(&f.cli, VFIO_PCI_VGA_REGION_INDEX,
 					      0xb8000, &v, 2, false), 0);
-	vfu_client_close(&f.cli);
-	vfu_conn_close(&f.srv);
+	th_vfu_close(&f);
 	th_free(d, h);
 }
 
