@@ -127,6 +127,9 @@ cp /usr/share/seabios/bios-256k.bin "$d/usr/share/seabios/"
 cp /usr/share/misc/pci.ids "$d/usr/share/misc/" 2>/dev/null || true
 cp "$img_src.lspci-x4.txt" "$d/images/dev.lspci-x4.txt"
 cp "$img_src.lspci-vvv.txt" "$d/images/dev.lspci-vvv.txt"
+# the save/migrate guest's disk: a boot sector that idles (sti; hlt; jmp)
+{ printf '\373\364\353\375'; head -c 506 /dev/zero; printf '\125\252'; } >"$d/images/idle.img"
+truncate -s 1M "$d/images/idle.img"
 cp "$here/hvm.cfg" "$here/pvh.cfg" "$here/hvm-real.cfg" "$here/hvm-xenpt.cfg" "$d/etc/xen/"
 if [ "$scenario" = real ]; then # the wrapper in front of Debian's qemu-xen
 	mkdir -p "$d/usr/libexec/ptdm" "$d/usr/share/qemu/keymaps"
@@ -267,9 +270,11 @@ if [ "$scenario" = real ]; then
 	grep -q "SAVE-LIST: hvmsave " "$log.txt"; check $? "the restored domain runs ($(grep 'SAVE-LIST: hvmsave ' "$log.txt" | head -1 | sed 's/.*SAVE-LIST: //' | tr -s ' '))"
 	# xl migrate to localhost of the restored domain (the receiver: xl
 	# migrate-receive in the same dom0)
-	has "MIGRATE: xl migrate rc=0 "; check $? "xl migrate of it to localhost: $(line 'MIGRATE: xl migrate rc')"
 	M0=$(sed -n 's/.*XENTEST: MIGRATE: before: domain \([0-9]*\);.*/\1/p' "$log.txt" | head -1)
 	M1=$(sed -n 's/.*XENTEST: MIGRATE: after: domain \([0-9]*\);.*/\1/p' "$log.txt" | head -1)
+	grep -q "SAVE-LOG: .*Booting from Hard Disk" "$log.txt" && grep "MIGRATE-LIST0: " "$log.txt" | sed 's/.*LIST0: //' | awk -v d="$M0" '$1 == "hvmsave" && $2 == d && $5 !~ /p/' | grep -q .
+	check $? "the domain runs when the migrate starts (SeaBIOS booted the idle disk: $(grep "MIGRATE-LIST0: hvmsave " "$log.txt" | sed 's/.*LIST0: //' | tr -s ' '))"
+	has "MIGRATE: xl migrate rc=0 "; check $? "xl migrate of it to localhost: $(line 'MIGRATE: xl migrate rc')"
 	mrun=$(grep "MIGRATE-LIST: " "$log.txt" | sed 's/.*MIGRATE-LIST: //' | awk -v d="$M1" '$1 == "hvmsave" && $2 == d && $5 !~ /p/ { print $2, $5 }')
 	has "MIGRATE: after: domain [0-9]+; the old one's processes left: 0 of 4; 1 ptdm, 1 wrapper, 1 qemu, 1 xl" && [ -n "$M1" ] && [ "$M1" != "$M0" ] &&
 		[ -n "$mrun" ] && ! grep "MIGRATE-LIST: " "$log.txt" | sed 's/.*MIGRATE-LIST: //' | awk -v d="$M0" '$2 == d' | grep -q .
