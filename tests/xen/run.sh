@@ -127,9 +127,6 @@ cp /usr/share/seabios/bios-256k.bin "$d/usr/share/seabios/"
 cp /usr/share/misc/pci.ids "$d/usr/share/misc/" 2>/dev/null || true
 cp "$img_src.lspci-x4.txt" "$d/images/dev.lspci-x4.txt"
 cp "$img_src.lspci-vvv.txt" "$d/images/dev.lspci-vvv.txt"
-# the save/migrate guest's disk: a boot sector that idles (sti; hlt; jmp)
-{ printf '\373\364\353\375'; head -c 506 /dev/zero; printf '\125\252'; } >"$d/images/idle.img"
-truncate -s 1M "$d/images/idle.img"
 cp "$here/hvm.cfg" "$here/pvh.cfg" "$here/hvm-real.cfg" "$here/hvm-xenpt.cfg" "$d/etc/xen/"
 if [ "$scenario" = real ]; then # the wrapper in front of Debian's qemu-xen
 	mkdir -p "$d/usr/libexec/ptdm" "$d/usr/share/qemu/keymaps"
@@ -137,6 +134,9 @@ if [ "$scenario" = real ]; then # the wrapper in front of Debian's qemu-xen
 	cp "$logdirty" "$d/bin/logdirty"
 	cp "$qemu_xen" "$d/usr/libexec/xen-qemu-system-i386"
 	cp /usr/share/qemu/keymaps/en-us "$d/usr/share/qemu/keymaps/" # libxl passes -vnc none
+	# the save/migrate guest's disk: a boot sector that idles (sti; hlt; jmp)
+	{ printf '\373\364\353\375'; head -c 506 /dev/zero; printf '\125\252'; } >"$d/images/idle.img"
+	truncate -s 1M "$d/images/idle.img"
 fi
 as --32 -o "$work/guestbios.o" "$here/guestbios.S"
 ld -m elf_i386 -Ttext=0 -e _start --oformat binary -o "$d/etc/xen/guestbios.bin" "$work/guestbios.o"
