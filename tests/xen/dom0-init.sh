@@ -149,12 +149,13 @@ if [ "${SCENARIO:-image}" = real ]; then
 	grep "ptdm-xen-dm" /var/log/xen/qemu-dm-hvmmf.log | sed 's/^/XENTEST: MF-DM: /'
 
 	# -- xl save / xl restore: an image device behind the wrapper ----------
-	# (SeaBIOS, no disk: hvmloader places the image's BARs and sets its
-	# COMMAND register, then the guest waits; on_reboot destroys it after
-	# SeaBIOS's 60 s retry)
+	# (SeaBIOS: hvmloader places the image's BARs and sets its COMMAND
+	# register, then SeaBIOS boots a disk whose boot sector idles for ever,
+	# so the guest runs through save, restore and migrate; without a disk
+	# SeaBIOS reboots after 60 s of guest time: on_reboot destroys it)
 	sed -e 's/^name = .*/name = "hvmsave"/' -e '/^bios_path_override/d' -e '/^passthrough/d' \
 		/etc/xen/hvm-real.cfg | grep -v "^pci = " >/etc/xen/hvm-save.cfg
-	echo 'device_model_args_hvm = [ "-ptdm-image", "/images/dev.lspci-x4.txt@5" ]' >>/etc/xen/hvm-save.cfg
+	echo 'device_model_args_hvm = [ "-ptdm-image", "/images/dev.lspci-x4.txt@5", "-drive", "file=/images/idle.img,format=raw,if=ide,index=0,media=disk,file.locking=off" ]' >>/etc/xen/hvm-save.cfg
 	echo 'on_reboot = "destroy"' >>/etc/xen/hvm-save.cfg
 	dump() { # domid file: ptdm's guest view of the image, now
 		ptdm ctl /var/run/xen/ptdm-dm-ctl-$1 raw "{\"execute\":\"device-dump\",\"arguments\":{\"id\":\"ptdm-img-05\",\"guest\":\"$2\"}}" >/dev/null 2>&1 || echo "no dump" >$2
@@ -163,7 +164,7 @@ if [ "${SCENARIO:-image}" = real ]; then
 	D4=$(xl domid hvmsave)
 	say "SAVE: domid $D4"
 	i=0; while [ $i -lt 600 ] && ! xl dmesg | grep -qE "\(d$D4\) (Booting from|No bootable device)"; do sleep 0.1; i=$((i+1)); done
-	xl dmesg | grep -E "\(d$D4\) (pci dev 05|No bootable)" | sed 's/^/XENTEST: SAVE-LOG: /'
+	xl dmesg | grep -E "\(d$D4\) (pci dev 05|No bootable|Booting from)" | sed 's/^/XENTEST: SAVE-LOG: /'
 	dump $D4 /tmp/save-before.txt
 	s0=$(t); xl save hvmsave /tmp/hvmsave.xl >/tmp/xl-savecmd.log 2>&1
 	say "SAVE: xl save rc=$? in $(echo "$(t) $s0" | awk '{printf "%.1f", $1 - $2}') s, $(wc -c </tmp/hvmsave.xl) bytes, ptdm sections: $(strings -n 8 /tmp/hvmsave.xl | grep -c PTDMXDM1)"
@@ -181,6 +182,39 @@ if [ "${SCENARIO:-image}" = real ]; then
 	sleep 1
 	xl list | sed 's/^/XENTEST: SAVE-LIST: /'
 	grep "ptdm-xen-dm\|state loaded" /var/log/xen/qemu-dm-hvmsave.log | sed 's/^/XENTEST: SAVE-DM2: /'
+	# -- xl migrate to localhost of the restored domain -----------------
+	# (-s "": xl runs its host argument as the receiving side's command,
+	# here xl migrate-receive in this same dom0, over a pipe pair; libxl
+	# sends QEMU's record, ptdm's section at its end, as the stream's
+	# EMULATOR_CONTEXT, and the receiver restores from it as xl restore
+	# does; the domain is "hvmsave--incoming" until the sender says go).
+	dump $D5 /tmp/mig-before.txt
+	OLD="$(pidof ptdm) $(pidof ptdm-xen-dm) $(pidof xen-qemu-system-i386)"
+	for p in $(pidof xl); do grep -q restore /proc/$p/cmdline && OLD="$OLD $p"; done # its xl
+	alive() { n=0; for p in $OLD; do [ -d /proc/$p ] && n=$((n+1)); done; echo $n; }
+	files() { # the toolstack's and the wrapper's files, a domid as D
+		ls /var/run/xen /var/lib/xen | sed -e "s/\([-.]\)$1\$/\1D/" -e "s/-$1-/-D-/" -e "s/^userdata-d\.$1\./userdata-d.D./" | sort
+	}
+	files $D5 >/tmp/mig-files-before.txt
+	procs() { echo "$(pidof ptdm | wc -w) ptdm, $(pidof ptdm-xen-dm | wc -w) wrapper, $(pidof xen-qemu-system-i386 | wc -w) qemu, $(pidof xl | wc -w) xl"; }
+	say "MIGRATE: before: domain $D5; $(procs)"
+	xl list | sed 's/^/XENTEST: MIGRATE-LIST0: /'
+	s0=$(t); xl migrate -s "" hvmsave "xl migrate-receive" >/tmp/xl-migrate.log 2>&1
+	say "MIGRATE: xl migrate rc=$? in $(echo "$(t) $s0" | awk '{printf "%.1f", $1 - $2}') s"
+	sed 's/^/XENTEST: MIGRATE-XL: /' /tmp/xl-migrate.log | tail -12
+	D6=$(xl domid hvmsave 2>/dev/null)
+	i=0; while [ $i -lt 100 ] && [ "$(alive)" != 0 ]; do sleep 0.1; i=$((i+1)); done
+	say "MIGRATE: after: domain ${D6:-none}; the old one's processes left: $(alive) of $(echo $OLD | wc -w); $(procs)"
+	xenstore-exists /local/domain/$D5 && say "MIGRATE: xenstore still has domain $D5"
+	files ${D6:-none} >/tmp/mig-files-after.txt
+	say "MIGRATE: files of the old domain left: $(diff /tmp/mig-files-before.txt /tmp/mig-files-after.txt | grep -c '^[-+][^-+]')"
+	diff /tmp/mig-files-before.txt /tmp/mig-files-after.txt | sed 's/^/XENTEST: MIGRATE-FILES: /'
+	xl list | sed 's/^/XENTEST: MIGRATE-LIST: /'
+	dump ${D6:-none} /tmp/mig-after.txt
+	say "MIGRATE: guest view $(cmp -s /tmp/mig-before.txt /tmp/mig-after.txt && echo equal || echo different)"
+	for f in before after; do grep -E "^(00|10|20|30):" /tmp/mig-$f.txt | sed "s/^/XENTEST: MIGRATE-VIEW-$f: /"; done
+	grep "ptdm-xen-dm" /var/log/xen/qemu-dm-hvmsave.log | tail -4 | sed 's/^/XENTEST: MIGRATE-DM1: /'
+	grep "ptdm-xen-dm\|state loaded" /var/log/xen/qemu-dm-hvmsave--incoming.log | sed 's/^/XENTEST: MIGRATE-DM2: /'
 	xl destroy hvmsave 2>/dev/null
 	i=0; while [ $i -lt 100 ] && pidof ptdm ptdm-xen-dm >/dev/null; do sleep 0.1; i=$((i+1)); done
 	# negative control: a byte of ptdm's section changed (inside the image's state)

@@ -134,6 +134,9 @@ if [ "$scenario" = real ]; then # the wrapper in front of Debian's qemu-xen
 	cp "$logdirty" "$d/bin/logdirty"
 	cp "$qemu_xen" "$d/usr/libexec/xen-qemu-system-i386"
 	cp /usr/share/qemu/keymaps/en-us "$d/usr/share/qemu/keymaps/" # libxl passes -vnc none
+	# the save/migrate guest's disk: a boot sector that idles (sti; hlt; jmp)
+	{ printf '\373\364\353\375'; head -c 506 /dev/zero; printf '\125\252'; } >"$d/images/idle.img"
+	truncate -s 1M "$d/images/idle.img"
 fi
 as --32 -o "$work/guestbios.o" "$here/guestbios.S"
 ld -m elf_i386 -Ttext=0 -e _start --oformat binary -o "$d/etc/xen/guestbios.bin" "$work/guestbios.o"
@@ -265,6 +268,25 @@ if [ "$scenario" = real ]; then
 	b0=$(grep "SAVE-VIEW-before: 10:" "$log.txt" | sed 's/.*10: //'); a0=$(grep "SAVE-VIEW-after: 10:" "$log.txt" | sed 's/.*10: //')
 	has "SAVE: restored as domain .*; guest view equal" && [ -n "$b0" ] && [ "$b0" = "$a0" ] && ! echo "$b0" | grep -qE "^00 00 00 00"; check $? "ptdm's guest view of the image after the restore equals the one before (BARs as hvmloader placed them: 10: $b0)"
 	grep -q "SAVE-LIST: hvmsave " "$log.txt"; check $? "the restored domain runs ($(grep 'SAVE-LIST: hvmsave ' "$log.txt" | head -1 | sed 's/.*SAVE-LIST: //' | tr -s ' '))"
+	# xl migrate to localhost of the restored domain (the receiver: xl
+	# migrate-receive in the same dom0)
+	M0=$(sed -n 's/.*XENTEST: MIGRATE: before: domain \([0-9]*\);.*/\1/p' "$log.txt" | head -1)
+	M1=$(sed -n 's/.*XENTEST: MIGRATE: after: domain \([0-9]*\);.*/\1/p' "$log.txt" | head -1)
+	grep -q "SAVE-LOG: .*Booting from Hard Disk" "$log.txt" && grep "MIGRATE-LIST0: " "$log.txt" | sed 's/.*LIST0: //' | awk -v d="$M0" '$1 == "hvmsave" && $2 == d && $5 !~ /p/' | grep -q .
+	check $? "the domain runs when the migrate starts (SeaBIOS booted the idle disk: $(grep "MIGRATE-LIST0: hvmsave " "$log.txt" | sed 's/.*LIST0: //' | tr -s ' '))"
+	has "MIGRATE: xl migrate rc=0 "; check $? "xl migrate of it to localhost: $(line 'MIGRATE: xl migrate rc')"
+	mrun=$(grep "MIGRATE-LIST: " "$log.txt" | sed 's/.*MIGRATE-LIST: //' | awk -v d="$M1" '$1 == "hvmsave" && $2 == d && $5 !~ /p/ { print $2, $5 }')
+	has "MIGRATE: after: domain [0-9]+; the old one's processes left: 0 of 4; 1 ptdm, 1 wrapper, 1 qemu, 1 xl" && [ -n "$M1" ] && [ "$M1" != "$M0" ] &&
+		[ -n "$mrun" ] && ! grep "MIGRATE-LIST: " "$log.txt" | sed 's/.*MIGRATE-LIST: //' | awk -v d="$M0" '$2 == d' | grep -q .
+	check $? "after the migrate the old domain $M0, its wrapper, QEMU, ptdm and xl are gone and the new domain runs (${mrun:-not running}: $(line 'MIGRATE: after'))"
+	grep -q "MIGRATE-DM1: .*save: ptdm's section (1 devices" "$log.txt" && grep -q "MIGRATE-DM2: .*restore: ptdm's section (1 devices) split off" "$log.txt" &&
+		grep -q "MIGRATE-DM2: .*ptdm-img-05: .*its saved state loaded" "$log.txt"
+	check $? "the sender's wrapper appended ptdm's section, the receiver's split it off the stream's record and its ptdm loaded the image's state"
+	mb=$(grep "MIGRATE-VIEW-before: " "$log.txt" | sed 's/.*before: //'); ma=$(grep "MIGRATE-VIEW-after: " "$log.txt" | sed 's/.*after: //')
+	m0=$(echo "$ma" | sed -n 's/^10: //p')
+	has "MIGRATE: guest view equal" && [ "$(echo "$mb" | wc -l)" = 4 ] && [ "$mb" = "$ma" ] && [ "$m0" = "$b0" ] && ! echo "$m0" | grep -qE "^00 00 00 00"
+	check $? "ptdm's guest view of the image after the migrate equals the one before it and the one before the save (10: ${m0:-none})"
+	has "MIGRATE: files of the old domain left: 0" && ! has "MIGRATE: xenstore still has"; check $? "nothing of the old domain leaked: its files in /var/run/xen and /var/lib/xen are gone (the new domain has the same), xenstore forgot it ($(line 'MIGRATE: files'))"
 	has "SAVE: xl restore of the corrupted record rc=[1-9].*domain none" && grep -q "SAVE-BADDM: .*restore refused: ptdm section damaged" "$log.txt"; check $? "negative control: a record whose ptdm section was changed is refused with ptdm's message ($(grep 'SAVE-BADDM: .*restore refused' "$log.txt" | head -1 | sed 's/.*ptdm-xen-dm: //'))"
 	has "SAVE: left running: 0"; check $? "nothing of the refused restore is left running"
 	[ "$(grep -c 'REAL: pci-assignable-remove .* rc=0' "$log.txt")" = 6 ]; check $? "all six devices back to dom0 after the guests are gone"
