@@ -1,5 +1,6 @@
 /*
- * quirk_realtek.c - the RTL8168's BAR2 backdoor into its MSI-X table.
+ * quirk_realtek.c - the RTL8168's and RTL8125's BAR2 backdoor into their
+ * MSI-X table.
  *
  * Facts from QEMU's hw/vfio/pci-quirks.c (and the r8169 driver): BAR2
  * offset 0x70 is a data register and 0x74 an address register; an address
@@ -12,7 +13,11 @@
  * through.  Only aligned 4-byte accesses, as the device defines them;
  * others are dropped (reads all-ones), warned rate-limited.
  *
- * QEMU matches the RTL8168 (10ec:8168) only; so does this.
+ * QEMU matches the RTL8168 (10ec:8168) only.  The RTL8125 has the same
+ * door: Realtek's own r8125 driver maps its registers from BAR 2, names
+ * 0x70/0x74 ERIDR/ERIAR with type 1 (bits 16+) ERIAR_MSIX, and reads each
+ * vector's table entry through it (offset vector * 16), so this matches
+ * 10ec:8125 too.
  */
 #include <string.h>
 
@@ -30,6 +35,7 @@ enum { ST_ON, ST_ADDR, ST_DATA };
 
 static const struct quirk_match rtl8168[] = {
 	{ 0x10ec, 0x8168, 0, 0, 0, 0xff },
+	{ 0x10ec, 0x8125, 0, 0, 0, 0xff },
 	{ 0 },
 };
 
@@ -60,7 +66,7 @@ static int rtl_rw(struct ptdm_dev *d, struct quirk_inst *q, unsigned w,
 
 	(void)w;
 	if (len != 4 || off % 4) {
-		dev_guest_warn(d, "RTL8168 BAR2 %#llx: %zu-byte access dropped "
+		dev_guest_warn(d, "Realtek BAR2 %#llx: %zu-byte access dropped "
 			       "(the MSI-X backdoor takes aligned dwords)",
 			       (unsigned long long)(RTL_WINDOW + off), len);
 		if (!write)

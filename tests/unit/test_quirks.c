@@ -488,9 +488,9 @@ static void test_match_revision_range(void **state)
 	}
 }
 
-/* ---- Realtek RTL8168 (crafted: no dump has one) ---- */
+/* ---- Realtek RTL8168 and RTL8125 (crafted: no dump has one) ---- */
 
-static struct ptdm_dev *rtl8168(struct host_dev **h)
+static struct ptdm_dev *rtl(struct host_dev **h, uint16_t device)
 {
 	struct th_cfg c;
 	uint8_t mx[10];
@@ -498,7 +498,7 @@ static struct ptdm_dev *rtl8168(struct host_dev **h)
 	uint32_t table = 0x0 | 4, pba = 0x800 | 4;
 	struct ptdm_dev *d;
 
-	th_cfg_init(&c, 0x10ec, 0x8168, 256);
+	th_cfg_init(&c, 0x10ec, device, 256);
 	th_set_bar(&c, 0, PCI_BASE_ADDRESS_SPACE_IO, 0x100);
 	th_set_bar(&c, 2, PCI_BASE_ADDRESS_MEM_TYPE_64, 0x1000);
 	th_set_bar(&c, 4, PCI_BASE_ADDRESS_MEM_TYPE_64, 0x4000);
@@ -511,10 +511,10 @@ static struct ptdm_dev *rtl8168(struct host_dev **h)
 	return d;
 }
 
-static void test_rtl8168_backdoor_reaches_emulated_table(void **state)
+static void rtl_backdoor(uint16_t device)
 {
 	struct host_dev *h;
-	struct ptdm_dev *d = rtl8168(&h);
+	struct ptdm_dev *d = rtl(&h, device);
 	struct ptdm_msix_entry e;
 
 	assert_true(find(d, "rtl8168-msix-backdoor")->active);
@@ -543,6 +543,27 @@ static void test_rtl8168_backdoor_reaches_emulated_table(void **state)
 	assert_int_equal(bar_rd(d, 2, 0x74, 2), 0xffff);
 	bar_wr(d, 2, 0x74, 2, 0x1234);
 	assert_int_equal(host_bar32(h, 2, 0x74), 0x00020000);
+	th_free(d, h);
+}
+
+static void test_rtl8168_backdoor_reaches_emulated_table(void **state)
+{
+	rtl_backdoor(0x8168);
+}
+
+/* the RTL8125 has the same ERI window (Realtek's r8125 driver) */
+static void test_rtl8125_backdoor_reaches_emulated_table(void **state)
+{
+	const struct ptdm_quirk_info *q;
+	struct host_dev *h;
+	struct ptdm_dev *d;
+
+	rtl_backdoor(0x8125);
+	/* and another Realtek device (an RTL8101E) has no door */
+	d = rtl(&h, 0x8136);
+	q = find(d, "rtl8168-msix-backdoor");
+	assert_true(!q || !q->active);
+	assert_false(trapped_quirk(d, 2, 0x70));
 	th_free(d, h);
 }
 
@@ -582,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_no_flr),
 		cmocka_unit_test(test_match_revision_range),
 		cmocka_unit_test(test_rtl8168_backdoor_reaches_emulated_table),
+		cmocka_unit_test(test_rtl8125_backdoor_reaches_emulated_table),
 		cmocka_unit_test(test_every_dump_attaches),
 	};
 
