@@ -11,7 +11,11 @@
  * quirks=on|off (device quirks, docs/quirks.md), romfile=PATH (a ROM
  * image the guest gets instead of the device's) and rombar=0|1 (0: no ROM
  * BAR), multifunction=0|1 (the guest sees the header's multifunction
- * bit; slot_expand() adds it for BB:DD.*).  A first token that is not a BDF is an image path.
+ * bit; slot_expand() adds it for BB:DD.*), group=whole|partial (whole, the
+ * default: every other device of the VFIO device's IOMMU group is served
+ * by the same ptdm; partial: the others may stay unused on vfio-pci,
+ * pci-stub or no driver, as QEMU's vfio-pci allows; slot.h).  A first
+ * token that is not a BDF is an image path.
  * Errors name the offending token.
  */
 #ifndef PTDM_SPEC_H
@@ -27,6 +31,9 @@
 enum ptdm_rdm_policy { PTDM_RDM_DEFAULT, PTDM_RDM_STRICT, PTDM_RDM_RELAXED };
 /* mmap=: not given (= fd), fd, trap */
 enum ptdm_mmap_policy { PTDM_MMAP_DEFAULT, PTDM_MMAP_FD, PTDM_MMAP_TRAP };
+/* group=: not given (= whole), whole, partial */
+enum ptdm_group_policy { PTDM_GROUP_DEFAULT, PTDM_GROUP_WHOLE,
+			 PTDM_GROUP_PARTIAL };
 
 struct ptdm_spec {
 	bool has_bdf;
@@ -42,6 +49,7 @@ struct ptdm_spec {
 	int quirks;                /* -1: not given (= on), 0 off, 1 on */
 	int rombar;                /* -1: not given (= 1), 0, 1 */
 	int multifunction;         /* -1: not given (= 0), 0, 1 */
+	enum ptdm_group_policy group;
 	char romfile[4096];        /* "" if none */
 	char name[64];
 	char image[4096]; /* image path, "" if none */

@@ -115,10 +115,7 @@ int pc_send(struct pc *p, uint16_t cmd, uint32_t flags, const void *payload,
 	struct vfu_hdr h = { .msg_id = p->next_id++, .cmd = cmd,
 			     .msg_size = (uint32_t)(sizeof(h) + len),
 			     .flags = VFU_F_COMMAND | flags };
-	char ctrl[CMSG_SPACE(sizeof(int) * PC_MAX_FDS)];
-	struct iovec iov;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	size_t sent = 0;
+	int rc;
 
 	if (!msg || nfds > PC_MAX_FDS) {
 		free(msg);
@@ -127,36 +124,11 @@ int pc_send(struct pc *p, uint16_t cmd, uint32_t flags, const void *payload,
 	memcpy(msg, &h, sizeof(h));
 	if (len)
 		memcpy(msg + sizeof(h), payload, len);
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(ctrl, 0, sizeof(ctrl));
-		m.msg_control = ctrl;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	while (sent < h.msg_size) {
-		ssize_t n;
-
-		iov.iov_base = msg + sent;
-		iov.iov_len = h.msg_size - sent;
-		n = sendmsg(p->sock, &m, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-
-			free(msg);
-			return pc_fail(p, "sending command %u: %s (the server "
-				       "closed the socket?)", cmd, strerror(e));
-		}
-		sent += (size_t)n;
-		m.msg_control = NULL;
-		m.msg_controllen = 0;
+	rc = sockio_send_fds(p->sock, msg, h.msg_size, fds, nfds);
+	if (rc) {
+		free(msg);
+		return pc_fail(p, "sending command %u: %s (the server "
+			       "closed the socket?)", cmd, strerror(-rc));
 	}
 	free(msg);
 	p->messages++;

@@ -382,6 +382,7 @@ int cmd_serve(int argc, char **argv)
 {
 	const char *control = NULL, *config = NULL;
 	char **words = calloc((size_t)argc + 1, sizeof(*words));
+	struct ptdm_err gerr = { "" };
 	struct server s;
 	int nwords = 0, rc = 1;
 
@@ -427,8 +428,13 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
+	s.group_check_at_end = true; /* the devices named together */
 	if (config ? read_config(&s, config) : add_words(&s, words, nwords))
 		goto out;
+	if (server_check_groups(&s, &gerr)) {
+		fprintf(stderr, "ptdm serve: %s\n", gerr.msg);
+		goto out;
+	}
 	if (sandbox_enter(&s, false)) /* sandbox.c: after setup, before the loop */
 		goto out;
 	for (struct served *d = s.devs; d; d = d->next)

@@ -63,6 +63,9 @@ struct server {
 	bool quit;
 	volatile sig_atomic_t *stop, *raise_irq, *hup;
 	struct ctl_server *ctl;
+	/* adding the command line's devices: the IOMMU-group rule waits
+	 * for server_check_groups(), which sees them all */
+	bool group_check_at_end;
 };
 
 int server_init(struct server *s, volatile sig_atomic_t *stop);
@@ -84,6 +87,12 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 		    const struct serve_where *w, struct served **first,
 		    struct ptdm_err *err);
 void server_del(struct server *s, struct served *d);
+/*
+ * The IOMMU-group rule (slot.h) for every VFIO device s serves, against
+ * all of them (each with its own group= key); ends group_check_at_end.
+ * server_add and server_add_slot check it at once unless that is set.
+ */
+int server_check_groups(struct server *s, struct ptdm_err *err);
 /* The device's state (ptdm_dev_save) into a new file at path (0600,
  * replacing one there); the bytes written or -errno with err set. */
 long server_save_state(struct served *d, const char *path,

@@ -270,12 +270,103 @@ int server_write_view(struct served *d, const char *path, bool guest,
 			      path) : 0;
 }
 
+/* Does spec, served at w, open a device through VFIO? */
+static bool spec_is_vfio(const struct ptdm_spec *ps,
+			 const struct serve_where *w)
+{
+	return ps->has_bdf && !ps->image[0] && w->kind != SERVE_XEN;
+}
+
+/* The BDFs of the VFIO devices s serves (*out malloc'ed); how many. */
+static int served_vfio(struct server *s, char (**out)[16])
+{
+	unsigned n = 0;
+
+	*out = calloc(s->ndevs ? s->ndevs : 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (struct served *d = s->devs; d; d = d->next)
+		if (!strcmp(d->od.backend, "vfio"))
+			ptdm_spec_bdf_str(&d->od.spec, (*out)[n++],
+					  sizeof((*out)[0]));
+	return (int)n;
+}
+
+/* The IOMMU-group rule for bdfs (n) against what s serves already. */
+static int group_check(struct server *s, const char (*bdfs)[16], unsigned n,
+		       bool partial, struct ptdm_err *err)
+{
+	char (*served)[16];
+	int ns = served_vfio(s, &served), rc;
+
+	if (ns < 0)
+		return ptdm_errf(err, ns, "out of memory");
+	rc = slot_group_check(bdfs, n, served, (unsigned)ns, partial, err);
+	free(served);
+	return rc;
+}
+
+int server_check_groups(struct server *s, struct ptdm_err *err)
+{
+	char (*served)[16];
+	int ns = served_vfio(s, &served), rc = 0;
+
+	s->group_check_at_end = false;
+	if (ns < 0)
+		return ptdm_errf(err, ns, "out of memory");
+	for (struct served *d = s->devs; d && !rc; d = d->next) {
+		char bdf[16];
+
+		if (strcmp(d->od.backend, "vfio"))
+			continue;
+		ptdm_spec_bdf_str(&d->od.spec, bdf, sizeof(bdf));
+		rc = slot_group_check((const char (*)[16])&bdf, 1,
+				      served, (unsigned)ns,
+				      d->od.spec.group == PTDM_GROUP_PARTIAL,
+				      err);
+	}
+	free(served);
+	return rc;
+}
+
+static int add_one(struct server *s, const char *spec, const char *id,
+		   const struct serve_where *w, bool check_group,
+		   struct served **out, struct ptdm_err *err);
+
 int server_add(struct server *s, const char *spec, const char *id,
 	       const struct serve_where *w, struct served **out,
 	       struct ptdm_err *err)
 {
+	return add_one(s, spec, id, w, !s->group_check_at_end, out, err);
+}
+
+/*
+ * One device; with check_group a VFIO device's IOMMU group is checked
+ * first (slot.h), against the devices served already.
+ */
+static int add_one(struct server *s, const char *spec, const char *id,
+		   const struct serve_where *w, bool check_group,
+		   struct served **out, struct ptdm_err *err)
+{
 	struct served *d;
 	int rc;
+
+	if (check_group) {
+		struct ptdm_spec *ps = malloc(sizeof(*ps));
+		char bdf[16];
+
+		if (!ps)
+			return ptdm_errf(err, -ENOMEM, "out of memory");
+		rc = ptdm_spec_parse(ps, spec, err);
+		if (!rc && spec_is_vfio(ps, w)) {
+			ptdm_spec_bdf_str(ps, bdf, sizeof(bdf));
+			rc = group_check(s, (const char (*)[16])&bdf, 1,
+					 ps->group == PTDM_GROUP_PARTIAL, err);
+		}
+		free(ps);
+		if (rc)
+			return rc;
+	}
 
 	if (id && (!id[0] || strlen(id) >= sizeof(d->id)))
 		return ptdm_errf(err, -EINVAL, "id \"%s\": want 1 to %zu "
@@ -408,9 +499,15 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 			return ptdm_errf(err, -EINVAL, "%s: no socket for "
 					 "function %d", spec, one.func);
 	}
-	rc = slot_group_check(bdfs, (unsigned)n, err);
-	if (rc)
-		return rc;
+	if (!s->group_check_at_end) {
+		rc = w->kind == SERVE_XEN
+			     ? slot_group_check(bdfs, (unsigned)n, NULL, 0,
+						false, err)
+			     : group_check(s, bdfs, (unsigned)n,
+					   ps.group == PTDM_GROUP_PARTIAL, err);
+		if (rc)
+			return rc;
+	}
 	for (int i = 0; i < n; i++) {
 		struct serve_where wi = *w;
 		char idi[32];
@@ -426,8 +523,8 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 		if (id)
 			snprintf(idi, sizeof(idi), "%.28s.%c", id,
 				 bdfs[i][strlen(bdfs[i]) - 1]);
-		rc = server_add(s, specs[i], id ? idi : NULL, &wi, &added[i],
-				err);
+		rc = add_one(s, specs[i], id ? idi : NULL, &wi, false,
+			     &added[i], err);
 		if (rc) {
 			while (i--)
 				server_del(s, added[i]); /* all or none */

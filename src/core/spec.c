@@ -249,7 +249,7 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 		"bdf", "vslot", "permissive", "msitranslate", "power_mgmt",
 		"seize", "rdm_policy", "name", "image", "sizes", "vendor",
 		"device", "subvendor", "subdevice", "mmap", "quirks",
-		"romfile", "rombar", "multifunction",
+		"romfile", "rombar", "multifunction", "group",
 	};
 	char *eq = strchr(tok, '=');
 	const char *v = eq + 1;
@@ -316,6 +316,14 @@ static int key_value(struct ptdm_spec *s, char *tok, unsigned *seen,
 		return copy_str(s->romfile, sizeof(s->romfile), v, shown, err);
 	case 17: ok = parse_bool(v, &s->rombar); break;
 	case 18: ok = parse_bool(v, &s->multifunction); break;
+	case 19:
+		if (!strcmp(v, "whole"))
+			s->group = PTDM_GROUP_WHOLE;
+		else if (!strcmp(v, "partial"))
+			s->group = PTDM_GROUP_PARTIAL;
+		else
+			return bad(err, shown, "want whole or partial");
+		break;
 	}
 	if (!ok)
 		return bad(err, shown, k == 0 ? "want [DDDD:]BB:DD.F"

@@ -653,11 +653,35 @@ static void head_payload(const struct ptdm_dev *d, uint8_t *p)
 	memcpy(p + 24, v, 8);
 }
 
+/*
+ * One REC_HOST record at dst: the backend's next bytes (at most cap) after
+ * its header, *n the record's length.  0 when the backend has none now;
+ * at STOP_COPY that is the end of its data and the phase moves on.
+ */
+static int host_record(struct ptdm_dev *d, struct dev_mig *m, uint8_t *dst,
+		       size_t cap, size_t *n)
+{
+	size_t got = 0;
+	int rc = host_mig_data_read(d->host, dst + 8, cap, &got);
+
+	*n = 0;
+	if (rc)
+		return rc == PTDM_HOST_ENOTSUP ? -ENOTSUP : rc;
+	if (got > cap)
+		return -EIO;
+	if (got) {
+		rec_head(dst, REC_HOST, (uint32_t)got);
+		*n = 8 + got;
+	} else if (m->state == VFIO_DEVICE_STATE_STOP_COPY) {
+		m->phase = OUT_CORE;
+	}
+	return 0;
+}
+
 /* The next record into m->out; false when there is none now. */
 static int next_record(struct ptdm_dev *d, struct dev_mig *m, bool *more)
 {
 	uint64_t sum;
-	size_t got = 0;
 	int rc;
 
 	*more = true;
@@ -670,22 +694,13 @@ static int next_record(struct ptdm_dev *d, struct dev_mig *m, bool *more)
 		m->phase = OUT_HOST;
 		return 0;
 	case OUT_HOST:
-		rc = host_mig_data_read(d->host, m->out + 8, REC_OUT_MAX, &got);
-		if (rc)
-			return rc == PTDM_HOST_ENOTSUP ? -ENOTSUP : rc;
-		if (got > REC_OUT_MAX)
-			return -EIO;
-		if (got) {
-			rec_head(m->out, REC_HOST, (uint32_t)got);
-			m->out_len = 8 + got;
-			return 0;
-		}
-		if (m->state != VFIO_DEVICE_STATE_STOP_COPY) {
-			m->out_len = 0;
+		rc = host_record(d, m, m->out, REC_OUT_MAX, &m->out_len);
+		if (rc || m->out_len)
+			return rc;
+		if (m->phase == OUT_HOST) {
 			*more = false; /* pre-copy: nothing more for now */
 			return 0;
 		}
-		m->phase = OUT_CORE;
 		/* fall through */
 	case OUT_CORE:
 		if (!m->core)
@@ -732,20 +747,16 @@ int ptdm_mig_read(struct ptdm_dev *d, void *buf, size_t len, size_t *got)
 
 			if (cap > REC_IN_MAX)
 				cap = REC_IN_MAX;
-			rc = host_mig_data_read(d->host, dst + 8, cap, &n_host);
+			rc = host_record(d, m, dst, cap, &n_host);
 			if (rc)
-				return rc == PTDM_HOST_ENOTSUP ? -ENOTSUP : rc;
-			if (n_host > cap)
-				return -EIO;
+				return rc;
 			if (n_host) {
-				rec_head(dst, REC_HOST, (uint32_t)n_host);
-				sum_feed(&m->sum, dst, 8 + n_host);
-				total += 8 + n_host;
+				sum_feed(&m->sum, dst, n_host);
+				total += n_host;
 				continue;
 			}
-			if (m->state != VFIO_DEVICE_STATE_STOP_COPY)
+			if (m->phase == OUT_HOST)
 				break; /* pre-copy: nothing more for now */
-			m->phase = OUT_CORE;
 		}
 		if (m->out_pos == m->out_len) {
 			rc = next_record(d, m, &more);

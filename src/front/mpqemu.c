@@ -12,7 +12,10 @@
  * SYNC_SYSMEM maps the guest's RAM memfds (replaced wholesale each time)
  * so a device can DMA into guest RAM: an image through mpq_conn_dma_rw, a
  * real device through its IOMMU (host_ops.dma_map, IOVA = guest-physical
- * address, as QEMU's vfio-pci does without a vIOMMU).  Each fd is checked first
+ * address, as QEMU's vfio-pci does without a vIOMMU).  The mapping is the
+ * process's (guestmem_map): two proxies of one QEMU (two functions of a
+ * slot) that give the same memfd range share one address, and so one
+ * IOMMU mapping when their devices share a DMA space.  Each fd is checked first
  * (util/guestmem.h: a regular file covering its range, the connection's
  * and the process's budget); an image device touches only memory whose
  * fd cannot shrink (a memfd sealed with F_SEAL_SHRINK, which QEMU's
@@ -83,10 +86,8 @@ static void unmap_ram(struct mpq_conn *c)
 					     (unsigned long long)c->ram[i].gpa,
 					     (unsigned long long)c->ram[i].size,
 					     strerror(-rc));
-		if (c->ram[i].map) {
-			munmap(c->ram[i].map, c->ram[i].size);
-			guestmem_give(c->ram[i].size);
-		}
+		if (c->ram[i].map)
+			guestmem_unmap(c->ram[i].map);
 	}
 	c->nram = 0;
 }
@@ -194,6 +195,7 @@ static int sync_sysmem(struct mpq_conn *c, const uint8_t *p, const int *fds,
 	int64_t off[8];
 	bool touchable[8];
 	bool vfio = host_can_dma_map(ptdm_dev_host(c->dev));
+	struct mpq_ram next[8];
 
 	memcpy(gpa, p, 64);
 	memcpy(size, p + 64, 64);
@@ -223,14 +225,16 @@ static int sync_sysmem(struct mpq_conn *c, const uint8_t *p, const int *fds,
 		}
 		total += size[i];
 	}
-	unmap_ram(c);
+	/*
+	 * The new set mapped before the old goes: a region that stays keeps
+	 * its address (guestmem_map hands back the mapping there is), and a
+	 * failure leaves the old set as it was.
+	 */
 	for (unsigned i = 0; i < nfds; i++) {
-		void *m;
 		int rc;
 
-		c->ram[c->nram] = (struct mpq_ram){ .gpa = gpa[i],
-						    .size = size[i],
-						    .touchable = touchable[i] };
+		next[i] = (struct mpq_ram){ .gpa = gpa[i], .size = size[i],
+					    .touchable = touchable[i] };
 		if (!touchable[i] && !vfio) {
 			/* nothing would use the mapping but ptdm itself */
 			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: "
@@ -240,25 +244,28 @@ static int sync_sysmem(struct mpq_conn *c, const uint8_t *p, const int *fds,
 					     "DMA into it",
 					     (unsigned long long)gpa[i],
 					     (unsigned long long)size[i]);
-			c->nram++;
 			continue;
 		}
-		rc = guestmem_take(size[i]);
+		rc = guestmem_map(fds[i], (uint64_t)off[i], size[i],
+				  PROT_READ | PROT_WRITE, &next[i].map);
 		if (rc) {
-			ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN, "mpqemu: "
-					     "SYNC_SYSMEM: over the process's "
-					     "budget of mapped guest memory");
+			if (rc == -ENOSPC)
+				ptdm_log_ratelimited(&c->rl, PTDM_LOG_WARN,
+						     "mpqemu: SYNC_SYSMEM: over "
+						     "the process's budget of "
+						     "mapped guest memory");
+			while (i--)
+				if (next[i].map)
+					guestmem_unmap(next[i].map);
 			return rc;
 		}
-		m = mmap(NULL, size[i], PROT_READ | PROT_WRITE, MAP_SHARED,
-			 fds[i], (off_t)off[i]);
-		if (m == MAP_FAILED) {
-			rc = -errno;
-			guestmem_give(size[i]);
-			return rc;
-		}
-		c->ram[c->nram].map = m;
-		iommu_map(c, &c->ram[c->nram++]);
+	}
+	unmap_ram(c);
+	for (unsigned i = 0; i < nfds; i++) {
+		c->ram[c->nram] = next[i];
+		if (next[i].map)
+			iommu_map(c, &c->ram[c->nram]);
+		c->nram++;
 	}
 	return 0;
 }

@@ -55,39 +55,7 @@ void vfu_client_close(struct vfu_client *c)
 int vfu_client_send_raw(struct vfu_client *c, const void *buf, size_t len,
 			const int *fds, unsigned nfds)
 {
-	char ctrl[CMSG_SPACE(sizeof(int) * 16)];
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	size_t sent = 0;
-
-	if (nfds > 16)
-		return -EINVAL;
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(ctrl, 0, sizeof(ctrl));
-		m.msg_control = ctrl;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	while (sent < len) {
-		ssize_t n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		sent += (size_t)n;
-		iov.iov_base = (char *)buf + sent;
-		iov.iov_len = len - sent;
-		m.msg_control = NULL;
-		m.msg_controllen = 0;
-	}
-	return 0;
+	return sockio_send_fds(c->fd, buf, len, fds, nfds);
 }
 
 int vfu_client_recv(struct vfu_client *c, struct vfu_hdr *hdr, void *buf,

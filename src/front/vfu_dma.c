@@ -14,7 +14,11 @@
  * unmapped and served through DMA_READ/WRITE messages instead, so a later
  * ftruncate cannot turn a device DMA into SIGBUS.  A VFIO device needs the
  * mapping for its IOMMU whatever the seals: the kernel pins the pages, and
- * ptdm does not touch them.
+ * ptdm does not touch them.  The mapping is the process's
+ * (guestmem_map): another connection that maps the same range of the same
+ * file gets the same address, so two functions of one VMM in one DMA
+ * space share one IOMMU mapping (vfio_dma.c counts them) instead of the
+ * second's DMA_MAP failing on an IOVA the first holds.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,10 +43,10 @@ void vfu_dma_unmap_one(struct vfu_conn *c, struct vfu_dma *m)
 
 	if (h && m->map && (rc = host_dma_unmap(h, m->iova, m->size)))
 		vfu_conn_warn(c, "DMA unmap in the host IOMMU", -rc);
-	if (m->map) {
-		munmap(m->map, m->maplen);
-		guestmem_give(m->maplen);
-	}
+	/* after the IOMMU let go: another connection may still use it */
+	if (m->map && guestmem_unmap(m->map))
+		vfu_conn_warn(c, "DMA unmap: not a guest memory mapping",
+			      ENOENT);
 	m->map = NULL;
 }
 
@@ -141,20 +145,13 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 	}
 	if (map_it) {
 		struct host_dev *h = vfu_dma_host(c);
-		void *p = MAP_FAILED;
+		void *p = NULL;
 
-		rc = guestmem_take(r.size);
-		if (rc)
+		rc = guestmem_map(m->fds[0], r.offset, r.size,
+				  prot ? prot : PROT_NONE, &p);
+		if (rc == -ENOSPC)
 			vfu_conn_warn(c, "DMA_MAP: over the process's budget of "
 				      "mapped guest memory", -rc);
-		if (!rc) {
-			p = mmap(NULL, r.size, prot ? prot : PROT_NONE,
-				 MAP_SHARED, m->fds[0], (off_t)r.offset);
-			if (p == MAP_FAILED) {
-				rc = -errno;
-				guestmem_give(r.size);
-			}
-		}
 		if (rc) {
 			memmove(&c->dma[at], &c->dma[at + 1],
 				(c->ndma - at) * sizeof(*n));
@@ -168,8 +165,7 @@ int vfu_h_dma_map(struct vfu_conn *c, struct msg *m)
 						      ? HOST_DMA_WRITE : 0));
 
 			if (e) {
-				munmap(p, r.size);
-				guestmem_give(r.size);
+				guestmem_unmap(p);
 				memmove(&c->dma[at], &c->dma[at + 1],
 					(c->ndma - at) * sizeof(*n));
 				return e;

@@ -227,7 +227,10 @@ static int apply_native(struct host_dev *h, const struct native *nv,
 					 b->prefetch ? " prefetch" : "");
 		if (!dv->known)
 			continue;
-		if (!dv->size && i != PTDM_ROM_INDEX)
+		/* size 0 drops the BAR but would keep its register's bytes:
+		 * an image ptdm could not write back (the ROM too: an
+		 * unprogrammed one was handled above) */
+		if (!dv->size)
 			return ptdm_errf(err, -EINVAL, "%s:%u: BAR %d is "
 					 "implemented in the config bytes but "
 					 "has size 0", nv->name, dv->line, i);
@@ -267,7 +270,7 @@ static int apply_sizes(struct host_dev *h, const char *vname,
 			continue;
 		/* size 0 for a BAR the config implements would drop the BAR
 		 * but keep its bytes: an image ptdm could not write back */
-		if (!sz->size[i] && i != PTDM_ROM_INDEX)
+		if (!sz->size[i] && b->kind != HOST_BAR_NONE)
 			return ptdm_errf(err, -EINVAL, "%s:%u: BAR %d is "
 					 "implemented in the config bytes but "
 					 "the sizes give it size 0", vname,

@@ -8,6 +8,16 @@
  * the same group.  A bridge (header type 1, from the first bytes of its
  * config file) is no member that must be assigned: VFIO lets a group with
  * a bridge be used, and a bridge cannot be given to a guest anyway.
+ *
+ * The rule (issue 15): a group is assigned whole.  Its devices cannot be
+ * split between processes anyway (the kernel gives a group, or with
+ * iommufd its devices' DMA ownership, to one owner), so a device left out
+ * of a ptdm that serves its group mate is lost to every guest until that
+ * ptdm stops; ptdm says so, naming every one left out, rather than serve
+ * half a group silently.  group=partial allows what QEMU's vfio-pci does:
+ * the others stay unused on vfio-pci, pci-stub or no driver.  A device on
+ * a host driver is refused either way, with its driver named: the kernel
+ * would not open the group (vfio_sysfs.c's rule, vfio_driver_allowed).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host/vfio_priv.h"
 #include "ptdm/slot.h"
 #include "ptdm/spec.h"
 #include "ptdm/sysfs.h"
@@ -143,13 +154,41 @@ static bool is_bridge(const char *bdf)
 
 static bool listed(const char (*bdfs)[16], unsigned n, const char *bdf)
 {
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; bdfs && i < n; i++)
 		if (!strcmp(bdfs[i], bdf))
 			return true;
 	return false;
 }
 
-int slot_group_check(const char (*bdfs)[16], unsigned n, struct ptdm_err *err)
+/* 1 with the driver's name, 0 when bound to none, -errno. */
+static int driver_of(const char *bdf, char *drv, size_t len)
+{
+	char dir[4096];
+
+	snprintf(dir, sizeof(dir), "%s/%s", sysfs_root(), bdf);
+	return sysfs_link_base(dir, "driver", drv, len);
+}
+
+/* May a device on drv stay out of a served group?  VFIO's drivers (no
+ * DMA owner of their own) and Xen's pciback, which holds devices for
+ * guests. */
+static bool driver_frees_group(const char *drv)
+{
+	return vfio_driver_allowed(drv) || strstr(drv, "pciback");
+}
+
+/* ", BDF (driver)" onto list, as far as it fits (it always ends). */
+static void add_name(char *list, size_t len, const char *bdf, const char *drv)
+{
+	size_t used = strlen(list);
+
+	snprintf(list + used, len - used, "%s%s (%s)", used ? ", " : "", bdf,
+		 drv);
+}
+
+int slot_group_check(const char (*bdfs)[16], unsigned n,
+		     const char (*served)[16], unsigned nserved, bool partial,
+		     struct ptdm_err *err)
 {
 	char (*all)[16] = NULL;
 	int nall = sysfs_list(&all, err), rc = 0;
@@ -157,7 +196,9 @@ int slot_group_check(const char (*bdfs)[16], unsigned n, struct ptdm_err *err)
 	if (nall < 0)
 		return nall;
 	for (unsigned i = 0; i < n && !rc; i++) {
-		char g[64], h[64];
+		char g[64], h[64], drv[64], missing[512] = "", busy[512] = "";
+		char one[16] = "BDF";
+		unsigned nmissing = 0, nbusy = 0;
 		int r = group_of(bdfs[i], g, sizeof(g));
 
 		if (r < 0) {
@@ -168,17 +209,51 @@ int slot_group_check(const char (*bdfs)[16], unsigned n, struct ptdm_err *err)
 		if (!r)
 			continue; /* no group: VFIO refuses it on its own */
 		for (int j = 0; j < nall; j++) {
+			int d;
+
 			if (listed(bdfs, n, all[j]) ||
+			    listed(served, nserved, all[j]) ||
 			    group_of(all[j], h, sizeof(h)) != 1 ||
 			    strcmp(g, h) || is_bridge(all[j]))
 				continue;
-			rc = ptdm_errf(err, -EBUSY, "%s: IOMMU group %s also "
-				       "holds %s, which is not assigned with "
-				       "it: a group is assigned whole (add "
-				       "%s, or name the slot as BB:DD.*)",
-				       bdfs[i], g, all[j], all[j]);
-			break;
+			d = driver_of(all[j], drv, sizeof(drv));
+			if (d <= 0)
+				snprintf(drv, sizeof(drv), "no driver");
+			if (d > 0 && !driver_frees_group(drv)) {
+				add_name(busy, sizeof(busy), all[j], drv);
+				if (!nbusy++)
+					snprintf(one, sizeof(one), "%s",
+						 all[j]);
+			} else if (!partial) {
+				add_name(missing, sizeof(missing), all[j], drv);
+				nmissing++;
+			}
 		}
+		if (nbusy)
+			rc = ptdm_errf(err, -EBUSY, "%s: IOMMU group %s also "
+				       "holds %s, in use by the host: the "
+				       "kernel gives no device of a group "
+				       "while one is on a host driver. Hand "
+				       "%s to vfio-pci (`ptdm assignable-add "
+				       "%s`%s) and serve %s too, or leave %s "
+				       "unused there with group=partial",
+				       bdfs[i], g, busy,
+				       nbusy > 1 ? "them" : "it",
+				       nbusy > 1 ? "BDF" : one,
+				       nbusy > 1 ? " for each" : "",
+				       nbusy > 1 ? "them" : "it",
+				       nbusy > 1 ? "them" : "it");
+		else if (nmissing)
+			rc = ptdm_errf(err, -EBUSY, "%s: IOMMU group %s also "
+				       "holds %s, not served with it: a group "
+				       "is assigned whole. Serve %s in the "
+				       "same ptdm (name the slot as BB:DD.*, "
+				       "or each device in one `ptdm serve`), "
+				       "or give group=partial to leave %s "
+				       "unused, as QEMU's vfio-pci allows",
+				       bdfs[i], g, missing,
+				       nmissing > 1 ? "them" : "it",
+				       nmissing > 1 ? "them" : "it");
 	}
 	free(all);
 	return rc;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ptdm/sysfs.h"
+#include "util/fileio.h"
 #include "util/pci.h"
 
 /* kernel IORESOURCE_* flags as printed in `resource` */
@@ -77,42 +78,6 @@ static struct sysfs_dev *to_sysfs(struct host_dev *h)
 	return (struct sysfs_dev *)h;
 }
 
-static int full_pread(int fd, void *buf, size_t len, off_t off)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = pread(fd, (char *)buf + got, len - got,
-				  off + (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
-static int full_pwrite(int fd, const void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
-				   off + (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static int sysfs_cfg_read(struct host_dev *h, unsigned off, void *buf,
 			  size_t len)
 {
@@ -120,7 +85,7 @@ static int sysfs_cfg_read(struct host_dev *h, unsigned off, void *buf,
 		return -EINVAL;
 	if (off + len > to_sysfs(h)->readable)
 		return -EACCES; /* the kernel hides it from this user */
-	return full_pread(to_sysfs(h)->cfg_fd, buf, len, off);
+	return fileio_pread_full(to_sysfs(h)->cfg_fd, buf, len, off);
 }
 
 static int sysfs_cfg_write(struct host_dev *h, unsigned off, const void *buf,
@@ -130,7 +95,7 @@ static int sysfs_cfg_write(struct host_dev *h, unsigned off, const void *buf,
 		return -EROFS;
 	if (off > h->cfg_size || len > h->cfg_size - off)
 		return -EINVAL;
-	return full_pwrite(to_sysfs(h)->cfg_fd, buf, len, off);
+	return fileio_pwrite_full(to_sysfs(h)->cfg_fd, buf, len, off);
 }
 
 static int res_fd(struct sysfs_dev *s, int bar)
@@ -170,7 +135,7 @@ static int sysfs_bar_read(struct host_dev *h, int bar, uint64_t off, void *buf,
 	if (rc)
 		return rc;
 	fd = res_fd(to_sysfs(h), bar);
-	return fd < 0 ? fd : full_pread(fd, buf, len, (off_t)off);
+	return fd < 0 ? fd : fileio_pread_full(fd, buf, len, (off_t)off);
 }
 
 static int sysfs_bar_write(struct host_dev *h, int bar, uint64_t off,
@@ -183,7 +148,7 @@ static int sysfs_bar_write(struct host_dev *h, int bar, uint64_t off,
 	if (h->readonly || bar == PTDM_ROM_INDEX)
 		return -EROFS;
 	fd = res_fd(to_sysfs(h), bar);
-	return fd < 0 ? fd : full_pwrite(fd, buf, len, (off_t)off);
+	return fd < 0 ? fd : fileio_pwrite_full(fd, buf, len, (off_t)off);
 }
 
 static int sysfs_reset(struct host_dev *h)
@@ -198,7 +163,7 @@ static int sysfs_reset(struct host_dev *h)
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOTTY : -errno;
-	rc = full_pwrite(fd, "1", 1, 0);
+	rc = fileio_pwrite_full(fd, "1", 1, 0);
 	close(fd);
 	return rc;
 }

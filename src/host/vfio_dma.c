@@ -3,7 +3,10 @@
  * sizes the IOMMU reports.  Mappings live in the space and are counted per
  * device: two devices of one space may map the same range (same IOVA,
  * address, size and flags) and it stays mapped until both have unmapped or
- * closed.
+ * closed.  Equal addresses are what makes guest memory the same here: the
+ * front ends map it through util/guestmem.c, which gives one file range
+ * one address in the process, so two connections of one VMM share and
+ * memory of another file (another VMM) is refused at an IOVA taken.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -149,8 +152,13 @@ int vfio_dma_map(struct host_dev *h, uint64_t iova, void *vaddr, uint64_t size,
 			       (unsigned long long)m->iova,
 			       (unsigned long long)(m->iova + m->size - 1),
 			       owns(m, v) ? "by this device"
-					  : "in the same DMA space by another "
-					    "device");
+			       : m->iova == iova && m->size == size &&
+					       m->vaddr != va
+				       ? "in the same DMA space by another "
+					 "device, to other memory (another "
+					 "file, or another VMM's guest RAM)"
+				       : "in the same DMA space by another "
+					 "device");
 		goto out;
 	}
 	m = realloc(s->maps, (s->nmaps + 1) * sizeof(*m));

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "host/vfio_priv.h"
+#include "util/fileio.h"
 
 #ifndef VFIO_MIGRATION_PRE_COPY
 #define VFIO_MIGRATION_PRE_COPY (1 << 2) /* Linux 6.2 */
@@ -163,23 +164,10 @@ int vfio_mig_data_read(struct host_dev *h, void *buf, size_t len, size_t *got)
 int vfio_mig_data_write(struct host_dev *h, const void *buf, size_t len)
 {
 	struct vfio_dev *v = to_vfio(h);
-	size_t done = 0;
 
 	if (!v || v->mig_fd < 0)
 		return -EINVAL;
-	while (done < len) {
-		ssize_t n = write(v->mig_fd, (const char *)buf + done,
-				  len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
+	return fileio_write_full(v->mig_fd, buf, len);
 }
 
 int vfio_mig_data_size(struct host_dev *h, uint64_t *bytes)

@@ -238,6 +238,9 @@ int vfio_ioctl_sized(int fd, unsigned long req, void **bufp, size_t base,
 int vfio_check_sysfs(const char *bdf, int *gid, struct ptdm_err *err);
 int vfio_group_blockers(int gid, char *list, size_t len, char one[16]);
 int vfio_not_viable_error(const char *bdf, int gid, struct ptdm_err *err);
+/* Does a device on driver drv leave its group viable (a vfio driver,
+ * pci-stub, pcieport: drivers with driver_managed_dma)? */
+bool vfio_driver_allowed(const char *drv);
 int vfio_open_error(const char *bdf, const char *path, int e,
 		    struct ptdm_err *err);
 /* The cdev node of the device, from /sys/.../vfio-dev/vfioN. */

@@ -32,7 +32,7 @@ static bool driver_is_vfio(const char *drv)
 }
 
 /* Drivers that leave DMA ownership to VFIO (driver_managed_dma). */
-static bool driver_allowed(const char *drv)
+bool vfio_driver_allowed(const char *drv)
 {
 	return driver_is_vfio(drv) || !strcmp(drv, "pci-stub") ||
 	       !strcmp(drv, "pcieport");
@@ -87,7 +87,7 @@ int vfio_group_blockers(int gid, char *list, size_t len, char one[16])
 		if (e->d_name[0] == '.')
 			continue;
 		rc = driver_of(e->d_name, drv, sizeof(drv));
-		if (rc <= 0 || driver_allowed(drv))
+		if (rc <= 0 || vfio_driver_allowed(drv))
 			continue;
 		if (used < len) {
 			int w = snprintf(list + used, len - used, "%s%s (%s)",

@@ -8,6 +8,20 @@
  * mapped long ago); and map terabytes again and again until ptdm's
  * address space is gone and every other device's client fails with it.
  * guestmem_check() answers the first, the budget the second.
+ *
+ * Guest memory is mapped once per process, whoever asks: guestmem_map()
+ * keys each mapping by the file behind the fd (st_dev, st_ino), the
+ * offset, size and protection, and hands an equal range the address it
+ * already has, counting its users; guestmem_unmap() munmaps when the
+ * last one goes.  Two connections of one VMM (the functions of one slot,
+ * each its own vfio-user socket or mpqemu proxy) that map the same
+ * memfd range so get one address, and a host that shares IOMMU mappings
+ * between devices of one DMA space (vfio_dma.c: equal IOVA, size,
+ * address and flags) shares theirs; memory of another file (another VMM)
+ * has another address, and the host refuses it at an IOVA taken.  A
+ * range of the same file at another offset or size is a mapping of its
+ * own, also when it overlaps one there is: the host decides about its
+ * IOVA as about any other range.
  */
 #ifndef PTDM_UTIL_GUESTMEM_H
 #define PTDM_UTIL_GUESTMEM_H
@@ -41,11 +55,22 @@
  */
 int guestmem_check(int fd, uint64_t offset, uint64_t size, bool *touchable);
 
-/* Take size bytes (one map) from the process budget: 0 or -ENOSPC. */
-int guestmem_take(uint64_t size);
-/* Give back what guestmem_take took. */
-void guestmem_give(uint64_t size);
-/* Bytes and maps taken now (tests, counters). */
+/*
+ * Map [offset, offset + size) of fd MAP_SHARED with prot (PROT_*), or
+ * take the mapping of an equal range there is: 0 and *addr, or -errno
+ * (-EINVAL: not a regular file; -ENOSPC: over the process's budget; the
+ * mmap's own error).  The fd's own rights are checked on every call, a
+ * shared mapping too (a read-only fd never gets a writable address
+ * another fd made).  Only a new mapping takes from the budget.
+ */
+int guestmem_map(int fd, uint64_t offset, uint64_t size, int prot,
+		 void **addr);
+/* Drop one use of the mapping at addr (from guestmem_map); the last
+ * munmaps it and gives its bytes back.  -ENOENT: not such an address. */
+int guestmem_unmap(void *addr);
+/* Users of the mapping at addr, 0 when there is none (tests). */
+unsigned guestmem_users(const void *addr);
+/* Bytes and maps (distinct mappings) in use now (tests, counters). */
 uint64_t guestmem_used(unsigned *maps);
 /* Tests only: a smaller process budget, bytes and maps (0: the default). */
 void guestmem_set_process_max(uint64_t bytes, unsigned maps);

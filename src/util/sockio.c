@@ -8,7 +8,7 @@
 
 #include "util/sockio.h"
 
-#define MAX_RX_FDS 16
+#define MAX_RX_FDS SOCKIO_MAX_FDS
 
 int sockio_read_full(int fd, void *buf, size_t len)
 {
@@ -44,6 +44,35 @@ int sockio_send_full(int fd, const void *buf, size_t len)
 		sent += (size_t)n;
 	}
 	return 0;
+}
+
+int sockio_send_fds(int fd, const void *buf, size_t len, const int *fds,
+		    unsigned nfds)
+{
+	char ctrl[CMSG_SPACE(sizeof(int) * SOCKIO_MAX_FDS)];
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (!nfds)
+		return sockio_send_full(fd, buf, len);
+	if (nfds > SOCKIO_MAX_FDS || !len)
+		return -EINVAL;
+	memset(ctrl, 0, sizeof(ctrl));
+	m.msg_control = ctrl;
+	m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	do
+		n = sendmsg(fd, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EPIPE ? -ECONNRESET : -errno;
+	return sockio_send_full(fd, (const char *)buf + n, len - (size_t)n);
 }
 
 ssize_t sockio_recv_fds(int fd, void *buf, size_t len, int *fds,

@@ -13,6 +13,10 @@
 
 int sockio_read_full(int fd, void *buf, size_t len);
 int sockio_send_full(int fd, const void *buf, size_t len);
+/* The same, with nfds (at most SOCKIO_MAX_FDS) fds riding on the first byte. */
+#define SOCKIO_MAX_FDS 16
+int sockio_send_fds(int fd, const void *buf, size_t len, const int *fds,
+		    unsigned nfds);
 /*
  * recvmsg of up to len header bytes with MSG_WAITALL; fds collected into
  * fds[0..max).  Returns the bytes read (0: the peer closed) or -errno;

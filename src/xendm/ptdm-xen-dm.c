@@ -67,6 +67,7 @@
 #include <unistd.h>
 
 #include "dmrec.h"
+#include "util/fileio.h"
 
 #ifndef PTDM_BIN
 #define PTDM_BIN "/usr/bin/ptdm"
@@ -714,38 +715,6 @@ static int add_images(char *why, size_t n)
 	return 0;
 }
 
-static int write_all(int fd, const void *p, size_t len, off_t at)
-{
-	const char *c = p;
-
-	while (len) {
-		ssize_t k = pwrite(fd, c, len, at);
-
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		c += k;
-		len -= (size_t)k;
-		at += k;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t len, off_t at)
-{
-	char *c = p;
-
-	while (len) {
-		ssize_t k = pread(fd, c, len, at);
-
-		if (k <= 0)
-			return k < 0 ? -errno : -EIO;
-		c += k;
-		len -= (size_t)k;
-		at += k;
-	}
-	return 0;
-}
-
 /* A state file ptdm wrote: whole, at most DMREC_MAX bytes. */
 static uint8_t *slurp(const char *path, size_t *len)
 {
@@ -755,7 +724,7 @@ static uint8_t *slurp(const char *path, size_t *len)
 
 	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
 	    st.st_size <= DMREC_MAX && (p = malloc(st.st_size + 1)) &&
-	    read_all(fd, p, (size_t)st.st_size, 0)) {
+	    fileio_pread_full(fd, p, (size_t)st.st_size, 0)) {
 		free(p);
 		p = NULL;
 	}
@@ -815,7 +784,7 @@ static int append_section(int fd, bool at_offset, char *why, size_t n)
 			 DMREC_MAX);
 		goto out;
 	}
-	if (write_all(fd, sec, sec_len, end) ||
+	if (fileio_pwrite_full(fd, sec, sec_len, end) ||
 	    ftruncate(fd, end + (off_t)sec_len)) {
 		snprintf(why, n, "ptdm: cannot append its section to the record: "
 			 "%s", strerror(errno));
@@ -841,7 +810,7 @@ static bool has_head_magic(int fd, off_t size)
 		size_t k = size - at < 65536 ? (size_t)(size - at) : 65536;
 		size_t ov = at ? 7 : 0;
 
-		if (read_all(fd, b + ov, k, at))
+		if (fileio_pread_full(fd, b + ov, k, at))
 			return false;
 		if (memmem(b, k + ov, DMREC_HEAD_MAGIC, 8))
 			return true;
@@ -890,7 +859,7 @@ static int split_incoming(int argc, char **argv, char *why, size_t n)
 		return -1;
 	}
 	found = st.st_size >= DMREC_FOOT_LEN
-		? read_all(in, foot, sizeof(foot), st.st_size - DMREC_FOOT_LEN)
+		? fileio_pread_full(in, foot, sizeof(foot), st.st_size - DMREC_FOOT_LEN)
 			  ? -EIO
 			  : dmrec_footer(foot, (uint64_t)st.st_size, &sec_len)
 		: 0;
@@ -913,7 +882,7 @@ static int split_incoming(int argc, char **argv, char *why, size_t n)
 	}
 	qlen = (uint64_t)st.st_size - DMREC_FOOT_LEN - sec_len;
 	if (!(sec = malloc(sec_len)) ||
-	    read_all(in, sec, sec_len, (off_t)qlen)) {
+	    fileio_pread_full(in, sec, sec_len, (off_t)qlen)) {
 		snprintf(why, n, "restore: cannot read ptdm's section");
 		goto out;
 	}
@@ -957,7 +926,7 @@ static int split_incoming(int argc, char **argv, char *why, size_t n)
 			unlink(g.img[k].state);
 			fd = open(g.img[k].state, O_WRONLY | O_CREAT | O_EXCL |
 				  O_CLOEXEC, 0600);
-			if (fd < 0 || write_all(fd, d[i].blob, d[i].len, 0)) {
+			if (fd < 0 || fileio_pwrite_full(fd, d[i].blob, d[i].len, 0)) {
 				snprintf(why, n, "restore: %s: %s", g.img[k].state,
 					 strerror(errno));
 				if (fd >= 0)
@@ -976,8 +945,8 @@ static int split_incoming(int argc, char **argv, char *why, size_t n)
 		size_t k = qlen - off < sizeof(buf) ? (size_t)(qlen - off)
 						    : sizeof(buf);
 
-		if (read_all(in, buf, k, (off_t)off) ||
-		    write_all(mfd, buf, k, (off_t)off)) {
+		if (fileio_pread_full(in, buf, k, (off_t)off) ||
+		    fileio_pwrite_full(mfd, buf, k, (off_t)off)) {
 			snprintf(why, n, "restore: copying QEMU's record: %s",
 				 strerror(errno));
 			goto out;

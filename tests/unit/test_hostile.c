@@ -251,14 +251,20 @@ static void test_dma_map_budget_per_process(void **state)
 	fx_open(&a);
 	fx_open(&b);
 	assert_int_equal(vfu_client_dma_map(&a.cli, 0, 0x1000, fd, 0, RW), 0);
-	assert_int_equal(vfu_client_dma_map(&a.cli, 0x1000, 0x1000, fd, 0, RW),
+	assert_int_equal(vfu_client_dma_map(&a.cli, 0x1000, 0x1000, fd, 0x1000,
+					    RW), 0);
+	assert_int_equal(vfu_client_dma_map(&b.cli, 0, 0x1000, fd, 0x2000, RW),
 			 0);
-	assert_int_equal(vfu_client_dma_map(&b.cli, 0, 0x1000, fd, 0, RW), 0);
-	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0, RW),
-			 -ENOSPC);
+	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0x3000,
+					    RW), -ENOSPC);
+	/* a range mapped already is no new map: shared, within the limit */
+	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0x1000,
+					    RW), 0);
+	assert_ptr_equal(b.srv.dma[1].map, a.srv.dma[1].map);
+	assert_int_equal(vfu_client_dma_unmap(&b.cli, 0x1000, 0x1000, 0), 0);
 	assert_int_equal(vfu_client_dma_unmap(&a.cli, 0, 0x1000, 0), 0);
-	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0, RW),
-			 0);
+	assert_int_equal(vfu_client_dma_map(&b.cli, 0x1000, 0x1000, fd, 0x3000,
+					    RW), 0);
 	fx_close(&a);
 	fx_close(&b);
 	guestmem_set_process_max(0, 0);

@@ -117,15 +117,105 @@ static void test_group_rule(void **state)
 	struct ptdm_err err = { "" };
 
 	/* the GPU without its HDA function: refused, the HDA named */
-	assert_int_equal(slot_group_check(gpu, 1, &err), -EBUSY);
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, false, &err), -EBUSY);
 	assert_non_null(strstr(err.msg, "0000:01:00.1"));
 	assert_non_null(strstr(err.msg, "group 17"));
-	assert_int_equal(slot_group_check(hda, 1, &err), -EBUSY);
+	assert_int_equal(slot_group_check(hda, 1, NULL, 0, false, &err), -EBUSY);
 	assert_non_null(strstr(err.msg, "0000:01:00.0"));
 	/* both: the root port in the group is a bridge, not a member */
-	assert_int_equal(slot_group_check(both, 2, &err), 0);
-	assert_int_equal(slot_group_check(nvme, 1, &err), 0);
-	assert_int_equal(slot_group_check(nogroup, 1, &err), 0);
+	assert_int_equal(slot_group_check(both, 2, NULL, 0, false, &err), 0);
+	assert_int_equal(slot_group_check(nvme, 1, NULL, 0, false, &err), 0);
+	assert_int_equal(slot_group_check(nogroup, 1, NULL, 0, false, &err), 0);
+}
+
+/* bdf bound to drv (NULL: to no driver), as sysfs shows it. */
+static void bind(const char *bdf, const char *drv)
+{
+	char p[600], t[128];
+
+	snprintf(p, sizeof(p), "%s/%s/driver", root, bdf);
+	unlink(p);
+	if (!drv)
+		return;
+	snprintf(t, sizeof(t), "../../../bus/pci/drivers/%s", drv);
+	assert_int_equal(symlink(t, p), 0);
+}
+
+/*
+ * One function served alone (ptdm serve 01:00.0, device-add): its group
+ * mates must be served by this ptdm already, or with group=partial sit
+ * unused on vfio-pci, pci-stub or no driver; one on a host driver is
+ * refused either way.  Every device left out is named, with its driver.
+ */
+static void test_group_rule_single(void **state)
+{
+	static const char gpu[][16] = { "0000:01:00.0" };
+	static const char hda[][16] = { "0000:01:00.1" };
+	static const char hda_nvme[][16] = { "0000:01:00.1", "0000:02:00.0" };
+	static const char extra[][16] = { "0000:01:00.1", "0000:04:00.0" };
+	struct ptdm_err err = { "" };
+	struct ptdm_spec sp;
+	char cmd[600];
+
+	/* the key that asks for QEMU's rule */
+	assert_int_equal(ptdm_spec_parse(&sp, "01:00.0", &err), 0);
+	assert_int_equal(sp.group, PTDM_GROUP_DEFAULT);
+	assert_int_equal(ptdm_spec_parse(&sp, "01:00.0,group=partial", &err),
+			 0);
+	assert_int_equal(sp.group, PTDM_GROUP_PARTIAL);
+	assert_int_equal(ptdm_spec_parse(&sp, "01:00.0,group=whole", &err), 0);
+	assert_int_equal(sp.group, PTDM_GROUP_WHOLE);
+	assert_int_equal(ptdm_spec_parse(&sp, "01:00.0,group=half", &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "want whole or partial"));
+	bind("0000:01:00.0", "vfio-pci");
+	bind("0000:01:00.1", "vfio-pci");
+	/* the HDA unused on vfio-pci: refused by default, named */
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, false, &err),
+			 -EBUSY);
+	assert_non_null(strstr(err.msg, "0000:01:00.1 (vfio-pci)"));
+	assert_non_null(strstr(err.msg, "not served with it"));
+	assert_non_null(strstr(err.msg, "group=partial"));
+	/* served by this ptdm already (device-add of the second one) */
+	assert_int_equal(slot_group_check(gpu, 1, hda, 1, false, &err), 0);
+	assert_int_equal(slot_group_check(gpu, 1, hda_nvme, 2, false, &err),
+			 0);
+	/* group=partial: QEMU's rule, the HDA stays unused */
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, true, &err), 0);
+	bind("0000:01:00.1", NULL);
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, true, &err), 0);
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, false, &err),
+			 -EBUSY);
+	assert_non_null(strstr(err.msg, "0000:01:00.1 (no driver)"));
+	bind("0000:01:00.1", "pci-stub");
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, true, &err), 0);
+	/* on a host driver: refused even partial, the driver named */
+	bind("0000:01:00.1", "snd_hda_intel");
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, true, &err),
+			 -EBUSY);
+	assert_non_null(strstr(err.msg, "0000:01:00.1 (snd_hda_intel)"));
+	assert_non_null(strstr(err.msg, "in use by the host"));
+	assert_non_null(strstr(err.msg, "`ptdm assignable-add 0000:01:00.1`"));
+	/* the root port on pcieport is a bridge: never in the way */
+	bind("0000:00:01.0", "pcieport");
+	bind("0000:01:00.1", "vfio-pci");
+	/* two left out: both named */
+	dev("0000:04:00.0", 0x00, "17");
+	assert_int_equal(slot_group_check(gpu, 1, NULL, 0, false, &err),
+			 -EBUSY);
+	assert_non_null(strstr(err.msg, "0000:01:00.1 (vfio-pci), "
+				       "0000:04:00.0 (no driver)"));
+	assert_non_null(strstr(err.msg, "them"));
+	assert_int_equal(slot_group_check(gpu, 1, extra, 2, false, &err), 0);
+	/* the slot's functions and one served: the rule sees both lists */
+	assert_int_equal(slot_group_check(hda, 1, extra + 1, 1, false, &err),
+			 -EBUSY);
+	assert_non_null(strstr(err.msg, "0000:01:00.0 (vfio-pci)"));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/0000:04:00.0'", root);
+	assert_int_equal(system(cmd), 0);
+	for (int i = 0; i < 3; i++)
+		bind(i == 0 ? "0000:00:01.0" : i == 1 ? "0000:01:00.0"
+						       : "0000:01:00.1", NULL);
 }
 
 /* A device whose config file is the given 64 bytes. */
@@ -184,6 +274,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_group_rule),
+		cmocka_unit_test(test_group_rule_single),
 		cmocka_unit_test(test_igd_bridges),
 	};
 

@@ -44,6 +44,7 @@
 #include "ptdm/sysfs.h"
 #include "ptdm/dev.h"
 #include "ptdm/owner.h"
+#include "ptdm/slot.h"
 #include "ptdm/vfio.h"
 #include "ptdm/vfu_client.h"
 #include "ptdm/vfu_server.h"
@@ -1648,6 +1649,118 @@ static void test_give_back(const struct devs *dv)
 	      "and back once more %s", err.msg);
 }
 
+/* ---- two functions of one VMM: one vfio-user connection each ---- */
+
+static int vu_pump(void *opaque)
+{
+	return vfu_conn_handle(opaque);
+}
+
+/*
+ * edu2 and nvme share a group, so a DMA space: QEMU sends each of its
+ * vfio-user-pci devices the same RAM section on its own socket, with its
+ * own fd of the guest's memfd.  Both DMA_MAPs are accepted (one address
+ * in ptdm, util/guestmem.c; one kernel mapping, vfio_dma.c), edu DMAs
+ * through it, and it stays until the last connection lets it go.
+ */
+static void test_group_two_connections(struct host_dev *a, struct host_dev *b,
+				       void *edu_bar)
+{
+	struct ptdm_dev *d[2] = { NULL, NULL };
+	struct vfu_conn srv[2];
+	struct vfu_client cli[2];
+	struct ptdm_dev_opts o;
+	struct ptdm_err err = { "" };
+	int mfd = memfd_create("guest-ram", MFD_CLOEXEC), fd1 = -1, rc;
+	int up = 0, sv[2];
+	uint8_t *ram = MAP_FAILED;
+	char p[64];
+
+	ptdm_dev_opts_init(&o);
+	for (int i = 0; i < 2; i++) {
+		rc = ptdm_dev_attach(&d[i], i ? b : a, &o, fresh(&err));
+		if (!check(!rc, "two connections: ptdm attaches %s %s",
+			   (i ? b : a)->name, err.msg))
+			goto out;
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
+		    vfu_conn_init(&srv[i], sv[0], d[i])) {
+			check(false, "two connections: server %d set up", i);
+			goto out;
+		}
+		vfu_client_init_fd(&cli[i], sv[1]);
+		cli[i].pump = vu_pump;
+		cli[i].pump_opaque = &srv[i];
+		up++;
+		rc = vfu_client_version(&cli[i], NULL, fresh(&err));
+		check(!rc, "two connections: VERSION on %s %s",
+		      (i ? b : a)->name, err.msg);
+	}
+	if (mfd < 0 || ftruncate(mfd, 0x10000)) {
+		check(false, "two connections: guest RAM memfd");
+		goto out;
+	}
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", mfd);
+	fd1 = open(p, O_RDWR | O_CLOEXEC);
+	ram = mmap(NULL, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	for (int i = 0; ram != MAP_FAILED && i < EDU_DMA_LEN; i++)
+		ram[i] = (uint8_t)(i * 13 + 5);
+	rc = vfu_client_dma_map(&cli[0], 0x400000, 0x10000, mfd, 0,
+				VFU_DMA_READ_OK | VFU_DMA_WRITE_OK);
+	check(!rc, "two connections: %s maps guest RAM at 0x400000 (%s)",
+	      a->name, strerror(-rc));
+	rc = vfu_client_dma_map(&cli[1], 0x400000, 0x10000, fd1, 0,
+				VFU_DMA_READ_OK | VFU_DMA_WRITE_OK);
+	check(!rc && srv[1].ndma == 1 && srv[0].ndma == 1 &&
+		      srv[1].dma[0].map == srv[0].dma[0].map,
+	      "two connections: %s maps the same memfd range at the same IOVA "
+	      "in the same space: accepted, one address (%s)", b->name,
+	      strerror(-rc));
+	rc = vfu_client_dma_unmap(&cli[0], 0x400000, 0x10000, 0);
+	check(!rc, "two connections: %s unmaps first (%s)", a->name,
+	      strerror(-rc));
+	/* nvme's connection still holds it: the device still reaches it */
+	ptdm_cfg_write(d[0], PCI_COMMAND, 2,
+		       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	check(ram != MAP_FAILED && edu_bar &&
+		      edu_dma(edu_bar, 0x400000, EDU_DMA_BUF, false) &&
+		      edu_dma(edu_bar, EDU_DMA_BUF, 0x400000 + 0x8000, true) &&
+		      !memcmp(ram, ram + 0x8000, EDU_DMA_LEN),
+	      "two connections: edu DMAs the guest RAM in and out while the "
+	      "other connection holds the mapping");
+	rc = vfu_client_dma_unmap(&cli[1], 0x400000, 0x10000, 0);
+	check(!rc, "two connections: %s unmaps last (%s)", b->name,
+	      strerror(-rc));
+	rc = vfu_client_dma_map(&cli[1], 0x400000, 0x10000, fd1, 0,
+				VFU_DMA_READ_OK | VFU_DMA_WRITE_OK);
+	check(!rc, "two connections: mapped again, then closed mid-way (%s)",
+	      strerror(-rc));
+out:
+	for (int i = 0; i < up; i++) {
+		vfu_client_close(&cli[i]);
+		vfu_conn_close(&srv[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		ptdm_dev_free(d[i]);
+	if (a && b) {
+		void *pg = page_buf();
+
+		rc = pg ? vfio_dma_map(a, 0x400000, pg, 4096, PTDM_DMA_READ,
+				       fresh(&err)) : -ENOMEM;
+		check(!rc, "two connections: nothing left at 0x400000 after "
+		      "close %s", err.msg);
+		if (!rc)
+			vfio_dma_unmap(a, 0x400000, 4096, fresh(&err));
+		if (pg)
+			munmap(pg, 4096);
+	}
+	if (ram != MAP_FAILED)
+		munmap(ram, 0x10000);
+	if (fd1 >= 0)
+		close(fd1);
+	if (mfd >= 0)
+		close(mfd);
+}
+
 /* edu2 + nvme: one group behind a root port */
 static void test_group(const struct devs *dv, int edu_container)
 {
@@ -1659,9 +1772,33 @@ static void test_group(const struct devs *dv, int edu_container)
 	uint32_t id = 0;
 	int rc;
 
+	/* the group rule on the kernel's own sysfs (slot.c) */
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1, NULL, 0, true,
+			      fresh(&err));
+	check(rc == -EBUSY && strstr(err.msg, dv->nvme) &&
+		      strstr(err.msg, "(nvme)") &&
+		      strstr(err.msg, "in use by the host"),
+	      "group rule: %s alone refused even with group=partial while "
+	      "its group mate is on nvme: %s", dv->edu2, err.msg);
 	rc = bind_vfio(dv->nvme);
 	check(!rc, "%s handed from nvme to vfio-pci (%s)", dv->nvme,
 	      strerror(-rc));
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1, NULL, 0, false,
+			      fresh(&err));
+	check(rc == -EBUSY && strstr(err.msg, dv->nvme) &&
+		      strstr(err.msg, "(vfio-pci)") &&
+		      strstr(err.msg, "not served with it"),
+	      "group rule: %s alone refused, %s on vfio-pci named: %s",
+	      dv->edu2, dv->nvme, err.msg);
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1,
+			      (const char (*)[16])dv->nvme, 1, false,
+			      fresh(&err));
+	check(!rc, "group rule: %s with %s served: accepted %s", dv->edu2,
+	      dv->nvme, err.msg);
+	rc = slot_group_check((const char (*)[16])dv->edu2, 1, NULL, 0, true,
+			      fresh(&err));
+	check(!rc, "group rule: group=partial leaves %s unused on vfio-pci %s",
+	      dv->nvme, err.msg);
 	rc = vfio_open(&a, dv->edu2, fresh(&err));
 	if (!check(!rc, "open edu %s: the group is viable now %s", dv->edu2,
 		   err.msg))
@@ -1733,6 +1870,14 @@ static void test_group(const struct devs *dv, int edu_container)
 				  fresh(&err));
 		check(!rc, "the kernel mapping went with the last user: "
 		      "remapped with other memory %s", err.msg);
+	}
+
+	{
+		struct ptdm_vfio_bar_map e0;
+
+		rc = vfio_bar_mmap(a, 0, &e0, fresh(&err));
+		check(!rc, "edu2 BAR0 mapped %s", err.msg);
+		test_group_two_connections(a, b, rc ? NULL : e0.base);
 	}
 
 	/* no function reset for edu2 (nvme shares the bus): hot reset */
