@@ -270,6 +270,14 @@ static void close_pairs(int (*sv)[2], int n)
 				close(sv[f][e]);
 }
 
+/* the VMM's ends, one a function (-1 none) */
+static void close_ends(const int *ends)
+{
+	for (int f = 0; f < SLOT_MAX_FUNCS; f++)
+		if (ends[f] >= 0)
+			close(ends[f]);
+}
+
 /*
  * ptdm serve DEVICE [--dump-guest F] --mpqemu-exec CMD ARG...: one
  * socketpair per device served (each function of BB:DD.*), the VMM's
@@ -328,17 +336,16 @@ static int serve_exec(int argc, char **argv)
 	else
 		w.fd = ours[0];
 	if (server_add_slot(&s, argv[1], NULL, &w, NULL, &err) < 0) {
+		/* our ends went with the devices removed (or go at exit) */
 		fprintf(stderr, "ptdm serve: %s\n", err.msg);
-		close_pairs(sv, SLOT_MAX_FUNCS);
+		close_ends(theirs);
 		server_fini(&s);
 		return 1;
 	}
 	pid = fork();
 	if (pid < 0) {
 		perror("ptdm serve: fork");
-		for (int f = 0; f < SLOT_MAX_FUNCS; f++)
-			if (theirs[f] >= 0)
-				close(theirs[f]);
+		close_ends(theirs);
 		server_fini(&s);
 		return 1;
 	}
@@ -361,9 +368,7 @@ static int serve_exec(int argc, char **argv)
 		fprintf(stderr, "ptdm serve: %s: %s\n", args[0], strerror(errno));
 		_exit(127);
 	}
-	for (int f = 0; f < SLOT_MAX_FUNCS; f++)
-		if (theirs[f] >= 0)
-			close(theirs[f]);
+	close_ends(theirs);
 	if (sandbox_enter(&s, true)) /* sandbox.c: after setup, before the loop */
 		stop = 1;
 	/* serve until the VMM closes its ends (or we are told to stop); the
