@@ -12,7 +12,9 @@
  *   ptdm serve --config FILE [--control PATH]   (lines "DEVICE WHERE...")
  *   ptdm serve DEVICE [--dump-guest FILE] --mpqemu-exec CMD ARG...
  *       run CMD (a QEMU with -device x-pci-proxy-dev,...,fd={fd}) on one
- *       end of a socketpair, serve the other, exit with CMD's status
+ *       end of a socketpair, serve the other, exit with CMD's status;
+ *       DEVICE BB:DD.*: one socketpair a function, {fd.F} in CMD
+ *       (exec_fds.c)
  *
  * One process, one loop (serve_devices.c), any mix of devices and front
  * ends; --control adds a control socket (serve_control.c, `ptdm ctl`)
@@ -32,12 +34,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/exec_fds.h"
 #include "cli/sandbox.h"
 #include "cli/serve.h"
 #include "cli/view.h"
 #include "ptdm/image.h"
 #include "ptdm/log.h"
 #include "ptdm/mpqemu.h"
+#include "ptdm/slot.h"
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -226,32 +230,68 @@ static int read_config(struct server *s, const char *file)
 	return 0;
 }
 
-/* Put fd where {fd} is in each argument; NULL-terminated copy. */
-static char **with_fd(char **argv, int n, int fd)
+/*
+ * The functions --mpqemu-exec serves for spec: a bit per function number
+ * of BB:DD.* (*slot set), or 0 for one device.  0 or -1 (said why).
+ */
+static int exec_functions(const char *spec, bool *slot, unsigned *fns)
 {
-	char **out = calloc((size_t)n + 1, sizeof(*out));
+	static char specs[SLOT_MAX_FUNCS][SLOT_SPEC_MAX];
+	struct ptdm_err err = { "" };
+	struct ptdm_spec ps;
+	int n;
 
-	for (int i = 0; out && i < n; i++) {
-		const char *at = strstr(argv[i], "{fd}");
-
-		if (!at) {
-			out[i] = argv[i];
-			continue;
-		}
-		out[i] = malloc(strlen(argv[i]) + 16);
-		if (!out[i])
-			return NULL; /* the process exits right after */
-		sprintf(out[i], "%.*s%d%s", (int)(at - argv[i]), argv[i], fd,
-			at + 4);
+	*slot = false;
+	*fns = 0;
+	if (ptdm_spec_parse(&ps, spec, &err))
+		goto bad;
+	if (ps.func != PTDM_SPEC_FUNC_ALL)
+		return 0;
+	*slot = true;
+	n = slot_expand(spec, specs, &err);
+	if (n < 0)
+		goto bad;
+	for (int i = 0; i < n; i++) {
+		if (ptdm_spec_parse(&ps, specs[i], &err))
+			goto bad;
+		*fns |= 1u << ps.func;
 	}
-	return out;
+	return 0;
+bad:
+	fprintf(stderr, "ptdm serve: %s\n", err.msg);
+	return -1;
 }
 
+static void close_pairs(int (*sv)[2], int n)
+{
+	for (int f = 0; f < n; f++)
+		for (int e = 0; e < 2; e++)
+			if (sv[f][e] >= 0)
+				close(sv[f][e]);
+}
+
+/* the VMM's ends, one a function (-1 none) */
+static void close_ends(const int *ends)
+{
+	for (int f = 0; f < SLOT_MAX_FUNCS; f++)
+		if (ends[f] >= 0)
+			close(ends[f]);
+}
+
+/*
+ * ptdm serve DEVICE [--dump-guest F] --mpqemu-exec CMD ARG...: one
+ * socketpair per device served (each function of BB:DD.*), the VMM's
+ * ends named in CMD by exec_fds.c's placeholders, checked before anything
+ * is opened.
+ */
 static int serve_exec(int argc, char **argv)
 {
-	struct serve_where w = { .kind = SERVE_MPQEMU_FD };
+	struct serve_where w = { .kind = SERVE_MPQEMU_FD, .fd = -1 };
 	struct ptdm_err err = { "" };
-	int sv[2], i = 2, status = 0, rc = 1;
+	int sv[SLOT_MAX_FUNCS][2], ours[SLOT_MAX_FUNCS], theirs[SLOT_MAX_FUNCS];
+	int i = 2, status = 0, rc = 1;
+	unsigned fns;
+	bool slot;
 	struct server s;
 	pid_t pid;
 
@@ -265,48 +305,74 @@ static int serve_exec(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	i++;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		perror("ptdm serve: socketpair");
+	if (exec_functions(argv[1], &slot, &fns))
 		return 1;
+	if (exec_fds_check(argv + i, argc - i, slot, fns, &err)) {
+		fprintf(stderr, "ptdm serve: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	memset(sv, -1, sizeof(sv));
+	for (int f = 0; f < SLOT_MAX_FUNCS; f++) {
+		ours[f] = theirs[f] = -1;
+		if (slot ? !(fns & (1u << f)) : f > 0)
+			continue;
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[f])) {
+			perror("ptdm serve: socketpair");
+			close_pairs(sv, SLOT_MAX_FUNCS);
+			return 1;
+		}
+		ours[f] = sv[f][0];
+		theirs[f] = sv[f][1];
 	}
 	signals();
-	w.fd = sv[0];
 	if (server_init(&s, &stop)) {
 		perror("ptdm serve: epoll");
-		close(sv[0]);
-		close(sv[1]);
+		close_pairs(sv, SLOT_MAX_FUNCS);
 		return 1;
 	}
 	s.raise_irq = &raise_irq;
-	if (server_add(&s, argv[1], NULL, &w, NULL, &err)) {
+	if (slot)
+		w.fn_fd = ours;
+	else
+		w.fd = ours[0];
+	if (server_add_slot(&s, argv[1], NULL, &w, NULL, &err) < 0) {
+		/* our ends went with the devices removed (or go at exit) */
 		fprintf(stderr, "ptdm serve: %s\n", err.msg);
-		close(sv[0]);
-		close(sv[1]);
+		close_ends(theirs);
 		server_fini(&s);
 		return 1;
 	}
 	pid = fork();
 	if (pid < 0) {
 		perror("ptdm serve: fork");
-		close(sv[1]);
+		close_ends(theirs);
 		server_fini(&s);
 		return 1;
 	}
 	if (pid == 0) {
-		char **args = with_fd(argv + i, argc - i, sv[1]);
-		int fl = fcntl(sv[1], F_GETFD);
+		char **args = exec_fds_apply(argv + i, argc - i, theirs[0],
+					     slot ? theirs : NULL);
 
-		if (!args || fl < 0 || fcntl(sv[1], F_SETFD, fl & ~FD_CLOEXEC))
+		for (int f = 0; f < SLOT_MAX_FUNCS; f++) {
+			int fl;
+
+			if (theirs[f] < 0)
+				continue;
+			fl = fcntl(theirs[f], F_GETFD);
+			if (fl < 0 || fcntl(theirs[f], F_SETFD, fl & ~FD_CLOEXEC))
+				_exit(127);
+		}
+		if (!args)
 			_exit(127);
 		execvp(args[0], args);
 		fprintf(stderr, "ptdm serve: %s: %s\n", args[0], strerror(errno));
 		_exit(127);
 	}
-	close(sv[1]);
+	close_ends(theirs);
 	if (sandbox_enter(&s, true)) /* sandbox.c: after setup, before the loop */
 		stop = 1;
-	/* serve until the VMM closes its end (or we are told to stop); the
-	 * device leaves with its --dump-guest written */
+	/* serve until the VMM closes its ends (or we are told to stop); the
+	 * devices leave with their --dump-guest written */
 	server_run(&s);
 	server_fini(&s);
 	if (stop)

@@ -59,6 +59,8 @@ const struct cli_help cli_helps[] = {
 	  "  --mpqemu-exec CMD ARG...\n"
 	  "                     start QEMU on a socketpair; {fd} in an ARG "
 	  "becomes its end\n"
+	  "                     (DEVICE BB:DD.*: one socketpair a function, "
+	  "{fd.F} is function F's)\n"
 	  "  --config FILE      one \"DEVICE WHERE\" a line; # comments\n"
 	  "  --control PATH     a control socket (ptdm ctl): add and remove "
 	  "devices while serving\n"

@@ -26,6 +26,9 @@ struct serve_where {
 	enum serve_kind kind;
 	const char *path;     /* SERVE_VFIO_USER */
 	int fd;               /* SERVE_FD, SERVE_MPQEMU_FD */
+	/* SERVE_MPQEMU_FD of BB:DD.* (--mpqemu-exec): function F's socket
+	 * is fn_fd[F] (8 entries, -1 none) */
+	const int *fn_fd;
 	long domid;           /* SERVE_XEN */
 	bool xen_cf8;
 	bool xen_toolstack_assigns; /* libxl assigns the device (ptdm-xen-dm) */
@@ -74,8 +77,10 @@ int server_add(struct server *s, const char *spec, const char *id,
 /*
  * The same for a spec that may name every function of a slot (BB:DD.*):
  * one device per function (vfio-user: PATH with "{fn}" replaced by the
- * function number, or PATH.F; Xen: the functions of one virtual slot),
- * the IOMMU-group rule checked first, all or none added.  ids: "ID.F"
+ * function number, or PATH.F; Xen: the functions of one virtual slot;
+ * mpqemu: the socket w->fn_fd[F]), the IOMMU-group rule checked first,
+ * all or none added.  Each function's --dump-guest/--dump-host file is
+ * the path given with "{fn}" replaced, or with ".F" added.  ids: "ID.F"
  * with id, else the usual.  Returns how many were added or -errno.
  */
 int server_add_slot(struct server *s, const char *spec, const char *id,

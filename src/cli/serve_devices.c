@@ -452,6 +452,8 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 {
 	static char specs[SLOT_MAX_FUNCS][SLOT_SPEC_MAX];
 	char bdfs[SLOT_MAX_FUNCS][16], paths[SLOT_MAX_FUNCS][108];
+	char dumps[2][SLOT_MAX_FUNCS][1024]; /* guest, host */
+	int fds[SLOT_MAX_FUNCS];
 	struct served *added[SLOT_MAX_FUNCS];
 	struct ptdm_spec ps;
 	int n, rc;
@@ -463,11 +465,12 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 		rc = server_add(s, spec, id, w, first, err);
 		return rc ? rc : 1;
 	}
-	if (w->kind != SERVE_VFIO_USER && w->kind != SERVE_XEN)
+	if (w->kind != SERVE_VFIO_USER && w->kind != SERVE_XEN &&
+	    !(w->kind == SERVE_MPQEMU_FD && w->fn_fd))
 		return ptdm_errf(err, -EINVAL, "%s: the functions of a slot "
 				 "need one socket each: --vfio-user PATH "
-				 "(PATH.F or {fn} in PATH) or --xen-domid",
-				 spec);
+				 "(PATH.F or {fn} in PATH), --xen-domid, or "
+				 "--mpqemu-exec with {fd.F}", spec);
 	n = slot_expand(spec, specs, err);
 	if (n < 0)
 		return n;
@@ -483,6 +486,18 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 		    fn_path(paths[i], sizeof(paths[i]), w->path, one.func))
 			return ptdm_errf(err, -ENAMETOOLONG, "%s: socket path "
 					 "too long", w->path);
+		for (int g = 0; g < 2; g++) {
+			const char *dump = g ? w->dump_host : w->dump_guest;
+
+			if (dump && fn_path(dumps[g][i], sizeof(dumps[g][i]),
+					    dump, one.func))
+				return ptdm_errf(err, -ENAMETOOLONG, "%s: path "
+						 "too long", dump);
+		}
+		fds[i] = w->fn_fd ? w->fn_fd[one.func] : -1;
+		if (w->fn_fd && fds[i] < 0)
+			return ptdm_errf(err, -EINVAL, "%s: no socket for "
+					 "function %d", spec, one.func);
 	}
 	if (!s->group_check_at_end) {
 		rc = w->kind == SERVE_XEN
@@ -499,6 +514,12 @@ int server_add_slot(struct server *s, const char *spec, const char *id,
 
 		if (w->kind == SERVE_VFIO_USER)
 			wi.path = paths[i];
+		if (w->fn_fd)
+			wi.fd = fds[i];
+		if (w->dump_guest)
+			wi.dump_guest = dumps[0][i];
+		if (w->dump_host)
+			wi.dump_host = dumps[1][i];
 		if (id)
 			snprintf(idi, sizeof(idi), "%.28s.%c", id,
 				 bdfs[i][strlen(bdfs[i]) - 1]);

@@ -100,6 +100,23 @@ check "bad address never opens a file" bash -c \
 check "bad address in capture too" expect 1 'not a PCI address' \
 	capture 0000:0g:00.0 -o "$tmp/x.ptdm"
 
+# --mpqemu-exec: {fd} becomes an open socket the VMM inherits, and ptdm
+# exits with the VMM's status; placeholder mistakes are refused before
+# anything starts (tests/unit/test_exec_fds.c has the BB:DD.* ones)
+check "mpqemu-exec: {fd} is the VMM's socket" bash -c \
+	"'$ptdm' serve '$nvme' --mpqemu-exec sh -c 'test -S /proc/self/fd/\$0 && exit 7' '{fd}' 2>/dev/null; [ \$? = 7 ]"
+check "mpqemu-exec: no {fd}" expect 2 "no {fd} in the command" \
+	serve "$nvme" --mpqemu-exec touch "$tmp/started"
+check "mpqemu-exec: {fd.F} for one device" expect 2 \
+	"{fd.1} in \"fd={fd.1}\": one device is served" \
+	serve "$nvme" --mpqemu-exec touch "$tmp/started" "fd={fd.1}"
+check "mpqemu-exec: a malformed placeholder" expect 2 '"{fd.x}"' \
+	serve "$nvme" --mpqemu-exec touch "$tmp/started" "fd={fd}" "{fd.x}"
+check "mpqemu-exec: a refused command never starts" test ! -e "$tmp/started"
+check "mpqemu-exec: BB:DD.* of an empty slot" expect 1 \
+	"00fe:1f:1f.*: no function of that slot is present" \
+	serve "00fe:1f:1f.*" --mpqemu-exec touch "$tmp/started" "fd={fd.0}"
+
 # JSON says its schema version (docs/json.md)
 check "inspect --json schema" bash -c \
 	"'$ptdm' inspect '$nvme' --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"schema\"]==\"ptdm-inspect/1\" and d[\"complete\"] and d[\"readable_bytes\"]==4096, d'"
