@@ -16,7 +16,7 @@
 
 #include "cli/exec_fds.h"
 
-/* a writable argv as main() has it (never freed: a test process) */
+/* a writable argv as main() has it (unfree() gives it back) */
 static char **mk(const char *const *words)
 {
 	int n = 0;
@@ -32,6 +32,22 @@ static char **mk(const char *const *words)
 }
 
 #define ARGV(...) mk((const char *const[]){ __VA_ARGS__, NULL })
+
+static void unfree(char **v)
+{
+	for (int i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* exec_fds_apply's copy: its own strings where it replaced a placeholder */
+static void unfree_out(char **out, char **argv)
+{
+	for (int i = 0; out[i]; i++)
+		if (out[i] != argv[i])
+			free(out[i]);
+	free(out);
+}
 
 static int N(char **v)
 {
@@ -79,6 +95,11 @@ static void test_one_device(void **state)
 	refused(none, N(none), false, 0, "no {fd} in the command");
 	refused(fn, N(fn), false, 0, "{fd.0} in \"fd={fd.0}\": one device");
 	refused(twice, N(twice), false, 0, "{fd} given twice");
+	unfree_out(out, ok);
+	unfree(ok);
+	unfree(none);
+	unfree(fn);
+	unfree(twice);
 }
 
 static void test_functions(void **state)
@@ -104,6 +125,8 @@ static void test_functions(void **state)
 	/* function 2 served, named nowhere */
 	refused(two, N(two), true, 0x7, "function 2 is served but the "
 		"command has no {fd.2}");
+	unfree_out(out, two);
+	unfree(two);
 }
 
 static void test_mistakes(void **state)
@@ -132,6 +155,13 @@ static void test_mistakes(void **state)
 	assert_non_null(out);
 	assert_string_equal(out[1], "fd=3");
 	assert_string_equal(out[2], "{fdx} {f} 4");
+	unfree_out(out, other);
+	unfree(one);
+	unfree(bad);
+	unfree(bad2);
+	unfree(bad3);
+	unfree(twice);
+	unfree(other);
 }
 
 int main(void)
