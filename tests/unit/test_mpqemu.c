@@ -15,6 +15,7 @@
 #include "helpers.h"
 #include "ptdm/mpqemu.h"
 #include "util/guestmem.h"
+#include "util/sockio.h"
 #include <linux/pci_regs.h>
 
 struct fx {
@@ -50,27 +51,14 @@ static void send_msg(struct fx *f, int32_t cmd, const void *p, uint64_t size,
 		     const int *fds, unsigned nfds)
 {
 	uint8_t buf[16 + 256] = { 0 };
-	char ctrl[CMSG_SPACE(sizeof(int) * 8)];
-	struct iovec iov = { buf, 16 + size };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
+	assert_true(size <= 256 && nfds <= 8);
 	memcpy(buf, &cmd, 4);
 	memcpy(buf + 8, &size, 8);
 	if (size)
 		memcpy(buf + 16, p, size);
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(ctrl, 0, sizeof(ctrl));
-		m.msg_control = ctrl;
-		m.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&m);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(f->peer, &m, 0), (ssize_t)(16 + size));
+	assert_int_equal(sockio_send_fds(f->peer, buf, 16 + size, fds, nfds),
+			 0);
 }
 
 /* Send, let the remote handle it, read the RET value. */
