@@ -66,7 +66,8 @@ const struct cli_help cli_helps[] = {
 	  "devices while serving\n"
 	  "  --user NAME        after setup, run as NAME (its groups too)\n"
 	  "  --sandbox on|off   the sandbox after setup (default on: no "
-	  "capabilities, no new privileges, a seccomp filter); off is for "
+	  "capabilities, no new privileges, Landlock file rules, a seccomp "
+	  "filter); off is for "
 	  "debugging\n" },
 	{ "ctl",
 	  "ptdm ctl PATH device-add SPEC (--vfio-user SOCK | --xen-domid N "

@@ -6,7 +6,8 @@
  * sets but the kept ones (needs CAP_SETPCAP, so while still root); change
  * groups, gid and uid, keeping the kept capabilities across setresuid
  * (PR_SET_KEEPCAPS) and then setting exactly them; PR_SET_NO_NEW_PRIVS;
- * and last the seccomp filter.
+ * the Landlock ruleset (sandbox_fs.c: which files stay reachable, after
+ * NSS has had its files); and last the seccomp filter.
  *
  * Kept capability: CAP_IPC_LOCK, and only when a VFIO device is served or
  * a control socket may hot-add one - VFIO pins guest RAM it maps for the
@@ -30,9 +31,11 @@
  * `strace -f -c ptdm serve ... --sandbox=off`, or run with the sandbox and
  * read the line that names it.
  *
- * PTDM_TEST_FORBIDDEN_SYSCALL=execve|ioctl (tests/serve/sandbox.py) adds a
- * watch to the loop that makes that call from a loop callback in the first
- * round: the environment of the process, never anything a client sends.
+ * PTDM_TEST_FORBIDDEN_SYSCALL=execve|ioctl|open:PATH|create:PATH
+ * (tests/serve/sandbox.py) adds a watch to the loop that makes that call
+ * from a loop callback in the first round: the environment of the
+ * process, never anything a client sends.  The file system is sandbox_fs.c's
+ * (Landlock), entered between the privileges and the filter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,15 +113,6 @@ int sandbox_take_options(int *argc, char **argv)
 }
 
 /* ---- what the served devices need ---- */
-
-enum {
-	NEED_LOOP = 1u << 0,   /* every serving process */
-	NEED_HOTADD = 1u << 1, /* a control socket: device-add opens, listens */
-	NEED_VFIO = 1u << 2,   /* a VFIO device (or one may be hot-added) */
-	NEED_XEN = 1u << 3,    /* a Xen ioreq server */
-	NEED_CHILD = 1u << 4,  /* --mpqemu-exec: wait for and signal the VMM */
-	NEED_DUMPS = 1u << 5,  /* --dump-guest/--dump-host written at removal */
-};
 
 static unsigned needs_of(const struct server *s, bool child)
 {
@@ -208,8 +202,9 @@ static int drop_privileges(uint64_t keep)
 	}
 	if (!pw && geteuid() == 0)
 		fprintf(stderr, "ptdm serve: sandbox: no --user: serving as root "
-				"without capabilities (files root owns stay "
-				"writable); give --user NAME to drop the user too\n");
+				"without capabilities (where the file rules "
+				"let it write, files root owns stay writable); "
+				"give --user NAME to drop the user too\n");
 	return 0;
 }
 
@@ -513,6 +508,22 @@ static void on_test(struct ptdm_watch *w, uint32_t events)
 				"%s\n", rc ? strerror(errno) : "allowed");
 		return;
 	}
+	if (what && (!strncmp(what, "open:", 5) || !strncmp(what, "create:", 7))) {
+		bool create = what[0] == 'c';
+		const char *path = strchr(what, ':') + 1;
+		/* open: the flags the loop's own open has (seccomp lets them
+		 * through), so only Landlock stands between it and the file */
+		int fd = create ? open(path, O_WRONLY | O_CREAT | O_EXCL |
+					     O_CLOEXEC, 0600)
+				: open(path, O_RDONLY | O_CLOEXEC);
+
+		fprintf(stderr, "ptdm serve: test: %s(%s) from the loop: %s\n",
+			create ? "create" : "open", path,
+			fd < 0 ? strerror(errno) : "allowed");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
 	/* with the sandbox: killed; without: ENOENT, and the loop goes on */
 	rc = execve(argv[0], argv, argv + 1);
 	fprintf(stderr, "ptdm serve: test: execve from the loop: %s\n",
@@ -538,7 +549,7 @@ static int add_test_trigger(struct server *s)
 int sandbox_enter(struct server *s, bool child)
 {
 	unsigned need = needs_of(s, child);
-	char name[128];
+	char name[128], files[96];
 	uint64_t keep = need & NEED_VFIO ? 1ull << CAP_IPC_LOCK : 0;
 
 	/* a Xen device hot-added later reads its config through sysfs, past
@@ -570,12 +581,14 @@ int sandbox_enter(struct server *s, bool child)
 		perror("ptdm serve: sandbox: PR_SET_NO_NEW_PRIVS");
 		return -1;
 	}
+	if (sandbox_fs_enter(s, need, files, sizeof(files)))
+		return -1;
 	if (install_filter(need))
 		return -1;
 	ptdm_log(PTDM_LOG_INFO, "sandbox: uid %u, %s, no new privileges, "
-		 "%s%s%s%s%s", (unsigned)getuid(),
+		 "%s, %s%s%s%s%s", (unsigned)getuid(),
 		 keep & (1ull << CAP_SYS_ADMIN) ? "CAP_IPC_LOCK and CAP_SYS_ADMIN"
-		 : keep ? "CAP_IPC_LOCK only" : "no capabilities",
+		 : keep ? "CAP_IPC_LOCK only" : "no capabilities", files,
 #ifdef PTDM_HAVE_SECCOMP
 		 "syscall filter for the loop",
 #else

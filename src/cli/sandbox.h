@@ -2,7 +2,8 @@
  * sandbox.h - what `ptdm serve` gives up once its devices are open
  * (sandbox.c, docs/security.md "The sandbox"): its user (--user NAME), every
  * capability but CAP_IPC_LOCK where VFIO DMA may still be pinned, new
- * privileges (PR_SET_NO_NEW_PRIVS), and every syscall and VFIO/Xen ioctl
+ * privileges (PR_SET_NO_NEW_PRIVS), every file it will not use (Landlock,
+ * sandbox_fs.c), and every syscall and VFIO/Xen ioctl
  * the serving loop does not use (a libseccomp filter, when built with it).
  * On by default; --sandbox=off keeps everything and says so.
  */
@@ -10,6 +11,7 @@
 #define PTDM_CLI_SANDBOX_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct server;
 
@@ -27,5 +29,30 @@ int sandbox_take_options(int *argc, char **argv);
  * must not start: a sandbox asked for and not in place is an error).
  */
 int sandbox_enter(struct server *s, bool child);
+
+/* ---- between sandbox.c and sandbox_fs.c ---- */
+
+/* What the served devices need, one bit a kind (sandbox.c's tables). */
+enum {
+	NEED_LOOP = 1u << 0,   /* every serving process */
+	NEED_HOTADD = 1u << 1, /* a control socket: device-add opens, listens */
+	NEED_VFIO = 1u << 2,   /* a VFIO device (or one may be hot-added) */
+	NEED_XEN = 1u << 3,    /* a Xen ioreq server */
+	NEED_CHILD = 1u << 4,  /* --mpqemu-exec: wait for and signal the VMM */
+	NEED_DUMPS = 1u << 5,  /* --dump-guest/--dump-host written at removal */
+};
+
+/*
+ * The Landlock ruleset for need (sandbox_fs.c): entered for the calling
+ * thread (ptdm serve has one).  0 with said set to a few words for the
+ * sandbox's log line (also when the kernel has no Landlock), or -1 with
+ * the reason on stderr.
+ */
+int sandbox_fs_enter(const struct server *s, unsigned need, char *said,
+		     size_t n);
+
+/* For an EACCES a control command ends in: " (where the sandbox lets
+ * ptdm create files ...)" once the file rules are in place, else "". */
+const char *sandbox_fs_hint(void);
 
 #endif

@@ -116,6 +116,8 @@ int serve_xen_front(struct served *d, const struct serve_where *w,
 int ctl_server_start(struct server *s, const char *path,
 		     struct ptdm_err *err);
 void ctl_server_stop(struct server *s);
+/* its socket file, or NULL without one */
+const char *ctl_server_path(const struct server *s);
 /* a guest config write on a traced device, one line (also logged) */
 void ctl_trace_line(struct served *d, const char *line);
 

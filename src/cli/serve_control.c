@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/sandbox.h"
 #include "cli/serve.h"
 #include "ptdm/log.h"
 #include "ptdm/vfu_server.h"
@@ -151,6 +152,13 @@ static const char *unknown_key(struct json_object *args,
 	return NULL;
 }
 
+/* A failed command's reason; a path the sandbox keeps out says so. */
+static void why_of(char *why, size_t n, const struct ptdm_err *err, int rc)
+{
+	snprintf(why, n, "%s%s", err->msg, rc == -EACCES ? sandbox_fs_hint()
+							 : "");
+}
+
 /* ---- commands ---- */
 
 static struct json_object *stats_obj(struct served *d)
@@ -224,6 +232,7 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 	const char *spec = arg_str(args, "spec"), *bad;
 	struct json_object *v, *r;
 	struct served *d;
+	int rc;
 
 	if ((bad = unknown_key(args, known))) {
 		snprintf(why, n, "device-add: unknown argument \"%s\"", bad);
@@ -279,9 +288,10 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 		snprintf(why, n, "device-add: \"state\" is a file path");
 		return NULL;
 	}
-	if (server_add_slot(c->cs->srv, spec, arg_str(args, "id"), &w, &d,
-			    &err) < 0) {
-		snprintf(why, n, "%s", err.msg);
+	rc = server_add_slot(c->cs->srv, spec, arg_str(args, "id"), &w, &d,
+			     &err);
+	if (rc < 0) {
+		why_of(why, n, &err, rc);
 		return NULL;
 	}
 	r = json_object_new_object();
@@ -328,7 +338,7 @@ static struct json_object *cmd_save(struct ctl_conn *c,
 	}
 	len = server_save_state(d, file, &err);
 	if (len < 0) {
-		snprintf(why, n, "%s", err.msg);
+		why_of(why, n, &err, (int)len);
 		return NULL;
 	}
 	r = json_object_new_object();
@@ -361,11 +371,14 @@ static struct json_object *cmd_dump(struct ctl_conn *c,
 			 "(file paths)");
 		return NULL;
 	}
-	for (int i = 0; i < 2; i++)
-		if (path[i] && server_write_view(d, path[i], i == 0, &err)) {
-			snprintf(why, n, "%s", err.msg);
+	for (int i = 0; i < 2; i++) {
+		int rc = path[i] ? server_write_view(d, path[i], i == 0, &err) : 0;
+
+		if (rc) {
+			why_of(why, n, &err, rc);
 			return NULL;
 		}
+	}
 	return json_object_new_object();
 }
 
@@ -660,6 +673,11 @@ int ctl_server_start(struct server *s, const char *path,
 	s->ctl = cs;
 	s->control = true;
 	return 0;
+}
+
+const char *ctl_server_path(const struct server *s)
+{
+	return s->ctl ? s->ctl->path : NULL;
 }
 
 void ctl_server_stop(struct server *s)

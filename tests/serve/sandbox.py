@@ -16,11 +16,18 @@ one to drop):
     and the loop goes on serving;
   - --sandbox=off warns, has no filter, and the same execve is not stopped
     (so the kill above is the filter's doing, not the trigger's);
+  - the file system (Landlock, src/cli/sandbox_fs.c), when the kernel has
+    it (its own answer, not ptdm's): a static server's loop cannot open
+    /etc/hostname even read-only (the one open the filter lets through)
+    but can open /dev/null, writes its dumps in their own directory; with
+    a control socket it reads any file but creates files only in the
+    control socket's directory (device-save elsewhere is refused with
+    nothing written); --sandbox=off opens /etc/hostname;
   - --user with no such user is an error, not a silent root server.
 Prints PASS/FAIL lines and "N passed, N failed"; exits non-zero on any
 failure.
 """
-import json, os, pwd, signal, socket, struct, subprocess, sys, tempfile, time
+import ctypes, json, os, platform, pwd, signal, socket, struct, subprocess, sys, tempfile, time
 
 PTDM, DUMPS = sys.argv[1], sys.argv[2]
 HDR = struct.Struct("<HHIII")
@@ -161,7 +168,8 @@ with open(NVME) as f, open(unknown, "w") as out:
         if line.startswith("00: 4d 14 26 a8"):
             line = "00: 34 12 e8 11" + line[len("00: 4d 14 26 a8"):]
         out.write(line)
-dump = os.path.join(rootdir, "unknown.dump")
+dumpdir = tempfile.mkdtemp()  # a directory of its own: the dump's rule
+dump = os.path.join(dumpdir, "unknown.dump")
 u = os.path.join(rootdir, "u.sock")
 spec = unknown + ",sizes=" + NVME.replace("lspci-x4", "lspci-vvv")
 s = Serve([spec, "--vfio-user", u, "--dump-guest", dump])  # no --user: its
@@ -229,6 +237,83 @@ check("--sandbox=off: the same execve is not stopped (it fails ENOENT)",
       "execve from the loop: No such file or directory" in s.stderr() and
       s.p.poll() is None, s.stderr())
 check("--sandbox=off: clean exit", s.stop() == 0, s.stderr())
+
+# ---- the file system: Landlock -------------------------------------------------
+def kernel_landlock_abi():
+    """The kernel's own answer: landlock_create_ruleset(NULL, 0, VERSION)."""
+    nr = {"x86_64": 444, "aarch64": 444}.get(platform.machine())
+    if nr is None:
+        return 0
+    v = ctypes.CDLL(None, use_errno=True).syscall(nr, None, 0, 1)
+    return v if v > 0 else 0
+
+
+def trigger(args, what):
+    s = Serve(args, {"PTDM_TEST_FORBIDDEN_SYSCALL": what, "PTDM_LOG": "info"})
+    for _ in range(50):
+        if "from the loop:" in s.stderr() or s.p.poll() is not None:
+            break
+        time.sleep(0.1)
+    return s
+
+
+abi = kernel_landlock_abi()
+if not abi:
+    print("SKIP the Landlock checks: this kernel has no Landlock")
+else:
+    c = os.path.join(rootdir, "c.sock")
+    s = trigger([NVME, "--vfio-user", c], "open:/etc/hostname")
+    check("the log line names Landlock and the kernel's ABI",
+          "files by Landlock ABI %d" % abi in s.stderr(), s.stderr())
+    check("static server: the loop cannot read /etc/hostname",
+          "open(/etc/hostname) from the loop: Permission denied" in s.stderr(),
+          s.stderr())
+    check("static server: still serving after the refusal",
+          s.p.poll() is None and cfg_read(c) == 0xa826144d, s.stderr())
+    check("static server: clean exit, socket removed",
+          s.stop() == 0 and not os.path.exists(c), s.stderr())
+    s = trigger([NVME, "--vfio-user", c], "open:/dev/null")
+    check("static server: /dev/null opens (the reserve fd)",
+          "open(/dev/null) from the loop: allowed" in s.stderr(), s.stderr())
+    s.stop()
+    s = trigger([NVME, "--vfio-user", c, "--sandbox=off"], "open:/etc/hostname")
+    check("--sandbox=off: the loop reads /etc/hostname",
+          "open(/etc/hostname) from the loop: allowed" in s.stderr(), s.stderr())
+    s.stop()
+
+    other = tempfile.mkdtemp()
+    ctl = os.path.join(rootdir, "ctl2.sock")
+    s = trigger(["--control", ctl], "create:" + os.path.join(other, "x"))
+    check("control socket: no file created outside its directory",
+          "from the loop: Permission denied" in s.stderr() and
+          not os.path.exists(os.path.join(other, "x")), s.stderr())
+    r = ctl_cmd(ctl, "device-add", spec=NVME, id="e",
+                **{"vfio-user": os.path.join(other, "e.sock")})
+    check("control socket: no socket made outside its directory",
+          "error" in r and "control socket's directory" in r["error"]["desc"]
+          and not os.path.exists(os.path.join(other, "e.sock")),
+          r)
+    r = ctl_cmd(ctl, "device-add", spec=NVME, id="d",
+                **{"vfio-user": os.path.join(rootdir, "d.sock")})
+    check("control socket: an image anywhere is read (device-add)",
+          r.get("return", {}).get("id") == "d", "%r %s" % (r, s.stderr()))
+    bad = os.path.join(other, "d.state")
+    r = ctl_cmd(ctl, "device-save", id="d", file=bad)
+    check("control socket: device-save outside its directory refused, "
+          "nothing written",
+          "error" in r and "Permission denied" in r["error"].get("desc", "")
+          and not os.path.exists(bad), r)
+    good = os.path.join(rootdir, "d.state")
+    r = ctl_cmd(ctl, "device-save", id="d", file=good)
+    check("control socket: device-save in its directory",
+          "return" in r and os.path.getsize(good) > 0, r)
+    check("control socket: quit", ctl_cmd(ctl, "quit").get("return") == {}
+          and s.wait() == 0, s.stderr())
+    s = trigger(["--control", ctl], "create:" + os.path.join(rootdir, "y"))
+    check("control socket: files are created in its directory",
+          "from the loop: allowed" in s.stderr() and
+          os.path.exists(os.path.join(rootdir, "y")), s.stderr())
+    s.stop()
 
 # ---- usage ---------------------------------------------------------------------
 s = Serve([NVME, "--vfio-user", b, "--user", "no-such-user-ptdm"])

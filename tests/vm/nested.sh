@@ -242,6 +242,10 @@ sed -n '/L2: up /,$p' "$l2" |
 	grep -E "is not reachable by the device's DMA|DMA map .* overlaps" >"$work/dmawarn"
 [ $? = 1 ] && grep -q "L2: up " "$l2"
 check $? "ptdm: every connection's DMA_MAP of L2's RAM accepted once L2 is up ($(head -1 "$work/dmawarn"))"
+# both ptdm (the outer VFIO one with a child VMM, the inner slot one) ran
+# inside their Landlock file rules, and still wrote their dumps (above)
+n=$(grep -c "sandbox: .*files by Landlock ABI [1-9]" "$l2")
+[ "$n" = 2 ]; check $? "ptdm: both serve inside Landlock file rules ($n: $(grep -o 'files by Landlock ABI [0-9]* ([^)]*)' "$l2" | head -1))"
 grep -q "L1: ptdm exited 0" "$l1log"; check $? "both ptdm exited 0 when L2 powered off"
 [ "$qrc" = 1 ]; check $? "L1 exit status (QEMU $qrc, want 1)"
 if [ "$fail" != 0 ]; then

@@ -261,7 +261,7 @@ say "HVM: done at $(t)s"
 say "PVH: xl create -p at $(t)s"
 xl create -p /etc/xen/pvh.cfg >/tmp/xl-pvh.log 2>&1 || { say "PVH: xl create failed"; cat /tmp/xl-pvh.log; }
 D=$(xl domid pvh1)
-ptdm serve $IMG --xen-domid $D --xen-cf8 --dump-guest /tmp/guest.txt \
+PTDM_LOG=info ptdm serve $IMG --xen-domid $D --xen-cf8 --dump-guest /tmp/guest.txt \
 	--dump-host /tmp/host.txt >/tmp/ptdm.out 2>/tmp/ptdm-pvh.log &
 P=$!
 i=0; while [ $i -lt 100 ] && ! grep -q "ptdm: ready" /tmp/ptdm.out; do sleep 0.1; i=$((i+1)); done

@@ -342,6 +342,7 @@ p_x=$(sed -n 's/.*XENTEST: DUMP-GUEST: \([0-9a-f][0-9a-f]: .*\)$/\1/p' "$log.txt
 hcmd=$(sed -n 's/.*XENTEST: DUMP-HOST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
 gcmd=$(sed -n 's/.*XENTEST: DUMP-GUEST: 00: \(.. \)\{4\}\(..\).*/\2/p' "$log.txt" | head -1)
 [ -n "$hcmd" ] && [ $((0x$hcmd & 3)) = 3 ] && [ $((0x$gcmd & 2)) = 0 ]; check $? "PVH: the guest's decode-off write stayed virtual (guest COMMAND low byte $gcmd, device $hcmd)"
+has "PVH-PTDM: ptdm: info: sandbox: .*files by Landlock ABI [1-9].*xen"; check $? "PVH: ptdm served inside Landlock file rules (/dev/xen, /sys; dumps written): $(line 'PVH-PTDM: ptdm: info: sandbox' | grep -o 'files by [^)]*)')"
 has "PVH: ptdm exited rc=0 after the domain was destroyed"; check $? "PVH: ptdm noticed the domain die and tore down cleanly"
 has "PVH-PTDM: ptdm serve: [1-9][0-9]* ioreqs .*[1-9][0-9]* port, [1-9][0-9]* mmio.* from 2 vCPUs"; check $? "PVH: $(line 'PVH-PTDM: ptdm serve: [0-9]+ ioreqs')"
 has "XENTEST: END"; check $? "the dom0 script ran to its end"
