@@ -157,8 +157,12 @@ if [ "${SCENARIO:-image}" = real ]; then
 		/etc/xen/hvm-real.cfg | grep -v "^pci = " >/etc/xen/hvm-save.cfg
 	echo 'device_model_args_hvm = [ "-ptdm-image", "/images/dev.lspci-x4.txt@5", "-drive", "file=/images/idle.img,format=raw,if=ide,index=0,media=disk,file.locking=off" ]' >>/etc/xen/hvm-save.cfg
 	echo 'on_reboot = "destroy"' >>/etc/xen/hvm-save.cfg
-	dump() { # domid file: ptdm's guest view of the image, now
-		ptdm ctl /var/run/xen/ptdm-dm-ctl-$1 raw "{\"execute\":\"device-dump\",\"arguments\":{\"id\":\"ptdm-img-05\",\"guest\":\"$2\"}}" >/dev/null 2>&1 || echo "no dump" >$2
+	dump() { # domid file: ptdm's guest view of the image, now (written in
+		# the control socket's directory: the sandbox lets ptdm make
+		# files nowhere else)
+		v=/var/run/xen/ptdm-test-view-$1.txt
+		ptdm ctl /var/run/xen/ptdm-dm-ctl-$1 raw "{\"execute\":\"device-dump\",\"arguments\":{\"id\":\"ptdm-img-05\",\"guest\":\"$v\"}}" >/dev/null 2>&1 &&
+			mv $v $2 || echo "no dump" >$2
 	}
 	xl create /etc/xen/hvm-save.cfg >/tmp/xl-save.log 2>&1 || { say "SAVE: xl create failed"; sed 's/^/XENTEST: SAVE-XL: /' /tmp/xl-save.log; }
 	D4=$(xl domid hvmsave)
