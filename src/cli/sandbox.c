@@ -31,7 +31,7 @@
  * `strace -f -c ptdm serve ... --sandbox=off`, or run with the sandbox and
  * read the line that names it.
  *
- * PTDM_TEST_FORBIDDEN_SYSCALL=execve|ioctl|open:PATH|create:PATH
+ * PTDM_TEST_FORBIDDEN_SYSCALL=execve|ioctl|open:PATH|create:PATH|tcp
  * (tests/serve/sandbox.py) adds a watch to the loop that makes that call
  * from a loop callback in the first round: the environment of the
  * process, never anything a client sends.  The file system is sandbox_fs.c's
@@ -40,6 +40,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
@@ -520,6 +522,21 @@ static void on_test(struct ptdm_watch *w, uint32_t events)
 		fprintf(stderr, "ptdm serve: test: %s(%s) from the loop: %s\n",
 			create ? "create" : "open", path,
 			fd < 0 ? strerror(errno) : "allowed");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (what && !strcmp(what, "tcp")) {
+		/* a control socket's filter lets socket/connect through:
+		 * Landlock (ABI 4+) refuses TCP, without it ECONNREFUSED */
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+					   .sin_port = htons(1),
+					   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+		fprintf(stderr, "ptdm serve: test: TCP connect from the loop: %s\n",
+			rc ? strerror(errno) : "allowed");
 		if (fd >= 0)
 			close(fd);
 		return;

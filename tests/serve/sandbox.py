@@ -22,7 +22,8 @@ one to drop):
     but can open /dev/null, writes its dumps in their own directory; with
     a control socket it reads any file but creates files only in the
     control socket's directory (device-save elsewhere is refused with
-    nothing written); --sandbox=off opens /etc/hostname;
+    nothing written) and on ABI 4+ cannot connect over TCP; --sandbox=off
+    opens /etc/hostname and reaches the TCP stack;
   - --user with no such user is an error, not a silent root server.
 Prints PASS/FAIL lines and "N passed, N failed"; exits non-zero on any
 failure.
@@ -309,6 +310,17 @@ else:
           "return" in r and os.path.getsize(good) > 0, r)
     check("control socket: quit", ctl_cmd(ctl, "quit").get("return") == {}
           and s.wait() == 0, s.stderr())
+    if abi >= 4:
+        s = trigger(["--control", ctl], "tcp")
+        check("control socket: no TCP connect (Landlock ABI 4+)",
+              "TCP connect from the loop: Permission denied" in s.stderr(),
+              s.stderr())
+        s.stop()
+        s = trigger(["--control", ctl, "--sandbox=off"], "tcp")
+        check("--sandbox=off: the same TCP connect reaches the stack",
+              "TCP connect from the loop: Connection refused" in s.stderr(),
+              s.stderr())
+        s.stop()
     s = trigger(["--control", ctl], "create:" + os.path.join(rootdir, "y"))
     check("control socket: files are created in its directory",
           "from the loop: allowed" in s.stderr() and
