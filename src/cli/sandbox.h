@@ -44,15 +44,12 @@ enum {
 
 /*
  * The Landlock ruleset for need (sandbox_fs.c): entered for the calling
- * thread (ptdm serve has one).  0 with said set to a few words for the
+ * thread (ptdm serve has one); with a control socket s->fs_hint then says
+ * where files may be made.  0 with said set to a few words for the
  * sandbox's log line (also when the kernel has no Landlock), or -1 with
  * the reason on stderr.
  */
-int sandbox_fs_enter(const struct server *s, unsigned need, char *said,
+int sandbox_fs_enter(struct server *s, unsigned need, char *said,
 		     size_t n);
-
-/* For an EACCES a control command ends in: " (where the sandbox lets
- * ptdm create files ...)" once the file rules are in place, else "". */
-const char *sandbox_fs_hint(void);
 
 #endif

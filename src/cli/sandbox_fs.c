@@ -191,12 +191,7 @@ static int add_rules(struct ruleset *rs, const struct server *s, unsigned need)
 
 static char hint[256];
 
-const char *sandbox_fs_hint(void)
-{
-	return hint;
-}
-
-int sandbox_fs_enter(const struct server *s, unsigned need, char *said,
+int sandbox_fs_enter(struct server *s, unsigned need, char *said,
 		     size_t n)
 {
 	int abi = ll_abi();
@@ -242,6 +237,7 @@ int sandbox_fs_enter(const struct server *s, unsigned need, char *said,
 		snprintf(hint, sizeof(hint), " (the sandbox lets ptdm create "
 			 "files only in %s, its control socket's directory: "
 			 "docs/security.md)", dir);
+		s->fs_hint = hint;
 	}
 	snprintf(said, n, "files by Landlock ABI %d (%u paths%s)", abi,
 		 rs.rules, need & NEED_HOTADD ? ", every file readable" : "");

@@ -66,6 +66,9 @@ struct server {
 	/* adding the command line's devices: the IOMMU-group rule waits
 	 * for server_check_groups(), which sees them all */
 	bool group_check_at_end;
+	/* set by the sandbox's file rules (sandbox_fs.c): appended to an
+	 * EACCES a control command ends in, NULL without them */
+	const char *fs_hint;
 };
 
 int server_init(struct server *s, volatile sig_atomic_t *stop);

@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/sandbox.h"
 #include "cli/serve.h"
 #include "ptdm/log.h"
 #include "ptdm/vfu_server.h"
@@ -153,10 +152,12 @@ static const char *unknown_key(struct json_object *args,
 }
 
 /* A failed command's reason; a path the sandbox keeps out says so. */
-static void why_of(char *why, size_t n, const struct ptdm_err *err, int rc)
+static void why_of(const struct ctl_conn *c, char *why, size_t n,
+		   const struct ptdm_err *err, int rc)
 {
-	snprintf(why, n, "%s%s", err->msg, rc == -EACCES ? sandbox_fs_hint()
-							 : "");
+	const char *hint = c->cs->srv->fs_hint;
+
+	snprintf(why, n, "%s%s", err->msg, rc == -EACCES && hint ? hint : "");
 }
 
 /* ---- commands ---- */
@@ -291,7 +292,7 @@ static struct json_object *cmd_add(struct ctl_conn *c,
 	rc = server_add_slot(c->cs->srv, spec, arg_str(args, "id"), &w, &d,
 			     &err);
 	if (rc < 0) {
-		why_of(why, n, &err, rc);
+		why_of(c, why, n, &err, rc);
 		return NULL;
 	}
 	r = json_object_new_object();
@@ -338,7 +339,7 @@ static struct json_object *cmd_save(struct ctl_conn *c,
 	}
 	len = server_save_state(d, file, &err);
 	if (len < 0) {
-		why_of(why, n, &err, (int)len);
+		why_of(c, why, n, &err, (int)len);
 		return NULL;
 	}
 	r = json_object_new_object();
@@ -375,7 +376,7 @@ static struct json_object *cmd_dump(struct ctl_conn *c,
 		int rc = path[i] ? server_write_view(d, path[i], i == 0, &err) : 0;
 
 		if (rc) {
-			why_of(why, n, &err, rc);
+			why_of(c, why, n, &err, rc);
 			return NULL;
 		}
 	}
