@@ -60,5 +60,13 @@ int vfu_client_dma_map(struct vfu_client *c, uint64_t iova, uint64_t size,
 		       int fd, uint64_t offset, uint32_t prot);
 int vfu_client_dma_unmap(struct vfu_client *c, uint64_t iova, uint64_t size,
 			 uint32_t flags);
+/*
+ * DEVICE_FEATURE: flags (the feature and GET/SET/PROBE) with dlen bytes
+ * of data; argsz covers the larger of data and out.  Up to omax bytes of
+ * the reply's data (after its argsz/flags) go to out, *got (may be NULL)
+ * how many came.
+ */
+int vfu_client_feature(struct vfu_client *c, uint32_t flags, const void *data,
+		       size_t dlen, void *out, size_t omax, size_t *got);
 
 #endif

@@ -41,26 +41,14 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* DEVICE_FEATURE whose reply must carry all olen bytes of out */
 static int feature(struct vfu_client *c, uint32_t flags, const void *data,
 		   size_t dlen, void *out, size_t olen)
 {
-	uint8_t req[64], rep[64];
-	uint32_t argsz = (uint32_t)(8 + (olen > dlen ? olen : dlen));
-	size_t len = 0;
-	int rc;
+	size_t got = 0;
+	int rc = vfu_client_feature(c, flags, data, dlen, out, olen, &got);
 
-	memcpy(req, &argsz, 4);
-	memcpy(req + 4, &flags, 4);
-	if (dlen)
-		memcpy(req + 8, data, dlen);
-	rc = vfu_client_call(c, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL, 0,
-			     rep, sizeof(rep), &len, NULL);
-	if (!rc && out) {
-		if (len < 8 + olen)
-			return -EPROTO;
-		memcpy(out, rep + 8, olen);
-	}
-	return rc;
+	return !rc && out && got < olen ? -EPROTO : rc;
 }
 
 static int set_state(struct vfu_client *c, uint32_t state)

@@ -287,3 +287,32 @@ int vfu_client_dma_unmap(struct vfu_client *c, uint64_t iova, uint64_t size,
 	return vfu_client_call(c, VFU_DMA_UNMAP, &q, sizeof(q), NULL, 0, &r,
 			       sizeof(r), NULL, NULL);
 }
+
+int vfu_client_feature(struct vfu_client *c, uint32_t flags, const void *data,
+		       size_t dlen, void *out, size_t omax, size_t *got)
+{
+	size_t max = 8 + (omax > dlen ? omax : dlen), len = 0;
+	uint32_t argsz = (uint32_t)max;
+	uint8_t *buf = malloc(max); /* the request, then the reply */
+	int rc;
+
+	if (got)
+		*got = 0;
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &argsz, 4);
+	memcpy(buf + 4, &flags, 4);
+	if (dlen)
+		memcpy(buf + 8, data, dlen);
+	rc = vfu_client_call(c, VFU_DEVICE_FEATURE, buf, 8 + dlen, NULL, 0, buf,
+			     max, &len, NULL);
+	if (!rc && len > 8) {
+		len = len - 8 < omax ? len - 8 : omax;
+		if (out)
+			memcpy(out, buf + 8, len);
+		if (got)
+			*got = len;
+	}
+	free(buf);
+	return rc;
+}

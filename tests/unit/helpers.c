@@ -432,21 +432,7 @@ void th_vfu_close(struct th_vfu *f)
 }
 
 int th_feature(struct th_vfu *f, uint32_t flags, const void *data,
-		   size_t dlen, void *out, size_t omax)
+	       size_t dlen, void *out, size_t omax)
 {
-	uint8_t req[512], rep[8192];
-	uint32_t argsz = (uint32_t)(8 + (omax > dlen ? omax : dlen));
-	size_t len = 0;
-	int rc;
-
-	assert_true(dlen <= sizeof(req) - 8);
-	memcpy(req, &argsz, 4);
-	memcpy(req + 4, &flags, 4);
-	if (dlen)
-		memcpy(req + 8, data, dlen);
-	rc = vfu_client_call(&f->cli, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL,
-			     0, rep, sizeof(rep), &len, NULL);
-	if (!rc && out && len > 8)
-		memcpy(out, rep + 8, len - 8 < omax ? len - 8 : omax);
-	return rc;
+	return vfu_client_feature(&f->cli, flags, data, dlen, out, omax, NULL);
 }

@@ -249,20 +249,7 @@ static int server_stop(struct server *s)
 static int feature(struct server *s, uint32_t flags, const void *data,
 		   size_t dlen, void *out, size_t omax)
 {
-	uint8_t req[512], rep[512];
-	uint32_t argsz = (uint32_t)(8 + (omax > dlen ? omax : dlen));
-	size_t len = 0;
-	int rc;
-
-	memcpy(req, &argsz, 4);
-	memcpy(req + 4, &flags, 4);
-	if (dlen)
-		memcpy(req + 8, data, dlen);
-	rc = vfu_client_call(&s->cli, VFU_DEVICE_FEATURE, req, 8 + dlen, NULL,
-			     0, rep, sizeof(rep), &len, NULL);
-	if (!rc && out && len > 8)
-		memcpy(out, rep + 8, len - 8 < omax ? len - 8 : omax);
-	return rc;
+	return vfu_client_feature(&s->cli, flags, data, dlen, out, omax, NULL);
 }
 
 static int mig_set(struct server *s, uint32_t to)
