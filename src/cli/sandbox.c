@@ -37,12 +37,12 @@
  * process, never anything a client sends.  The file system is sandbox_fs.c's
  * (Landlock), entered between the privileges and the filter.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <linux/capability.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>

@@ -34,17 +34,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli/sandbox.h"
 #include "cli/serve.h"
-#include "ptdm/log.h"
 
 /* rights newer than Debian 12's linux-libc-dev (6.1) */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
